@@ -1,0 +1,307 @@
+"""The course's data sets: MNIST, CIFAR-10 and dogs-vs-cats small.
+
+Each loader looks, in order, in:
+
+1. the ``data_dir`` argument,
+2. the directory named by ``$CNN_COURSE_DATA``,
+3. Keras's own cache (``$KERAS_HOME/datasets`` or ``~/.keras/datasets``),
+4. the network, through Keras's downloader (MNIST and CIFAR-10 only), unless
+   ``download=False`` or ``$CNN_COURSE_OFFLINE`` is set.
+
+When nothing is found, :class:`DatasetNotFoundError` names every place that was
+searched and how to obtain the data. Arrays are loaded with
+``allow_pickle=False``; nothing here unpickles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+ENV_DIR = "CNN_COURSE_DATA"
+ENV_OFFLINE = "CNN_COURSE_OFFLINE"
+CATS_AND_DOGS = "cats_and_dogs_small"
+SPLITS = {"train": (0, 1000), "validation": (1000, 1500), "test": (1500, 2000)}  # Kaggle file numbers per class
+CLASSES = ("cats", "dogs")
+
+ArrayPair = tuple[np.ndarray, np.ndarray]
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """A data set is in none of the places searched."""
+
+
+def keras_cache_dir() -> Path:
+    """Where Keras keeps downloaded data sets (``keras.utils.get_file``'s default)."""
+    base = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
+    return base / "datasets"
+
+
+def search_dirs(data_dir: Optional[os.PathLike | str] = None) -> list[tuple[str, Path]]:
+    """The directories searched, in order, each with the reason it is searched."""
+    dirs: list[tuple[str, Path]] = []
+    if data_dir is not None:
+        dirs.append(("data_dir argument", Path(data_dir)))
+    if os.environ.get(ENV_DIR):
+        dirs.append((f"${ENV_DIR}", Path(os.environ[ENV_DIR])))
+    dirs.append(("Keras cache", keras_cache_dir()))
+    return dirs
+
+
+def _offline(download: bool) -> bool:
+    return not download or os.environ.get(ENV_OFFLINE, "") not in ("", "0")
+
+
+def _not_found(name: str, looked: list[str], how: str) -> DatasetNotFoundError:
+    where = "\n".join(f"  - {place}" for place in looked)
+    return DatasetNotFoundError(f"{name} not found. Looked in:\n{where}\n{how}")
+
+
+def _find(filename: str, data_dir) -> tuple[Optional[Path], list[str]]:
+    looked = []
+    for why, directory in search_dirs(data_dir):
+        path = directory / filename
+        looked.append(f"{path} ({why})")
+        if path.exists():
+            return path, looked
+    return None, looked
+
+
+def _load_npz(path: Path, label_shape: Sequence[int] = ()) -> tuple[ArrayPair, ArrayPair]:
+    with np.load(path, allow_pickle=False) as data:
+        x_train, y_train, x_test, y_test = (data[k] for k in ("x_train", "y_train", "x_test", "y_test"))
+    y_train = y_train.astype(np.uint8).reshape(-1, *label_shape)
+    y_test = y_test.astype(np.uint8).reshape(-1, *label_shape)
+    return (x_train.astype(np.uint8), y_train), (x_test.astype(np.uint8), y_test)
+
+
+def load_mnist(data_dir=None, download: bool = True) -> tuple[ArrayPair, ArrayPair]:
+    """MNIST exactly as ``keras.datasets.mnist.load_data()`` returns it.
+
+    ``x`` is (N, 28, 28) uint8, ``y`` is (N,) uint8.
+    """
+    path, looked = _find("mnist.npz", data_dir)
+    if path is not None:
+        return _load_npz(path)
+    return _download("mnist", looked, download)
+
+
+def load_cifar10(data_dir=None, download: bool = True) -> tuple[ArrayPair, ArrayPair]:
+    """CIFAR-10 exactly as ``keras.datasets.cifar10.load_data()`` returns it.
+
+    ``x`` is (N, 32, 32, 3) uint8, ``y`` is (N, 1) uint8. Reads ``cifar10.npz``
+    (the course's single-file copy) or Keras's own ``cifar-10-batches-py`` cache.
+    """
+    path, looked = _find("cifar10.npz", data_dir)
+    if path is not None:
+        return _load_npz(path, label_shape=(1,))
+    cache = keras_cache_dir() / "cifar-10-batches-py"
+    looked.append(f"{cache} (Keras's own CIFAR-10 cache)")
+    if (cache / "test_batch").exists():
+        import keras  # Keras reads its own cache without the network
+
+        return keras.datasets.cifar10.load_data()
+    return _download("cifar10", looked, download)
+
+
+def _download(name: str, looked: list[str], download: bool) -> tuple[ArrayPair, ArrayPair]:
+    """Keras's own downloader, which fills Keras's cache; a clear error when it cannot."""
+    how = (
+        f"Set ${ENV_DIR} to a folder holding {name}.npz, or run `python -m autograder data fetch` "
+        "on a machine with a network to fill Keras's cache, then copy that cache to this machine."
+    )
+    if _offline(download):
+        raise _not_found(name, [*looked, f"download skipped (download=False or ${ENV_OFFLINE} set)"], how)
+    import keras
+
+    try:
+        return getattr(keras.datasets, name).load_data()
+    except Exception as exc:
+        raise _not_found(name, [*looked, f"download through Keras failed: {exc}"], how) from exc
+
+
+def cats_and_dogs_small(data_dir=None, check: bool = True) -> Path:
+    """The directory holding dogs-vs-cats small: ``train/``, ``validation/``, ``test/``,
+    each with ``cats/`` and ``dogs/`` (1000, 500 and 500 JPEGs per class).
+
+    With ``check``, the layout is verified (every split and class present and
+    not empty); a partial copy is an error, not a silent half data set.
+    """
+    looked = []
+    for why, directory in search_dirs(data_dir):
+        path = directory / CATS_AND_DOGS
+        looked.append(f"{path} ({why})")
+        if path.is_dir():
+            if check:
+                _check_cats_and_dogs(path)
+            return path
+    raise _not_found(
+        "dogs-vs-cats small",
+        looked,
+        "It is built from Kaggle's 'Dogs vs. Cats' training archive (train.zip, 25,000 JPEGs):\n"
+        f"  python -m autograder data cats-and-dogs --archive train.zip --out DIR/{CATS_AND_DOGS}\n"
+        f"then set {ENV_DIR}=DIR.",
+    )
+
+
+def _check_cats_and_dogs(path: Path) -> None:
+    problems = []
+    for split in SPLITS:
+        for cls in CLASSES:
+            folder = path / split / cls
+            if not folder.is_dir() or not any(folder.glob("*.jpg")):
+                problems.append(f"{folder} is missing or holds no .jpg")
+    if problems:
+        raise DatasetNotFoundError(f"dogs-vs-cats small at {path} is incomplete:\n  " + "\n  ".join(problems))
+
+
+def build_cats_and_dogs_small(source: os.PathLike | str, out: os.PathLike | str) -> Path:
+    """Build the course's split from Kaggle's ``train.zip`` (or its extracted folder).
+
+    Cats and dogs number 0-999 go to ``train/``, 1000-1499 to ``validation/``,
+    1500-1999 to ``test/``, as in the course. Returns ``out``.
+    """
+    import zipfile
+
+    source, out = Path(source), Path(out)
+    members: dict[str, object] = {}
+    if source.is_dir():
+        for path in source.rglob("*.jpg"):
+            members[path.name] = path
+        archive = None
+    else:
+        archive = zipfile.ZipFile(source)
+        for info in archive.infolist():
+            members[Path(info.filename).name] = info
+    missing = []
+    for split, (lo, hi) in SPLITS.items():
+        for cls in CLASSES:
+            target = out / split / cls
+            target.mkdir(parents=True, exist_ok=True)
+            for number in range(lo, hi):
+                name = f"{cls[:-1]}.{number}.jpg"
+                member = members.get(name)
+                if member is None:
+                    missing.append(name)
+                    continue
+                if archive is None:
+                    shutil.copyfile(member, target / name)  # type: ignore[arg-type]
+                else:
+                    with archive.open(member) as src, open(target / name, "wb") as dst:  # type: ignore[arg-type]
+                        shutil.copyfileobj(src, dst)
+    if missing:
+        raise DatasetNotFoundError(
+            f"{source} lacks {len(missing)} of the 4000 images needed (first: {missing[:3]}); "
+            "is it Kaggle's Dogs vs. Cats train.zip?"
+        )
+    return out
+
+
+def sha256_manifest(root: os.PathLike | str) -> dict[str, str]:
+    """``{"./train/cats/cat.0.jpg": sha256, ...}`` for every JPEG below ``root``."""
+    root = Path(root)
+    return {
+        f"./{p.relative_to(root).as_posix()}": hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*.jpg"))
+    }
+
+
+# --- Small, stratified, deterministic subsets (the smoke profile) -----------------
+
+
+def stratified_indices(labels: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """Indices of ``n`` examples with every class as equally represented as ``n`` allows.
+
+    Deterministic for a given ``seed``; sorted, so the subset keeps the
+    original order. ``n`` larger than the data set is an error.
+    """
+    labels = np.asarray(labels).reshape(-1)
+    if n > len(labels):
+        raise ValueError(f"asked for {n} examples from {len(labels)}")
+    rng = np.random.default_rng(seed)
+    classes = np.unique(labels)
+    pools = [rng.permutation(np.flatnonzero(labels == c)) for c in classes]
+    base, extra = divmod(n, len(classes))
+    extra_classes = set(rng.permutation(len(classes))[:extra].tolist())
+    wanted = [base + (1 if i in extra_classes else 0) for i in range(len(classes))]
+    taken = [pool[:w] for pool, w in zip(pools, wanted)]
+    short = sum(w - len(t) for w, t in zip(wanted, taken))
+    if short:  # a rare class ran out: top up from the others, still deterministically
+        rest = rng.permutation(np.concatenate([pool[w:] for pool, w in zip(pools, wanted)]))
+        taken.append(rest[:short])
+    return np.sort(np.concatenate(taken))
+
+
+def subset_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "cnn-course" / "subsets"
+
+
+def load_subset(
+    name: str,
+    n_train: int,
+    n_test: int,
+    seed: int = 0,
+    data_dir=None,
+    download: bool = True,
+    cache: bool = True,
+) -> tuple[ArrayPair, ArrayPair]:
+    """A stratified subset of ``"mnist"`` or ``"cifar10"``, shaped like the full loader's.
+
+    Subsets are cached as uncompressed ``.npz`` (keyed by data set, sizes and
+    seed), so a smoke run does not decompress all of CIFAR-10 every time.
+    """
+    loaders = {"mnist": load_mnist, "cifar10": load_cifar10}
+    if name not in loaders:
+        raise ValueError(f"unknown data set {name!r}; choose from {sorted(loaders)}")
+    path = subset_cache_dir() / f"{name}-{n_train}-{n_test}-seed{seed}.npz"
+    if cache and path.exists():
+        return _load_npz(path, label_shape=(1,) if name == "cifar10" else ())
+    (x_train, y_train), (x_test, y_test) = loaders[name](data_dir, download=download)
+    train = stratified_indices(y_train, n_train, seed)
+    test = stratified_indices(y_test, n_test, seed)
+    result = (x_train[train], y_train[train]), (x_test[test], y_test[test])
+    if cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, x_train=result[0][0], y_train=result[0][1], x_test=result[1][0], y_test=result[1][1])
+        os.replace(tmp, path)
+    return result
+
+
+def cats_and_dogs_subset(per_class: dict[str, int], seed: int = 0, data_dir=None, out=None) -> Path:
+    """A smaller dogs-vs-cats directory with ``per_class[split]`` images per class.
+
+    Files are hard-linked where possible (copied otherwise) into ``out``
+    (default: a cache folder keyed by sizes and seed), in the same layout as
+    the full set. Selection is a seeded sample of each class folder.
+    """
+    source = cats_and_dogs_small(data_dir)
+    key = "-".join(f"{s}{per_class[s]}" for s in sorted(per_class))
+    out = Path(out) if out is not None else subset_cache_dir() / f"{CATS_AND_DOGS}-{key}-seed{seed}"
+    done = out / ".complete"
+    if done.exists():
+        return out
+    rng = np.random.default_rng(seed)
+    for split in sorted(per_class):
+        for cls in CLASSES:
+            files = sorted((source / split / cls).glob("*.jpg"))
+            if per_class[split] > len(files):
+                raise ValueError(f"asked for {per_class[split]} {cls} in {split}, only {len(files)} there")
+            chosen = [files[i] for i in sorted(rng.permutation(len(files))[: per_class[split]])]
+            target = out / split / cls
+            target.mkdir(parents=True, exist_ok=True)
+            for f in chosen:
+                dst = target / f.name
+                if not dst.exists():
+                    try:
+                        os.link(f, dst)
+                    except OSError:
+                        shutil.copyfile(f, dst)
+    done.write_text("ok\n")
+    return out

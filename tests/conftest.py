@@ -1,0 +1,33 @@
+"""Shared fixtures. Tests read the course's real data through $CNN_COURSE_DATA
+(the Makefile points it at ../shared/data) and never touch the network."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ["CNN_COURSE_OFFLINE"] = "1"
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The course's data sets; tests that need them are skipped with a reason otherwise."""
+    value = os.environ.get("CNN_COURSE_DATA") or str(ROOT.parent / "shared" / "data")
+    path = Path(value)
+    if not (path / "mnist.npz").exists():
+        pytest.skip(f"course data not found at {path}: set CNN_COURSE_DATA")
+    return path
+
+
+@pytest.fixture()
+def isolated_caches(tmp_path, monkeypatch):
+    """Empty Keras and subset caches, no $CNN_COURSE_DATA: only what a test passes is found."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("CNN_COURSE_DATA", raising=False)
+    return tmp_path

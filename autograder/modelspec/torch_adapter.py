@@ -88,9 +88,14 @@ def torch_layers(module: Any, input_shape: Sequence[int]) -> list[Layer]:
         meta = node.meta.get("tensor_meta")
         if node.op == "output" or meta is None or not hasattr(meta, "shape"):
             continue  # the output marker, and values that are not tensors (x.size(0))
-        inbound = tuple(names[n] for n in node.all_input_nodes if n in names)
+        args: list[Any] = []  # in order and with repeats (torch.cat([y, y]) has two inputs)
+        torch.fx.node.map_arg((node.args, node.kwargs), args.append)
+        inbound = tuple(names[n] for n in args if n in names)
         if node.op == "placeholder":
-            layer = Layer(name=node.name, kind=K.INPUT, class_name="Input", reported_shape=_channels_last(meta.shape))
+            layer = Layer(
+                name=node.name, kind=K.INPUT, class_name="Input", reported_shape=_channels_last(meta.shape),
+                reported_params=0, reported_trainable_params=0,
+            )
         elif node.op == "call_module":
             layer = _module_layer(traced.get_submodule(node.target), str(node.target), node, inbound, meta)
         elif node.op in ("call_function", "call_method"):

@@ -19,6 +19,16 @@ def _shape(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected sizes like 32,32,3, got {text!r}") from None
 
 
+def _limit_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cell-timeout", type=float, help="seconds per cell (default: the rubric's)")
+    parser.add_argument("--notebook-timeout", type=float, help="seconds per notebook (default: the rubric's)")
+
+
+def _limits(args: argparse.Namespace) -> dict[str, float]:
+    limits = {"cell_timeout": args.cell_timeout, "notebook_timeout": args.notebook_timeout}
+    return {k: v for k, v in limits.items() if v is not None}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m autograder", description="Autograder for the convolutional-networks coursework.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -35,6 +45,44 @@ def build_parser() -> argparse.ArgumentParser:
         help="input shape without the batch axis: H,W,C for Keras, C,H,W for PyTorch",
     )
     inspect.add_argument("--json", action="store_true", help="print a JSON list, one object per layer")
+
+    grade = commands.add_parser(
+        "grade",
+        help="grade a submission: execute each notebook, score it outside its kernel, write reports",
+        description="Grade SUBMISSION_DIR, laid out like assignments/ (NN_name/NN_name.ipynb). "
+        "Exits 0 whenever grading completed, whatever the score.",
+    )
+    grade.add_argument("submission", metavar="SUBMISSION_DIR")
+    grade.add_argument("--assignment", nargs="+", metavar="ID", help="assignment ids or names (default: all present)")
+    grade.add_argument("--profile", choices=("smoke", "full"), default="smoke")
+    grade.add_argument("--out", default="grading", help="report directory (default: grading/)")
+    grade.add_argument("--data-dir", default=os.environ.get("CNN_COURSE_DATA"),
+                       help="the course's data sets (default: $CNN_COURSE_DATA)")
+    grade.add_argument("--seed", type=int, default=0)
+    _limit_options(grade)
+
+    batch = commands.add_parser(
+        "batch",
+        help="grade a whole class: CLASS_DIR/STUDENT/NN_name/NN_name.ipynb (nbgrader's submitted/ layout)",
+    )
+    batch.add_argument("class_dir", metavar="CLASS_DIR")
+    batch.add_argument("--assignment", nargs="+", metavar="ID")
+    batch.add_argument("--profile", choices=("smoke", "full"), default="smoke")
+    batch.add_argument("--out", default="grading")
+    batch.add_argument("--data-dir", default=os.environ.get("CNN_COURSE_DATA"))
+    batch.add_argument("--seed", type=int, default=0)
+    _limit_options(batch)
+
+    score = commands.add_parser("score", help="score one notebook's artifacts (what nbgrader grade cells call)")
+    score.add_argument("artifacts", metavar="OUTPUT_DIR")
+    score.add_argument("--assignment", required=True)
+    score.add_argument("--check", action="append", help="check id (repeatable; default: all)")
+    score.add_argument("--profile", choices=("smoke", "full"), default="smoke")
+    score.add_argument("--data-dir", default=os.environ.get("CNN_COURSE_DATA"))
+
+    release = commands.add_parser("release", help="nbgrader generate_assignment into assignments/, "
+                                  "and the completed notebooks into reference_solutions/")
+    release.add_argument("assignment", nargs="*", help="assignment names (default: all in source/)")
 
     data = commands.add_parser("data", help="find, fetch or build the course's data sets")
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
@@ -57,12 +105,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(inspection.run(args.path, args.input_shape, args.json))
         elif args.command == "data":
             return _data(args)
+        elif args.command == "grade":
+            return _grade(args)
+        elif args.command == "batch":
+            return _batch(args)
+        elif args.command == "score":
+            return _score(args)
+        elif args.command == "release":
+            return _release(args)
     except Exception as exc:  # a clear one-line error, not a traceback, for expected failures
         from autograder.datasets import DatasetNotFoundError
         from autograder.inspection import ModelLoadError
         from autograder.modelspec import DescriptionError
+        from autograder.rubric import RubricError
 
-        if isinstance(exc, (DatasetNotFoundError, ModelLoadError, DescriptionError)):
+        if isinstance(exc, (DatasetNotFoundError, ModelLoadError, DescriptionError, RubricError)):
             print(f"error: {exc}", file=sys.stderr)
             return 2
         raise
@@ -94,4 +151,61 @@ def _data(args: argparse.Namespace) -> int:
         return 0
     out = datasets.build_cats_and_dogs_small(args.archive, args.out)
     print(f"built {out}")
+    return 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from autograder import report
+    from autograder.grade import grade
+
+    submission = Path(args.submission)
+    if not submission.is_dir():
+        print(f"error: {submission} is not a directory", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    run = grade(submission, args.assignment, args.profile, out, args.data_dir, args.seed, limits=_limits(args))
+    print(report.table(run.results))
+    print(f"\nReports in {out}/: results.json, summary.md, junit.xml, executed notebooks and HTML feedback")
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from autograder import rubric as rubrics
+    from autograder.scoring import score
+
+    rubric = rubrics.find(args.assignment)
+    results = score(rubric, args.profile, Path(args.artifacts), None, args.data_dir, args.check)
+    print(json.dumps([r.to_dict() for r in results]))
+    return 0
+
+
+def _release(args: argparse.Namespace) -> int:
+    from autograder.release import generate
+
+    out = generate(args.assignment)
+    print(f"released into {out / 'assignments'} and {out / 'reference_solutions'}")
+    return 0
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from autograder import report
+    from autograder.grade import grade_class
+
+    class_dir = Path(args.class_dir)
+    if not class_dir.is_dir():
+        print(f"error: {class_dir} is not a directory", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    runs = grade_class(class_dir, args.assignment, args.profile, out, args.data_dir, args.seed, _limits(args))
+    for student, run in runs.items():
+        total = report.totals(run.results)
+        print(f"{student}: {total['points']:g} / {total['max_points']:g}")
+    print(f"\nGrades in {out / 'grades.csv'}; each student's reports in {out}/STUDENT/")
     return 0

@@ -211,6 +211,20 @@ def sha256_manifest(root: os.PathLike | str) -> dict[str, str]:
     }
 
 
+def load_digits() -> tuple[ArrayPair, ArrayPair]:
+    """scikit-learn's bundled 8x8 digits (no download): ``x`` (N, 8, 8) uint8 in 0..16.
+
+    A fixed, stratified split: 1437 images to train on, 360 to validate on.
+    """
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    digits = sklearn_digits()
+    x, y = digits.images.astype(np.uint8), digits.target.astype(np.uint8)
+    validation = np.zeros(len(y), bool)
+    validation[stratified_indices(y, 360, seed=0)] = True
+    return (x[~validation], y[~validation]), (x[validation], y[validation])
+
+
 # --- Small, stratified, deterministic subsets (the smoke profile) -----------------
 
 

@@ -78,6 +78,7 @@ class Layer:
     target_size: Optional[Pair] = None  # ... or to a fixed size (Resizing)
     interpolation: str = "nearest"
     keepdims: bool = False
+    activation: Optional[str] = None  # a fused activation (Dense(..., activation="softmax")) or an Activation layer's
     axis: int = -1  # concatenation axis, channels-last
     # Normalization layers: trainable weight vectors per channel and statistics.
     norm_trainable_vectors: int = 0

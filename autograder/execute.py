@@ -1,0 +1,190 @@
+"""Execute a staged notebook with papermill, in a kernel of its own.
+
+Limits: a timeout per cell and a deadline for the whole notebook (each cell
+gets whichever ends first), a cap on the bytes of output kept, and a kernel
+environment reduced to an allow-list (no tokens or credentials).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+OK, ERROR, TIMEOUT, KERNEL_DIED = "ok", "error", "timeout", "kernel-died"
+
+# Variables a notebook's kernel may see; everything else (tokens, keys) is dropped.
+ENV_ALLOW = {
+    "PATH", "HOME", "USER", "LANG", "LC_ALL", "TZ", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH",
+    "KERAS_BACKEND", "KERAS_HOME", "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS", "CUDA_VISIBLE_DEVICES",
+    "LD_LIBRARY_PATH", "XLA_FLAGS", "OMP_NUM_THREADS", "MPLBACKEND", "CNN_COURSE_DATA", "CNN_COURSE_OFFLINE",
+    "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "JUPYTER_PATH", "JUPYTER_RUNTIME_DIR", "JUPYTER_CONFIG_DIR",
+    "XDG_CACHE_HOME",
+}
+ENV_ALLOW_PREFIXES = ("NVIDIA_", "CUDA_")
+
+
+@dataclass(frozen=True)
+class Execution:
+    status: str  # ok, error, timeout, kernel-died
+    message: str
+    executed: Path  # the executed notebook (partial when execution stopped early)
+    cell_seconds: float  # time spent inside cells, as papermill measured it
+    wall_seconds: float
+    output_truncated: bool
+
+
+def kernel_environment(extra: Optional[dict[str, str]] = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k in ENV_ALLOW or k.startswith(ENV_ALLOW_PREFIXES)}
+    env.setdefault("MPLBACKEND", "Agg")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra or {})
+    return env
+
+
+def _engine():
+    """A papermill engine whose client caps output and enforces a notebook deadline."""
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.utils import merge_kwargs, remove_args
+
+    class LimitedClient(PapermillNotebookClient):
+        def __init__(self, nb_man, output_limit: int, deadline: float, cell_timeout: float, **kw):
+            super().__init__(nb_man, **kw)
+            self.output_limit = output_limit
+            self.output_bytes = 0
+            self.truncated = False
+            self.deadline = deadline
+            self.cell_timeout = cell_timeout
+            self.timeout_func = self._timeout_for
+
+        def _timeout_for(self, cell) -> int:
+            return max(1, int(min(self.cell_timeout, self.deadline - time.monotonic())))
+
+        def output(self, outs, msg, display_id, cell_index):
+            size = len(json.dumps(msg.get("content", {}), default=str))
+            if self.output_bytes + size > self.output_limit:
+                if not self.truncated:
+                    self.truncated = True
+                    outs.append(_stream(f"\n[autograder: output beyond {self.output_limit:,} bytes was dropped]\n"))
+                return None
+            self.output_bytes += size
+            return super().output(outs, msg, display_id, cell_index)
+
+    class LimitedEngine(NBClientEngine):
+        last_client: Optional[LimitedClient] = None
+
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
+                                     stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
+            limits = {k: kwargs.pop(k) for k in ("output_limit", "deadline", "cell_timeout")}
+            kernel_env = kwargs.pop("kernel_env")
+            kernel_log = kwargs.pop("kernel_log")
+            kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
+            final = merge_kwargs(kwargs, startup_timeout=start_timeout, kernel_name=kernel_name,
+                                 log=logging.getLogger("papermill"), log_output=False)
+            client = LimitedClient(nb_man, **limits, **final)
+            cls.last_client = client
+            with open(kernel_log, "ab") as log:  # the kernel process's own stderr: crashes, TF's C++ logs
+                return client.execute(env=kernel_env, stdout=log, stderr=log)
+
+    papermill_engines.register("autograder", LimitedEngine)
+    return LimitedEngine
+
+
+def _stream(text: str) -> Any:
+    from nbformat.v4 import new_output
+
+    return new_output("stream", name="stderr", text=text)
+
+
+def execute(
+    notebook: Path,
+    executed: Path,
+    parameters: dict[str, Any],
+    cwd: Path,
+    cell_timeout: float,
+    notebook_timeout: float,
+    output_limit: int,
+    env: Optional[dict[str, str]] = None,
+    kernel_name: str = "python3",
+) -> Execution:
+    """Run ``notebook`` into ``executed``; never raises for what the notebook does."""
+    import papermill
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    engine = _engine()
+    started = time.monotonic()
+    deadline = started + notebook_timeout
+    status, message = OK, "ran to the end"
+    logging.getLogger("papermill").setLevel(logging.WARNING)
+    try:
+        papermill.execute_notebook(
+            str(notebook), str(executed), parameters=parameters, engine_name="autograder",
+            kernel_name=kernel_name, progress_bar=False, cwd=str(cwd), log_output=False,
+            output_limit=output_limit, deadline=deadline, cell_timeout=cell_timeout,
+            kernel_env=kernel_environment(env), kernel_log=str(executed.with_suffix(".kernel.log")),
+        )
+    except papermill.PapermillExecutionError as exc:
+        status = ERROR
+        message = f"cell {exc.exec_count or exc.cell_index} raised {exc.ename}: {_first_line(exc.evalue)}"
+    except CellTimeoutError:
+        status = TIMEOUT
+        if time.monotonic() >= deadline - 1:
+            message = f"the notebook ran past its {notebook_timeout:.0f} s limit and was stopped"
+        else:
+            message = f"a cell ran past the {cell_timeout:.0f} s limit per cell and was stopped"
+        message += _where(executed)
+    except DeadKernelError:
+        status, message = KERNEL_DIED, "the kernel died (crashed, ran out of memory, or exited)" + _where(executed)
+        tail = _last_line(executed.with_suffix(".kernel.log"))
+        message += f"; its last words: {tail}" if tail else ""
+    except Exception as exc:  # a kernel that cannot start, a notebook papermill rejects, ...
+        status, message = ERROR, f"the notebook could not be executed: {type(exc).__name__}: {_first_line(str(exc))}"
+    wall = time.monotonic() - started
+    client = engine.last_client
+    truncated = bool(client and client.truncated)
+    return Execution(status, message, executed, _cell_seconds(executed), wall, truncated)
+
+
+def _first_line(text: str) -> str:
+    lines = [line for line in str(text).strip().splitlines() if line.strip()]
+    return lines[0][:300] if lines else ""
+
+
+def _last_line(log: Path) -> str:
+    try:
+        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    return lines[-1][:300] if lines else ""
+
+
+def _cells(executed: Path) -> list[Any]:
+    try:
+        return json.loads(executed.read_text())["cells"]
+    except (OSError, ValueError, KeyError):
+        return []
+
+
+def _where(executed: Path) -> str:
+    """' (in cell N)' for the cell that was running when execution stopped."""
+    for index, cell in enumerate(_cells(executed)):
+        if cell.get("metadata", {}).get("papermill", {}).get("status") == "running":
+            count = cell.get("execution_count")
+            return f" (in cell {count if count else f'#{index + 1}'})"
+    return ""
+
+
+def _cell_seconds(executed: Path) -> float:
+    total = 0.0
+    for cell in _cells(executed):
+        duration = cell.get("metadata", {}).get("papermill", {}).get("duration")
+        if isinstance(duration, (int, float)):
+            total += duration
+    return total

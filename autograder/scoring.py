@@ -1,0 +1,288 @@
+"""Score a notebook's artifacts against its rubric, outside the student's kernel.
+
+:class:`ScoringContext` gives checks lazy, cached access to what the notebook
+wrote (models loaded with ``safe_mode=True``, JSON read without pickle) and to
+the grader's own validation data. :class:`ScoringPool` runs scoring in a
+long-lived worker process, so a crash or a hang while loading a hostile model
+costs one submission, not the batch, and TensorFlow is imported once per batch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ProcessPoolExecutor, TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import multiprocessing
+
+from autograder import rubric as rubrics
+from autograder.checks import CHECKS, ArtifactError, MissingArtifact, Outcome
+from autograder.submission import ANSWERS, HISTORIES, METADATA
+
+MAX_JSON_BYTES = 20_000_000
+MAX_MODEL_BYTES = 2_000_000_000
+
+PASS, FAIL, ERROR, TIMEOUT, KERNEL_DIED, MISSING, TAMPERED = (
+    "pass", "fail", "error", "timeout", "kernel-died", "missing-artifact", "tampered",
+)
+STATUSES = (PASS, FAIL, ERROR, TIMEOUT, KERNEL_DIED, MISSING, TAMPERED)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    assignment: str
+    id: str
+    description: str
+    points: float
+    max_points: float
+    status: str
+    message: str
+    value: Optional[float] = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ScoringContext:
+    """What a check may look at: the artifacts, the staged notebook, the grader's data."""
+
+    def __init__(self, artifacts: Path, notebook: Optional[Path], profile: str, data_dir: Optional[str] = None):
+        self.artifacts = Path(artifacts)
+        self.notebook = notebook
+        self.profile = profile
+        self.data_dir = data_dir
+        self._cache: dict[Any, Any] = {}
+
+    def _cached(self, key: Any, make: Any) -> Any:
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    def file(self, name: str) -> Path:
+        path = self.artifacts / name
+        if not path.is_file():
+            raise MissingArtifact(f"{name} was not written (did the notebook reach its submit cell?)")
+        return path
+
+    def json(self, name: str) -> Any:
+        def read() -> Any:
+            path = self.file(name)
+            if path.stat().st_size > MAX_JSON_BYTES:
+                raise ArtifactError(f"{name} is larger than {MAX_JSON_BYTES // 1_000_000} MB")
+            try:
+                return json.loads(path.read_text())
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise ArtifactError(f"{name} is not valid JSON: {exc}") from exc
+
+        return self._cached(("json", name), read)
+
+    def model(self, name: str = "model") -> Any:
+        def load() -> Any:
+            path = self.file(f"{name}.keras")
+            if path.stat().st_size > MAX_MODEL_BYTES:
+                raise ArtifactError(f"{name}.keras is larger than {MAX_MODEL_BYTES // 1_000_000} MB")
+            import keras
+
+            try:
+                return keras.saving.load_model(path, compile=False, safe_mode=True)
+            except Exception as exc:
+                raise ArtifactError(f"{name}.keras cannot be loaded safely: {type(exc).__name__}: {exc}") from exc
+
+        return self._cached(("model", name), load)
+
+    def description(self, name: str = "model") -> Any:
+        from autograder.modelspec import describe
+
+        return self._cached(("description", name), lambda: describe(self.model(name)))
+
+    def history(self, name: str = "model") -> dict[str, list[Optional[float]]]:
+        histories = self.json(HISTORIES)
+        if not isinstance(histories, dict) or not isinstance(histories.get(name), dict):
+            raise MissingArtifact(f"no training history for {name!r} in {HISTORIES}")
+        return histories[name]
+
+    def answers(self) -> dict[str, Any]:
+        answers = self.json(ANSWERS)
+        if not isinstance(answers, dict):
+            raise ArtifactError(f"{ANSWERS} must hold a JSON object")
+        return answers
+
+    def metadata(self) -> dict[str, Any]:
+        return self.json(METADATA)
+
+    def validation_data(self, dataset: str, size: Optional[int] = None, scale: float = 1.0, seed: int = 0) -> Any:
+        """The grader's own copy of a validation set, as float32 scaled by ``1 / scale``."""
+        from autograder import datasets
+
+        def load() -> Any:
+            import numpy as np
+
+            if dataset == "digits":
+                _, (x, y) = datasets.load_digits()
+            elif dataset in ("mnist", "cifar10"):
+                if size is None:
+                    loader = datasets.load_mnist if dataset == "mnist" else datasets.load_cifar10
+                    _, (x, y) = loader(self.data_dir)
+                else:
+                    _, (x, y) = datasets.load_subset(dataset, size, size, seed=seed, data_dir=self.data_dir)
+            else:
+                raise ValueError(f"unknown validation data set {dataset!r}")
+            x = x.astype("float32") / scale
+            if x.ndim == 3:
+                x = x[..., None]
+            return x, np.asarray(y).reshape(-1)
+
+        return self._cached(("data", dataset, size, scale, seed), load)
+
+    def accuracy(self, model_name: str, dataset: str, size: Optional[int] = None, scale: float = 1.0) -> float:
+        """The saved model's accuracy on the grader's validation data."""
+
+        def evaluate() -> float:
+            import numpy as np
+
+            x, y = self.validation_data(dataset, size, scale)
+            model = self.model(model_name)
+            try:
+                scores = np.asarray(model.predict(x, batch_size=256, verbose=0))
+            except Exception as exc:
+                raise ArtifactError(f"{model_name} cannot predict on inputs of shape {x.shape[1:]}: {exc}") from exc
+            if scores.ndim == 2 and scores.shape[1] == 1:
+                predicted = (scores[:, 0] > 0.5).astype(int)
+            else:
+                predicted = scores.reshape(len(x), -1).argmax(axis=1)
+            return float((predicted == y).mean())
+
+        return self._cached(("accuracy", model_name, dataset, size, scale), evaluate)
+
+
+def run_check(function: str, context: ScoringContext, args: dict[str, Any]) -> tuple[str, str, Optional[float], float]:
+    """(status, message, value, fraction) for one check; never raises."""
+    try:
+        outcome = CHECKS[function](context, **args)
+    except MissingArtifact as exc:
+        return MISSING, str(exc), None, 0.0
+    except ArtifactError as exc:
+        return ERROR, str(exc), None, 0.0
+    except Exception as exc:  # a check that crashes on odd input is an error for this check only
+        return ERROR, f"the check could not run: {type(exc).__name__}: {exc}", None, 0.0
+    if not isinstance(outcome, Outcome):
+        return ERROR, f"check {function} returned {type(outcome).__name__}, not an Outcome", None, 0.0
+    fraction = outcome.fraction if outcome.fraction is not None else (1.0 if outcome.passed else 0.0)
+    return (PASS if outcome.passed else FAIL), outcome.message, outcome.value, max(0.0, min(1.0, fraction))
+
+
+def score(
+    rubric: rubrics.Rubric,
+    profile: str,
+    artifacts: Path,
+    notebook: Optional[Path],
+    data_dir: Optional[str] = None,
+    check_ids: Optional[Sequence[str]] = None,
+    static_only: bool = False,
+) -> list[CheckResult]:
+    """Run the rubric's checks (all, or ``check_ids``) in this process."""
+    context = ScoringContext(artifacts, notebook, profile, data_dir)
+    results = []
+    for spec in rubric.checks:
+        if check_ids is not None and spec.id not in check_ids:
+            continue
+        if static_only and spec.needs_execution:
+            continue
+        status, message, value, fraction = run_check(spec.function, context, spec.args_for(profile))
+        results.append(
+            CheckResult(rubric.id, spec.id, spec.description, round(spec.points * fraction, 3), spec.points,
+                        status, message, value)
+        )
+    return results
+
+
+def _score_job(job: dict[str, Any]) -> list[dict[str, Any]]:
+    """Worker entry point: score one notebook, return plain dicts."""
+    rubric = rubrics.load(Path(job["rubric"]))
+    notebook = Path(job["notebook"]) if job.get("notebook") else None
+    try:
+        results = score(rubric, job["profile"], Path(job["artifacts"]), notebook, job.get("data_dir"),
+                        job.get("check_ids"), job.get("static_only", False))
+    finally:
+        if "keras" in sys.modules:
+            sys.modules["keras"].backend.clear_session()
+    return [r.to_dict() for r in results]
+
+
+def _quiet_worker() -> None:
+    """Send the worker's stderr (TensorFlow's C++ logging) to /dev/null; errors travel as results."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+
+
+def _warm_up() -> bool:
+    import keras  # noqa: F401  (import once while the first notebook runs)
+
+    return True
+
+
+class ScoringPool:
+    """One long-lived scoring process, replaced when a job kills or hangs it."""
+
+    def __init__(self, timeout: float = 900.0):
+        self.timeout = timeout
+        self._executor: Optional[ProcessPoolExecutor] = None
+
+    def _pool(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_quiet_worker
+            )
+            self._executor.submit(_warm_up)
+        return self._executor
+
+    def warm_up(self) -> None:
+        self._pool()
+
+    def _kill(self) -> None:
+        if self._executor is None:
+            return
+        for process in list(getattr(self._executor, "_processes", {}).values()):
+            process.kill()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._executor = None
+
+    def score(self, rubric: rubrics.Rubric, profile: str, artifacts: Path, notebook: Optional[Path],
+              data_dir: Optional[str] = None, static_only: bool = False) -> list[CheckResult]:
+        job = {"rubric": str(rubric.path), "profile": profile, "artifacts": str(artifacts),
+               "notebook": str(notebook) if notebook else None, "data_dir": data_dir, "static_only": static_only}
+        try:
+            rows = self._pool().submit(_score_job, job).result(timeout=self.timeout)
+            return [CheckResult(**row) for row in rows]
+        except FutureTimeout:
+            self._kill()
+            status, message = TIMEOUT, f"scoring took longer than {self.timeout:.0f} s and was stopped"
+        except BrokenProcessPool:
+            self._kill()
+            status, message = ERROR, "the scoring process died while loading or evaluating the artifacts"
+        specs = [s for s in rubric.checks if not (static_only and s.needs_execution)]
+        return [CheckResult(rubric.id, s.id, s.description, 0.0, s.points, status, message) for s in specs]
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+
+def grade_cell(assignment: str, check_id: str, output_dir: os.PathLike | str, profile: str) -> None:
+    """One check in a fresh process (for nbgrader grade cells); AssertionError when it does not pass."""
+    command = [sys.executable, "-m", "autograder", "score", str(output_dir), "--assignment", assignment,
+               "--check", check_id, "--profile", profile]
+    proc = subprocess.run(command, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the grader could not run: {proc.stderr.strip()[-2000:]}")
+    (result,) = json.loads(proc.stdout)
+    message = f"[{result['status']}] {result['message']}"
+    print(message)
+    assert result["status"] == PASS, message

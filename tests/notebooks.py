@@ -1,0 +1,31 @@
+"""Build submission variants from the reference solutions, for grading tests."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Callable, Optional
+
+import nbformat
+
+from tests.conftest import ROOT
+
+REFERENCE = ROOT / "reference_solutions"
+
+
+def cell(nb, grade_id: str):
+    for c in nb.cells:
+        if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id:
+            return c
+    raise KeyError(grade_id)
+
+
+def variant(target: Path, assignment: str, edit: Optional[Callable] = None) -> Path:
+    """Copy the reference of ``assignment`` into ``target`` (a submission dir), then apply ``edit(nb)``."""
+    shutil.copytree(REFERENCE / assignment, target / assignment)
+    path = target / assignment / f"{assignment}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    if edit is not None:
+        edit(nb)
+        nbformat.write(nb, path)
+    return target

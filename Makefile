@@ -14,12 +14,22 @@ endif
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup test grade help
+SUBMISSION ?= reference_solutions
+PROFILE ?= smoke
+OUT ?= grading
+AUTOGRADE_PROFILE ?= full
+
+.PHONY: setup test grade check release autograde calibrate bench data help
 
 help:
-	@echo "make grade   grade reference_solutions/ with the smoke profile on CPU"
-	@echo "make test    run the test suite"
-	@echo "make setup   create .venv with pinned dependencies (every target does this first)"
+	@echo "make grade       grade reference_solutions/ (or SUBMISSION=DIR) with the smoke profile on CPU"
+	@echo "make test        run the test suite"
+	@echo "make check       students: grade your notebooks in assignments/ with the smoke profile"
+	@echo "make release     instructors: source/ -> assignments/ (nbgrader) and reference_solutions/"
+	@echo "make autograde   instructors: nbgrader autograde submitted/ and export grades.csv (AUTOGRADE_PROFILE=full)"
+	@echo "make calibrate   rerun the references (3 seeds), compare with the thresholds; WRITE=1 records the figures"
+	@echo "make bench       time the grader's own overhead against nbgrader's"
+	@echo "make data        fetch MNIST and CIFAR-10 into Keras's cache (needs a network)"
 
 setup: $(STAMP)
 
@@ -33,5 +43,22 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 grade: setup
-	@echo "make grade: not yet - the grading pipeline lands with the pipeline issue."
-	@echo "Meanwhile: $(BIN)/python -m autograder inspect PATH"
+	$(BIN)/python -m autograder grade $(SUBMISSION) --profile $(PROFILE) --out $(OUT)
+
+check: setup
+	$(BIN)/python -m autograder grade assignments --profile smoke --out $(OUT)/check
+
+release: setup
+	$(BIN)/python -m autograder release
+
+autograde: setup
+	$(BIN)/python -m autograder autograde --profile $(AUTOGRADE_PROFILE)
+
+calibrate: setup
+	$(BIN)/python -m autograder calibrate --profile $(PROFILE) $(if $(WRITE),--write)
+
+bench: setup
+	$(BIN)/python benchmarks/grading_overhead.py
+
+data: setup
+	$(BIN)/python -m autograder data fetch

@@ -84,6 +84,18 @@ def build_parser() -> argparse.ArgumentParser:
                                   "and the completed notebooks into reference_solutions/")
     release.add_argument("assignment", nargs="*", help="assignment names (default: all in source/)")
 
+    nbgrade = commands.add_parser("autograde", help="nbgrader autograde + export for the course in this directory")
+    nbgrade.add_argument("assignment", nargs="*", help="assignment names (default: all in source/)")
+    nbgrade.add_argument("--profile", choices=("smoke", "full"), default="full")
+    nbgrade.add_argument("--course", default=".", help="the nbgrader course directory (default: .)")
+
+    calibrate = commands.add_parser("calibrate", help="rerun the reference solutions and compare with the rubric")
+    calibrate.add_argument("--profile", choices=("smoke", "full"), default="smoke")
+    calibrate.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    calibrate.add_argument("--assignment", nargs="+", metavar="ID")
+    calibrate.add_argument("--data-dir", default=os.environ.get("CNN_COURSE_DATA"))
+    calibrate.add_argument("--write", action="store_true", help="record the measured figures in the rubric files")
+
     data = commands.add_parser("data", help="find, fetch or build the course's data sets")
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
     locate = data_commands.add_parser("locate", help="say where each data set is found")
@@ -113,13 +125,28 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return _score(args)
         elif args.command == "release":
             return _release(args)
+        elif args.command == "calibrate":
+            from autograder import calibrate
+
+            values = calibrate.measure(args.profile, args.seeds, args.assignment, args.data_dir)
+            print(calibrate.table(args.profile, values))
+            if args.write:
+                for path in calibrate.write(args.profile, values):
+                    print(f"recorded in {path}")
+        elif args.command == "autograde":
+            from pathlib import Path
+
+            from autograder.nbgrader_course import autograde
+
+            print(f"grades exported to {autograde(Path(args.course), args.assignment, args.profile)}")
     except Exception as exc:  # a clear one-line error, not a traceback, for expected failures
         from autograder.datasets import DatasetNotFoundError
         from autograder.inspection import ModelLoadError
         from autograder.modelspec import DescriptionError
+        from autograder.release import ReleaseError
         from autograder.rubric import RubricError
 
-        if isinstance(exc, (DatasetNotFoundError, ModelLoadError, DescriptionError, RubricError)):
+        if isinstance(exc, (DatasetNotFoundError, ModelLoadError, DescriptionError, RubricError, ReleaseError)):
             print(f"error: {exc}", file=sys.stderr)
             return 2
         raise

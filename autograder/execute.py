@@ -62,6 +62,9 @@ def _engine():
             self.deadline = deadline
             self.cell_timeout = cell_timeout
             self.timeout_func = self._timeout_for
+            # Outputs are all in once the last cell replies: kill the kernel rather than wait
+            # for a graceful exit (a kernel holding TensorFlow takes seconds to shut down).
+            self.shutdown_kernel = "immediate"
 
         def _timeout_for(self, cell) -> int:
             return max(1, int(min(self.cell_timeout, self.deadline - time.monotonic())))

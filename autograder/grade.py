@@ -128,6 +128,7 @@ def grade(
     limits: Optional[dict[str, float]] = None,
 ) -> GradeRun:
     """Grade every assignment (or those named) of ``submission`` and write the reports into ``out``."""
+    submission, out = submission.resolve(), out.resolve()  # papermill runs notebooks from another directory
     available = rubrics.all_rubrics()
     chosen = [rubrics.find(a) for a in assignments] if assignments else list(available.values())
     if assignments is None:

@@ -165,9 +165,9 @@ def test_step_summary_is_appended(tmp_path):
         cell(nb, "answers").source += "\nimport os\nprint('TOKEN', os.environ.get('GITHUB_TOKEN'))"
 
     submission = variant(tmp_path / "sub", WARMUP, snoops)
-    proc = subprocess.run(
-        [sys.executable, "-m", "autograder", "grade", str(submission), "--out", str(tmp_path / "out")],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    proc = subprocess.run(  # relative paths, as `make grade` passes them
+        [sys.executable, "-m", "autograder", "grade", "sub", "--out", "out"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
         env={**os.environ, "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_TOKEN": "secret-token"},
     )
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -46,7 +46,8 @@ def table(profile: str, values: dict[tuple[str, str], list[Optional[float]]]) ->
             thresholds = ", ".join(f"{k}={v}" for k, v in args.items() if k.startswith(("min_", "max_")))
             measured = values.get((rubric.id, spec.id))
             shown = "not run" if measured is None else ", ".join("-" if v is None else f"{v:.4g}" for v in measured)
-            lines.append(f"{rubric.id + ' ' + spec.id:<28} {thresholds:<24} {str(list(refs.values())):<28} {shown}")
+            recorded = ", ".join(map(str, refs.values()))
+            lines.append(f"{rubric.id + ' ' + spec.id:<28} {thresholds:<24} {recorded:<28} {shown}")
     return "\n".join(lines)
 
 

@@ -225,6 +225,21 @@ def load_digits() -> tuple[ArrayPair, ArrayPair]:
     return (x[~validation], y[~validation]), (x[validation], y[validation])
 
 
+def load_image_split(directory: os.PathLike | str, image_size: tuple[int, int] = (150, 150)) -> ArrayPair:
+    """Every image of ``directory/CLASS/*.jpg`` as (N, H, W, 3) uint8-valued float32 and (N,) labels.
+
+    Decoded and resized exactly as ``keras.utils.image_dataset_from_directory``
+    does (the course's pipeline), classes in alphabetical order.
+    """
+    import keras
+
+    dataset = keras.utils.image_dataset_from_directory(
+        directory, label_mode="binary", image_size=image_size, batch_size=64, shuffle=False, verbose=False
+    )
+    xs, ys = zip(*((np.asarray(x), np.asarray(y)) for x, y in dataset))
+    return np.concatenate(xs), np.concatenate(ys).reshape(-1).astype(np.uint8)
+
+
 # --- Small, stratified, deterministic subsets (the smoke profile) -----------------
 
 
@@ -301,9 +316,9 @@ def cats_and_dogs_subset(per_class: dict[str, int], seed: int = 0, data_dir=None
     done = out / ".complete"
     if done.exists():
         return out
-    rng = np.random.default_rng(seed)
     for split in sorted(per_class):
-        for cls in CLASSES:
+        for c, cls in enumerate(CLASSES):
+            rng = np.random.default_rng([seed, list(SPLITS).index(split), c])  # independent of the other splits
             files = sorted((source / split / cls).glob("*.jpg"))
             if per_class[split] > len(files):
                 raise ValueError(f"asked for {per_class[split]} {cls} in {split}, only {len(files)} there")

@@ -22,7 +22,7 @@ from typing import Any, Optional, Sequence
 import multiprocessing
 
 from autograder import rubric as rubrics
-from autograder.checks import CHECKS, ArtifactError, MissingArtifact, Outcome
+from autograder.checks import CHECKS, ArtifactError, CheckTimeout, MissingArtifact, Outcome
 from autograder.submission import ANSWERS, HISTORIES, METADATA
 
 MAX_JSON_BYTES = 20_000_000
@@ -125,6 +125,10 @@ class ScoringContext:
 
             if dataset == "digits":
                 _, (x, y) = datasets.load_digits()
+            elif dataset == "cats_and_dogs":
+                root = (datasets.cats_and_dogs_small(self.data_dir) if size is None else
+                        datasets.cats_and_dogs_subset({"validation": size // 2}, seed=seed, data_dir=self.data_dir))
+                x, y = datasets.load_image_split(root / "validation")
             elif dataset in ("mnist", "cifar10"):
                 if size is None:
                     loader = datasets.load_mnist if dataset == "mnist" else datasets.load_cifar10
@@ -139,6 +143,13 @@ class ScoringContext:
             return x, np.asarray(y).reshape(-1)
 
         return self._cached(("data", dataset, size, scale, seed), load)
+
+    def harness(self, name: str, timeout: float = 120.0, **args: Any) -> dict[str, Any]:
+        """Facts from running the student's definitions through a grader harness (see :mod:`autograder.sandbox`)."""
+        from autograder.sandbox import run_harness
+
+        key = ("harness", name, json.dumps(args, sort_keys=True))
+        return self._cached(key, lambda: run_harness(self.notebook, name, args, timeout))
 
     def accuracy(self, model_name: str, dataset: str, size: Optional[int] = None, scale: float = 1.0) -> float:
         """The saved model's accuracy on the grader's validation data."""
@@ -169,6 +180,8 @@ def run_check(function: str, context: ScoringContext, args: dict[str, Any]) -> t
         return MISSING, str(exc), None, 0.0
     except ArtifactError as exc:
         return ERROR, str(exc), None, 0.0
+    except CheckTimeout as exc:
+        return TIMEOUT, str(exc), None, 0.0
     except Exception as exc:  # a check that crashes on odd input is an error for this check only
         return ERROR, f"the check could not run: {type(exc).__name__}: {exc}", None, 0.0
     if not isinstance(outcome, Outcome):

@@ -50,10 +50,11 @@ def submit(
     clean_histories = {name: _history_dict(h) for name, h in histories.items()}
     _write_json(out / HISTORIES, clean_histories)
     _write_json(out / ANSWERS, dict(answers or {}))
+    env = _environment()
     _write_json(
         out / METADATA,
         {
-            **_environment(),
+            **env,
             "seed": seed,
             "models": sorted(models),
             "epochs_run": {name: max((len(v) for v in h.values()), default=0) for name, h in clean_histories.items()},
@@ -63,7 +64,7 @@ def submit(
         },
     )
     names = ", ".join(sorted(models)) or "no model"
-    print(f"Submitted {names} to {out}")
+    print(f"Submitted {names} to {out} (Keras {env.get('keras')}, {env.get('backend')} backend, {env.get('device')})")
     return out
 
 

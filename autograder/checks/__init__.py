@@ -27,6 +27,10 @@ class ArtifactError(ValueError):
     """An artifact exists but cannot be read (corrupt, too large, wrong format)."""
 
 
+class CheckTimeout(TimeoutError):
+    """The student's code, run by a check, did not finish in time."""
+
+
 CheckFunction = Callable[..., Outcome]
 CHECKS: dict[str, CheckFunction] = {}
 
@@ -48,4 +52,4 @@ def expect(condition: bool, ok: str, failed: str, value: Any = None) -> Outcome:
     return Outcome(bool(condition), ok if condition else failed, value)
 
 
-from autograder.checks import accuracy, artifacts, structure  # noqa: E402,F401  (registers the checks)
+from autograder.checks import accuracy, artifacts, pipelines, structure  # noqa: E402,F401  (registers the checks)

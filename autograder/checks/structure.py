@@ -79,3 +79,102 @@ def answer_equals_params(ctx, answer: str, model: str = "model") -> Outcome:
         return Outcome(True, f"{answer} = {actual:,} is right")
     return Outcome(False, f"{answer} = {claimed:,} but the saved model has {actual:,} parameters; "
                           "recount layer by layer")
+
+
+SKIPPED_KINDS = ("input", "activation", "dropout", "batchnorm", "norm", "preprocessing")
+
+
+def describe_layer(info) -> str:
+    layer = info.layer
+    parts = [info.kind]
+    if layer.filters is not None:
+        parts.append(f"{layer.filters} {'units' if info.kind == 'dense' else 'filters'}")
+    if layer.kernel is not None:
+        parts.append(f"{layer.kernel[0]}x{layer.kernel[1]}")
+    if layer.activation and layer.activation != "linear":
+        parts.append(layer.activation)
+    return f"{' '.join(parts)} ({info.name})"
+
+
+def layer_problem(info, spec: dict) -> bool:
+    """True when ``info`` does not match the expected ``spec`` (kind and any listed attributes)."""
+    layer = info.layer
+    actual = {
+        "kind": info.kind,
+        "filters": layer.filters,
+        "units": layer.filters,
+        "kernel": list(layer.kernel) if layer.kernel else None,
+        "activation": layer.activation,
+        "padding": layer.padding if isinstance(layer.padding, str) else None,
+        "pool": layer.pool,
+    }
+    return any(actual.get(key) != value for key, value in spec.items())
+
+
+def spec_text(spec: dict) -> str:
+    parts = [spec["kind"]]
+    for key in ("filters", "units"):
+        if key in spec:
+            parts.append(f"{spec[key]} {key}")
+    if "kernel" in spec:
+        parts.append(f"{spec['kernel'][0]}x{spec['kernel'][1]}")
+    for key in ("padding", "activation"):
+        if key in spec:
+            parts.append(f"{key}={spec[key]!r}")
+    return " ".join(parts)
+
+
+@check("layer_sequence")
+def layer_sequence(ctx, layers: list[dict], model: str = "model", skip: Sequence[str] = SKIPPED_KINDS) -> Outcome:
+    """The model's layers, ignoring activations, dropout and normalization, are exactly ``layers``."""
+    found = [info for info in ctx.description(model) if info.kind not in skip]
+    for i, (info, spec) in enumerate(zip(found, layers), 1):
+        if layer_problem(info, spec):
+            return Outcome(False, f"{model}: layer {i} is {describe_layer(info)}; expected {spec_text(spec)}")
+    if len(found) != len(layers):
+        extra = "more" if len(found) > len(layers) else "fewer"
+        return Outcome(False, f"{model} has {len(found)} layers with weights or geometry, {extra} than the "
+                              f"{len(layers)} asked for")
+    return Outcome(True, f"{model}: the {len(layers)} layers are as asked")
+
+
+@check("dropout_before_classifier")
+def dropout_before_classifier(ctx, rate: float, model: str = "model") -> Outcome:
+    """A Dropout of ``rate`` between the last convolution block and the first Dense layer."""
+    description = ctx.description(model)
+    kinds = [info.kind for info in description]
+    if "dense" not in kinds:
+        return Outcome(False, f"{model} has no Dense classifier")
+    first_dense = kinds.index("dense")
+    last_spatial = max((i for i, info in enumerate(description) if info.fields and not info.fields[0].is_whole),
+                       default=-1)
+    rates = [info.layer.extra.get("rate") for info in description.layers[last_spatial + 1:first_dense]
+             if info.kind == "dropout"]
+    if not rates:
+        return Outcome(False, f"{model}: no Dropout between the convolutional base and the first Dense layer")
+    if not any(r is not None and abs(r - rate) < 1e-9 for r in rates):
+        return Outcome(False, f"{model}: the Dropout before the classifier has rate {rates[0]}; {rate} asked for")
+    return Outcome(True, f"{model}: Dropout({rate}) sits before the classifier")
+
+
+@check("answers_params_by_layer")
+def answers_params_by_layer(ctx, answer: str, names: list[str], model: str = "model",
+                            kinds: Sequence[str] = ("conv", "dense", "depthwise_conv", "separable_conv")) -> Outcome:
+    """A dict of hand-computed parameter counts (one per weighted layer, in order, plus "total")."""
+    answers = ctx.answers().get(answer)
+    if not isinstance(answers, dict):
+        return Outcome(False, f"answer {answer!r} should be a dict like {{'{names[0]}': ..., 'total': ...}}")
+    description = ctx.description(model)
+    weighted = [info for info in description if info.kind in kinds]
+    if len(weighted) != len(names):
+        return Outcome(False, f"{model} has {len(weighted)} layers with weights; the answer expects {len(names)}")
+    wrong = []
+    for name, info in zip(names, weighted):
+        if answers.get(name) != info.params:
+            wrong.append(f"{name}={answers.get(name)!r}")
+    if answers.get("total") != description.params:
+        wrong.append(f"total={answers.get('total')!r}")
+    if wrong:
+        return Outcome(False, f"these counts do not match the saved model: {', '.join(wrong)}",
+                       fraction=1 - len(wrong) / (len(names) + 1))
+    return Outcome(True, f"all {len(names)} layer counts and the total ({description.params:,}) are right")

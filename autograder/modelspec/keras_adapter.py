@@ -182,6 +182,8 @@ def _layer(op: Any, node: Any, name: str, inbound: tuple[str, ...], scope: tuple
             raise DescriptionError(f"{name} ({cls}): normalization over axis {axis} is not supported")
         config["norm_trainable_vectors"] = int(bool(getattr(op, "center", True))) + int(bool(getattr(op, "scale", True)))
         config["norm_statistic_vectors"] = 2 if kind == K.BATCHNORM else 0
+    if kind == K.DROPOUT and hasattr(op, "rate"):
+        config["extra"] = {"rate": float(op.rate)}
     activation = getattr(getattr(op, "activation", None), "__name__", None)
     if activation is not None:
         config["activation"] = activation

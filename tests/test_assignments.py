@@ -1,0 +1,222 @@
+"""Assignments 01-03: the reference gets full marks; each wrong variant is caught by its own check.
+
+The reference is graded end to end through the CLI. Wrong variants are scored
+directly: a notebook variant (for checks that run the student's functions in
+the sandbox) and artifacts saved with autograder.submit (for model checks),
+so no variant needs a full training run.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import nbformat
+import pytest
+from keras import layers
+
+import autograder
+from autograder import rubric as rubrics
+from autograder.scoring import score
+from tests.conftest import ROOT
+from tests.notebooks import REFERENCE, cell
+
+
+@pytest.fixture(scope="session")
+def reference_grades(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reference")
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", "reference_solutions", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads((out / "results.json").read_text())
+
+
+@pytest.mark.parametrize("assignment", ["00", "01", "02", "03"])
+def test_reference_gets_full_marks(reference_grades, assignment):
+    rows = [r for r in reference_grades["results"] if r["assignment"] == assignment]
+    assert rows, f"assignment {assignment} was not graded"
+    failing = {r["id"]: r["message"] for r in rows if r["status"] != "pass"}
+    assert failing == {}
+    total = reference_grades["totals"]["by_assignment"][assignment]
+    assert total["points"] == total["max_points"] > 0
+
+
+def test_lenet_notebook_runs_on_the_torch_backend(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "autograder", "grade", "reference_solutions", "--assignment", "03", "--out",
+         str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=900, env={**os.environ, "KERAS_BACKEND": "torch"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["totals"]["points"] == results["totals"]["max_points"], results["results"]
+    assert "torch backend" in (tmp_path / "03_lenet5.ipynb").read_text()  # printed by the submit cell
+
+
+# --- wrong variants, scored directly --------------------------------------------------------
+
+
+def notebook_variant(tmp_path, assignment, **sources):
+    """The reference notebook with some cells' sources replaced (by grade_id)."""
+    nb = nbformat.read(REFERENCE / assignment / f"{assignment}.ipynb", as_version=4)
+    for grade_id, source in sources.items():
+        cell(nb, grade_id).source = source
+    path = tmp_path / f"{assignment}.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def scored(assignment, artifacts=None, notebook=None, checks=None):
+    rubric = rubrics.find(assignment)
+    results = score(rubric, "smoke", artifacts or notebook.parent / "none", notebook,
+                    os.environ.get("CNN_COURSE_DATA"), checks)
+    return {r.id: (r.status, r.message, r.points) for r in results}
+
+
+def lenet(first_padding="same", pool=layers.MaxPooling2D):
+    model = keras.Sequential([
+        keras.Input((28, 28, 1)), layers.Conv2D(6, 5, padding=first_padding, activation="relu"), pool(2),
+        layers.Conv2D(16, 5, activation="relu"), pool(2), layers.Flatten(), layers.Dense(120, activation="relu"),
+        layers.Dense(84, activation="relu"), layers.Dense(10, activation="softmax"),
+    ])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+RIGHT_COUNTS = {"conv1": 156, "conv2": 2416, "fc1": 48120, "fc2": 10164, "fc3": 850, "total": 61706}
+
+
+def test_lenet_variants(tmp_path):
+    untrained = lenet()
+    autograder.submit(tmp_path / "a", model=untrained, history={"val_accuracy": [0.99]},
+                      answers={"params": {**RIGHT_COUNTS, "fc1": 48000, "total": 61586}})
+    results = scored("03", tmp_path / "a")
+    assert results["layers"][0] == results["param_count"][0] == "pass"
+    assert results["params_by_hand"][0] == "fail" and "fc1=48000" in results["params_by_hand"][1]
+    assert 0 < results["params_by_hand"][2] < 2  # partial credit
+    assert results["accuracy"][0] == "fail" and "below the 0.93" in results["accuracy"][1]
+    assert results["history"][0] == "fail" and "0.9900" in results["history"][1]
+
+    autograder.submit(tmp_path / "b", model=lenet("valid"), history={}, answers={"params": RIGHT_COUNTS})
+    results = scored("03", tmp_path / "b", checks=["layers", "param_count", "params_by_hand"])
+    assert results["layers"][0] == "fail" and "padding='same'" in results["layers"][1]
+    assert results["param_count"][0] == "fail" and "44,426" in results["param_count"][1]
+    assert results["params_by_hand"][0] == "fail"
+
+    autograder.submit(tmp_path / "c", model=lenet(pool=layers.AveragePooling2D), answers={"params": "61706"})
+    results = scored("03", tmp_path / "c", checks=["params_by_hand", "history"])
+    assert results["params_by_hand"][0] == "fail" and "should be a dict" in results["params_by_hand"][1]
+    assert results["history"][0] == "missing-artifact"
+
+
+def test_generator_variants(tmp_path):
+    stops = "def batches(items, batch_size):\n    for i in range(0, len(items), batch_size):\n" \
+            "        yield items[i:i + batch_size]\n"
+    results = scored("01", notebook=notebook_variant(tmp_path, "01_data_generators", batches=stops),
+                     checks=["generator"])
+    assert results["generator"][0] == "fail" and "start again from the first" in results["generator"][1]
+
+    eager = "def batches(items, batch_size):\n    return [items[:batch_size]]\n"
+    results = scored("01", notebook=notebook_variant(tmp_path, "01_data_generators", batches=eager),
+                     checks=["generator"])
+    assert results["generator"][0] == "fail" and "must use yield" in results["generator"][1]
+
+    hangs = "def batches(items, batch_size):\n    while True:\n        pass\n    yield\n"
+    results = scored("01", notebook=notebook_variant(tmp_path, "01_data_generators", batches=hangs),
+                     checks=["generator"])
+    assert results["generator"][0] == "timeout"
+
+
+PIPELINE = '''
+def make_datasets(base_dir, batch_size=20, image_size=(150, 150), seed=0):
+    def load(split, shuffle):
+        dataset = keras.utils.image_dataset_from_directory(
+            f"{base_dir}/{split}", label_mode=LABELS, image_size=image_size, batch_size=BATCH,
+            shuffle=shuffle, seed=seed)
+        return dataset.map(lambda images, labels: (images / SCALE, labels))
+    return load("train", shuffle=True), load("validation", shuffle=VALIDATION_SHUFFLE)
+'''
+
+
+def pipeline(labels="'binary'", batch="batch_size", scale="255.0", validation_shuffle="False"):
+    return (PIPELINE.replace("LABELS", labels).replace("BATCH", batch).replace("SCALE", scale)
+            .replace("VALIDATION_SHUFFLE", validation_shuffle))
+
+
+@pytest.mark.parametrize(
+    "variant, check, message",
+    [
+        (pipeline(scale="1.0"), "batches", "rescale them to [0, 1]"),
+        (pipeline(labels="'int'"), "batches", "label_mode='binary'"),
+        (pipeline(batch="32"), "batches", "not batch_size=20"),
+        (pipeline(validation_shuffle="True"), "shuffling", "validation"),
+    ],
+    ids=["not-rescaled", "int-labels", "ignores-batch-size", "shuffled-validation"],
+)
+def test_pipeline_variants(tmp_path, variant, check, message):
+    notebook = notebook_variant(tmp_path, "01_data_generators", make_datasets=variant)
+    results = scored("01", notebook=notebook, checks=[check])
+    assert results[check][0] == "fail" and message in results[check][1]
+
+
+def test_missing_pipeline_is_an_error_not_a_crash(tmp_path):
+    notebook = notebook_variant(tmp_path, "01_data_generators", make_datasets="# YOUR CODE HERE")
+    results = scored("01", notebook=notebook, checks=["batches"])
+    assert results["batches"][0] == "error" and "no function make_datasets()" in results["batches"][1]
+
+
+AUGMENTED_PIPELINE = '''
+def make_datasets(base_dir, batch_size=20, image_size=(150, 150), seed=0, augmentation=None):
+    def load(split, shuffle):
+        dataset = keras.utils.image_dataset_from_directory(
+            f"{base_dir}/{split}", label_mode="binary", image_size=image_size, batch_size=batch_size,
+            shuffle=shuffle, seed=seed)
+        dataset = dataset.map(lambda images, labels: (images / 255.0, labels))
+        if augmentation is not None and AUGMENT_WHICH:
+            dataset = dataset.map(lambda images, labels: (augmentation(images, training=True), labels))
+        return dataset
+    return load("train", shuffle=True), load("validation", shuffle=False)
+'''
+
+
+def test_augmentation_variants(tmp_path):
+    everywhere = AUGMENTED_PIPELINE.replace("AUGMENT_WHICH", "True")
+    notebook = notebook_variant(tmp_path, "02_augmentation", make_datasets=everywhere)
+    results = scored("02", notebook=notebook, checks=["validation_untouched", "augmentation"])
+    assert results["validation_untouched"][0] == "fail" and "augment the training data only" in \
+        results["validation_untouched"][1]
+    assert results["augmentation"][0] == "pass"
+
+    no_zoom = ("def make_augmentation():\n    return keras.Sequential([layers.RandomFlip('horizontal'), "
+               "layers.RandomRotation(0.1), layers.RandomTranslation(0.2, 0.2)])\n")
+    notebook = notebook_variant(tmp_path, "02_augmentation", make_augmentation=no_zoom)
+    results = scored("02", notebook=notebook, checks=["augmentation"])
+    assert results["augmentation"][0] == "fail" and "no zoom" in results["augmentation"][1]
+
+    ignored = AUGMENTED_PIPELINE.replace("AUGMENT_WHICH", "False")
+    notebook = notebook_variant(tmp_path, "02_augmentation", make_datasets=ignored)
+    results = scored("02", notebook=notebook, checks=["augmentation", "validation_untouched"])
+    assert results["augmentation"][0] == "fail" and "training images unchanged" in results["augmentation"][1]
+    assert results["validation_untouched"][0] == "pass"
+
+
+def convnet(dropout=None):
+    stack = [keras.Input((150, 150, 3))]
+    for filters in (32, 64, 128, 128):
+        stack += [layers.Conv2D(filters, 3, activation="relu"), layers.MaxPooling2D(2)]
+    stack.append(layers.Flatten())
+    if dropout:
+        stack.append(layers.Dropout(dropout))
+    stack += [layers.Dense(512, activation="relu"), layers.Dense(1, activation="sigmoid")]
+    return keras.Sequential(stack)
+
+
+def test_dropout_variants(tmp_path):
+    autograder.submit(tmp_path / "none", model=convnet())
+    results = scored("02", tmp_path / "none", checks=["dropout", "layers"])
+    assert results["dropout"][0] == "fail" and "no Dropout" in results["dropout"][1]
+    assert results["layers"][0] == "pass"
+    autograder.submit(tmp_path / "weak", model=convnet(0.2))
+    results = scored("02", tmp_path / "weak", checks=["dropout"])
+    assert results["dropout"][0] == "fail" and "rate 0.2" in results["dropout"][1]

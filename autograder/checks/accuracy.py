@@ -69,3 +69,17 @@ def epochs_within(ctx, max_epochs: int, model: str = "model") -> Outcome:
     if epochs > max_epochs:
         return Outcome(False, f"{model} trained for {epochs} epochs; at most {max_epochs} are allowed", epochs)
     return Outcome(True, f"{model} trained for {epochs} epochs (at most {max_epochs})", epochs)
+
+
+@check("beats_model")
+def beats_model(ctx, dataset: str, baseline: str = "base", model: str = "model", size: Optional[int] = None,
+                scale: float = 1.0, margin: float = 0.0) -> Outcome:
+    """The saved model beats the saved baseline, both re-evaluated on the grader's validation data."""
+    ours = ctx.accuracy(model, dataset, size, scale)
+    theirs = ctx.accuracy(baseline, dataset, size, scale)
+    gap = ours - theirs
+    text = f"{model} {ours:.4f} against {baseline} {theirs:.4f} on the grader's {dataset} validation set"
+    if gap > margin:
+        return Outcome(True, f"{text}: better by {gap:.4f}", gap)
+    need = f" by more than {margin}" if margin else ""
+    return Outcome(False, f"{text}: it must be better{need}", gap)

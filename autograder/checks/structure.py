@@ -178,3 +178,49 @@ def answers_params_by_layer(ctx, answer: str, names: list[str], model: str = "mo
         return Outcome(False, f"these counts do not match the saved model: {', '.join(wrong)}",
                        fraction=1 - len(wrong) / (len(names) + 1))
     return Outcome(True, f"all {len(names)} layer counts and the total ({description.params:,}) are right")
+
+
+@check("no_plain_conv")
+def no_plain_conv(ctx, model: str = "model", allow_depthwise_then_pointwise: bool = False) -> Outcome:
+    """Only separable convolutions: no Conv2D anywhere, not even 1x1 (unless the rubric allows
+    a DepthwiseConv2D followed directly by a 1x1 pointwise Conv2D)."""
+    description = ctx.description(model)
+    layers = description.layers
+    offenders = []
+    for i, info in enumerate(layers):
+        if info.kind == "depthwise_conv" and not allow_depthwise_then_pointwise:
+            offenders.append(f"{info.name} (DepthwiseConv2D: use SeparableConv2D)")
+        if info.kind != "conv":
+            continue
+        previous = description[info.layer.inbound[0]] if info.layer.inbound else None
+        pointwise = info.layer.kernel == (1, 1) and previous is not None and previous.kind == "depthwise_conv"
+        if allow_depthwise_then_pointwise and pointwise:
+            continue
+        size = f"{info.layer.kernel[0]}x{info.layer.kernel[1]}" if info.layer.kernel else ""
+        hint = "; a 1x1 Conv2D is a plain convolution too" if info.layer.kernel == (1, 1) else ""
+        offenders.append(f"{info.name} (Conv2D {size}{hint})")
+    if offenders:
+        return Outcome(False, f"{model} uses plain convolutions: {', '.join(offenders)}")
+    separable = len(description.of_kind("separable_conv", "depthwise_conv"))
+    return Outcome(separable > 0, f"{model}: {separable} separable convolutions and no plain one"
+                   if separable else f"{model} has no separable convolution at all")
+
+
+@check("has_layer_kind")
+def has_layer_kind(ctx, kind: str, label: str, minimum: int = 1, model: str = "model") -> Outcome:
+    count = len(ctx.description(model).of_kind(kind))
+    if count < minimum:
+        return Outcome(False, f"{model} has {count} {label} layer(s); at least {minimum} required")
+    return Outcome(True, f"{model} has {count} {label} layer(s)")
+
+
+@check("dropout_rates")
+def dropout_rates(ctx, low: float = 0.0, high: float = 0.5, model: str = "model") -> Outcome:
+    """At least one Dropout, every rate in (low, high]."""
+    rates = [(info.name, info.layer.extra.get("rate")) for info in ctx.description(model).of_kind("dropout")]
+    if not rates:
+        return Outcome(False, f"{model} has no Dropout layer")
+    bad = [f"{name} ({rate})" for name, rate in rates if rate is None or not low < rate <= high]
+    if bad:
+        return Outcome(False, f"Dropout rates must lie in ({low}, {high}]: {', '.join(bad)}")
+    return Outcome(True, f"{len(rates)} Dropout layers, rates {', '.join(str(r) for _, r in rates)}")

@@ -13,7 +13,7 @@ from autograder.modelspec import layer as K
 from autograder.modelspec.describe import DescriptionError
 from autograder.modelspec.layer import Layer, pair as _pair
 
-_KINDS = {
+KERAS_KINDS = {
     "InputLayer": K.INPUT,
     "Conv2D": K.CONV,
     "DepthwiseConv2D": K.DEPTHWISE_CONV,
@@ -132,7 +132,7 @@ def _history(tensor: Any) -> tuple[int, int, int]:
 
 
 def _kind(op: Any) -> str:
-    return _KINDS.get(type(op).__name__, K.OTHER)
+    return KERAS_KINDS.get(type(op).__name__, K.OTHER)
 
 
 def _layer(op: Any, node: Any, name: str, inbound: tuple[str, ...], scope: tuple[str, ...], trainable: bool) -> Layer:

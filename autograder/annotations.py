@@ -112,10 +112,18 @@ def layer_calls(source: str, layer_classes: Sequence[str], function: Optional[st
     lines = source.splitlines()
     calls = [n for n in ast.walk(scope) if isinstance(n, ast.Call) and _call_name(n) in layer_classes]
     calls.sort(key=lambda n: (n.lineno, n.col_offset))
+    statement_of = _statements(scope, calls)
+    per_statement: dict[int, int] = {}
+    for call in calls:
+        per_statement[id(statement_of[id(call)])] = per_statement.get(id(statement_of[id(call)]), 0) + 1
     found = []
     for call in calls:
-        texts = [comments[i] for i in range(call.lineno, (call.end_lineno or call.lineno) + 1) if i in comments]
-        above = call.lineno - 1
+        # A statement that builds one layer owns all its lines (model.add(\n layers.X(...)\n)  # out: ...);
+        # in a statement that builds several (a Sequential list) each call owns its own lines.
+        owner = statement_of[id(call)]
+        span = owner if per_statement[id(owner)] == 1 else call
+        texts = [comments[i] for i in range(span.lineno, (span.end_lineno or span.lineno) + 1) if i in comments]
+        above = span.lineno - 1
         block: list[str] = []
         while above >= 1 and lines[above - 1].lstrip().startswith("#"):
             block.insert(0, comments.get(above, ""))
@@ -127,6 +135,22 @@ def layer_calls(source: str, layer_classes: Sequence[str], function: Optional[st
                 break
         found.append(LayerCall(_call_name(call) or "", call.lineno, cell, annotation))
     return found
+
+
+def _statements(scope: ast.AST, calls: list[ast.Call]) -> dict[int, ast.AST]:
+    """The innermost statement around each call."""
+    wanted = {id(c) for c in calls}
+    owner: dict[int, ast.AST] = {}
+
+    def visit(node: ast.AST, statement: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = child if isinstance(child, ast.stmt) else statement
+            if id(child) in wanted:
+                owner[id(child)] = inner if not isinstance(child, ast.stmt) else child
+            visit(child, inner)
+
+    visit(scope, scope)
+    return owner
 
 
 def notebook_layer_calls(cells: Sequence[str], layer_classes: Sequence[str], function: str) -> list[LayerCall]:

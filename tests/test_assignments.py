@@ -1,4 +1,4 @@
-"""Assignments 01-03: the reference gets full marks; each wrong variant is caught by its own check.
+"""Assignments 01-03 and 06: the reference gets full marks; each wrong variant is caught by its own check.
 
 The reference is graded end to end through the CLI. Wrong variants are scored
 directly: a notebook variant (for checks that run the student's functions in
@@ -32,7 +32,7 @@ def reference_grades(tmp_path_factory):
     return json.loads((out / "results.json").read_text())
 
 
-@pytest.mark.parametrize("assignment", ["00", "01", "02", "03"])
+@pytest.mark.parametrize("assignment", ["00", "01", "02", "03", "06"])
 def test_reference_gets_full_marks(reference_grades, assignment):
     rows = [r for r in reference_grades["results"] if r["assignment"] == assignment]
     assert rows, f"assignment {assignment} was not graded"
@@ -220,3 +220,35 @@ def test_dropout_variants(tmp_path):
     autograder.submit(tmp_path / "weak", model=convnet(0.2))
     results = scored("02", tmp_path / "weak", checks=["dropout"])
     assert results["dropout"][0] == "fail" and "rate 0.2" in results["dropout"][1]
+
+
+def small_separable(extra=(), dropout=0.2, batchnorm=True, width=16):
+    stack = [keras.Input((32, 32, 3)), layers.SeparableConv2D(width, 3, padding="same")]
+    if batchnorm:
+        stack.append(layers.BatchNormalization())
+    stack += [*extra, layers.MaxPooling2D(2), layers.Dropout(dropout), layers.GlobalAveragePooling2D(),
+              layers.Dense(10, activation="softmax")]
+    return keras.Sequential(stack)
+
+
+def test_separable_network_rules(tmp_path):
+    rules = ["no_conv2d", "batchnorm", "dropout", "params", "epochs", "beats_base"]
+    good = small_separable()
+    autograder.submit(tmp_path / "good", models={"model": good, "base": good},
+                      histories={"model": {"val_accuracy": [0.1] * 50}})
+    results = scored("06", tmp_path / "good", checks=rules)
+    assert {k: v[0] for k, v in results.items()} == {
+        "no_conv2d": "pass", "batchnorm": "pass", "dropout": "pass", "params": "pass", "epochs": "pass",
+        "beats_base": "fail",  # the same network cannot beat itself
+    }
+    assert "it must be better" in results["beats_base"][1]
+
+    pointwise = small_separable(extra=[layers.Conv2D(320, 1)], dropout=0.6, batchnorm=False, width=400)
+    autograder.submit(tmp_path / "bad", models={"model": pointwise, "base": good},
+                      histories={"model": {"val_accuracy": [0.1] * 60}})
+    results = scored("06", tmp_path / "bad", checks=rules[:5])
+    assert results["no_conv2d"][0] == "fail" and "a 1x1 Conv2D is a plain convolution too" in results["no_conv2d"][1]
+    assert results["batchnorm"][0] == "fail" and "0 BatchNormalization" in results["batchnorm"][1]
+    assert results["dropout"][0] == "fail" and "(0.6)" in results["dropout"][1]
+    assert results["params"][0] == "fail" and "more than the 99,999 allowed" in results["params"][1]
+    assert results["epochs"][0] == "fail" and "60 epochs" in results["epochs"][1]

@@ -1,0 +1,149 @@
+"""Receptive-field annotations: parsing, matching to layers, and the feedback students get."""
+
+import keras
+import pytest
+from keras import layers
+
+import autograder
+from autograder.annotations import layer_calls, notebook_layer_calls, parse_annotation
+from tests.test_assignments import notebook_variant, scored
+
+
+@pytest.mark.parametrize(
+    "text, fields",
+    [
+        ("out: 32x32x32  RF: 3", {"out": (32, 32, 32), "rf": (3,)}),
+        ("output 16x16x48, rf=4", {"out": (16, 16, 48), "rf": (4,)}),
+        ("(32, 32, 32) RF=3x3", {"out": (32, 32, 32), "rf": (3, 3)}),
+        ("RF: 5 Output Shape: 8×8×96", {"out": (8, 8, 96), "rf": (5,)}),
+        ("rin=3, jin=1, k=3, p=1, s=1, jout=1, rout=5, nout=32x32, cout=48",
+         {"rin": (3,), "jin": (1,), "k": (3,), "p": (1,), "s": (1,), "jout": (1,), "rf": (5,), "nout": (32, 32),
+          "cout": (48,)}),
+        ("r_out = 7, n_out = 16, c_out = 64, j_out = 2", {"rf": (7,), "nout": (16,), "cout": (64,), "jout": (2,)}),
+        ("receptive field 20, output size 8x8x96", {"rf": (20,), "out": (8, 8, 96)}),
+    ],
+)
+def test_annotation_forms(text, fields):
+    assert parse_annotation(text).fields == fields
+
+
+def test_plain_comments_are_not_annotations():
+    assert parse_annotation("block 2: more filters") is None
+    assert parse_annotation("TODO") is None
+
+
+SOURCE = '''
+def helper():
+    return layers.Dense(3)  # out: 3
+
+def build_model():
+    model = keras.Sequential([keras.Input((8, 8, 3))])
+    model.add(layers.SeparableConv2D(4, 3, padding="same"))  # out: 8x8x4 RF: 3
+    # rin=3, jin=1, k=2, p=0, s=2, jout=2, rout=4, nout=4x4, cout=4
+    model.add(
+        layers.MaxPooling2D(2)
+    )
+    model.add(layers.BatchNormalization())
+    x = layers.Flatten()  # out: 64, RF: 8
+    return model
+'''
+
+
+def test_layer_calls_take_trailing_and_preceding_comments():
+    calls = layer_calls(SOURCE, ["SeparableConv2D", "MaxPooling2D", "BatchNormalization", "Flatten", "Dense"],
+                        "build_model")
+    assert [c.class_name for c in calls] == ["SeparableConv2D", "MaxPooling2D", "BatchNormalization", "Flatten"]
+    assert calls[0].annotation.fields == {"out": (8, 8, 4), "rf": (3,)}
+    assert calls[1].annotation.fields["rf"] == (4,) and calls[1].line == 10
+    assert calls[2].annotation is None
+
+
+def test_a_later_definition_replaces_an_earlier_one():
+    first = "def build_model():\n    return layers.Dense(1)  # out: 1\n"
+    second = "def build_model():\n    return layers.Flatten()  # out: 9\n"
+    calls = notebook_layer_calls([first, "x = 1", second], ["Dense", "Flatten"], "build_model")
+    assert [c.class_name for c in calls] == ["Flatten"] and calls[0].cell == 2
+
+
+GOOD = '''def build_model():
+    model = keras.Sequential([keras.Input((32, 32, 3))])
+    model.add(layers.SeparableConv2D(16, 3, padding="same"))  # out: 32x32x16  RF: 3
+    model.add(layers.BatchNormalization())
+    # rin=3, jin=1, k=3, p=0, s=1, jout=1, rout=5, nout=30x30, cout=24
+    model.add(layers.SeparableConv2D(24, 3))
+    model.add(layers.MaxPooling2D(2))  # out: 15x15x24  RF: 6  jump: 2
+    model.add(layers.Dropout(0.2))
+    model.add(layers.SeparableConv2D(32, 3, strides=2, padding="same"))  # out: 8x8x32 RF: 10 jump: 4
+    model.add(layers.GlobalAveragePooling2D())  # out: 32  RF: 32
+    model.add(layers.Dense(10, activation="softmax"))  # out: 10  RF: 32
+    return model
+'''
+
+
+def annotated(tmp_path, source, answers=None, reveal_checks=("annotations",)):
+    namespace = {"keras": keras, "layers": layers}
+    exec(GOOD, namespace)  # the saved model is always GOOD's; the notebook's text varies
+    autograder.submit(tmp_path / "artifacts", model=namespace["build_model"](), answers=answers or {})
+    notebook = notebook_variant(tmp_path, "06_separable_cifar10", build_model=source)
+    return scored("06", tmp_path / "artifacts", notebook, list(reveal_checks))["annotations"]
+
+
+def test_correct_annotations_pass(tmp_path):
+    status, message, points = annotated(tmp_path, GOOD)
+    assert status == "pass", message
+    assert "all 6 layers" in message and points == 4
+
+
+def test_wrong_pooling_field_explains_the_rule_without_the_answer(tmp_path):
+    status, message, points = annotated(tmp_path, GOOD.replace("RF: 6  jump: 2", "RF: 5  jump: 2"))
+    assert status == "fail" and 0 < points < 4
+    assert "line 7 (MaxPooling2D" in message and "RF 5 is wrong" in message
+    assert "pooling layer grows the field by (k - 1) x the jump *before* it" in message
+    assert "computes" not in message  # the rubric does not reveal answers
+
+
+def test_stale_channel_count_and_course_notation_fields(tmp_path):
+    status, message, _ = annotated(tmp_path, GOOD.replace("cout=24", "cout=16").replace("p=0", "p=1"))
+    assert status == "fail"
+    assert "c_out 16 is wrong" in message and "p 1 is wrong" in message and "line 6" in message
+
+
+def test_missing_annotation_is_an_error(tmp_path):
+    source = GOOD.replace("  # out: 8x8x32 RF: 10 jump: 4", "")
+    status, message, _ = annotated(tmp_path, source)
+    assert status == "fail" and "SeparableConv2D" in message and "no annotation" in message
+    assert "5 of 6 layers annotated correctly" in message
+
+
+def test_annotated_pointwise_layers_are_checked_too(tmp_path):
+    source = GOOD.replace("model.add(layers.BatchNormalization())",
+                          "model.add(layers.BatchNormalization())  # out: 32x32x8 RF: 3")
+    status, message, _ = annotated(tmp_path, source)
+    assert status == "fail" and "BatchNormalization" in message and "output 32x32x8 is wrong" in message
+
+
+def test_structured_annotations_are_accepted(tmp_path):
+    source = GOOD.replace('layers.Dense(10, activation="softmax"))  # out: 10  RF: 32',
+                          'layers.Dense(10, activation="softmax", name="head"))')
+    namespace = {"keras": keras, "layers": layers}
+    exec(source, namespace)
+    model = namespace["build_model"]()
+    for answer, expected in (({"out": [10], "rf": 32}, "pass"), ({"output": [10], "receptive_field": 30}, "fail")):
+        target = tmp_path / expected
+        autograder.submit(target / "artifacts", model=model, answers={"annotations": {"head": answer}})
+        notebook = notebook_variant(target, "06_separable_cifar10", build_model=source)
+        status, message, _ = scored("06", target / "artifacts", notebook, ["annotations"])["annotations"]
+        assert status == expected, message
+    assert "answers['annotations']" not in message and "RF 30 is wrong" in message
+
+
+def test_reveal_shows_the_computed_value(tmp_path, monkeypatch):
+    from autograder.checks import receptive_fields
+    from autograder.scoring import ScoringContext
+
+    namespace = {"keras": keras, "layers": layers}
+    exec(GOOD, namespace)
+    autograder.submit(tmp_path / "a", model=namespace["build_model"]())
+    notebook = notebook_variant(tmp_path, "06_separable_cifar10", build_model=GOOD.replace("RF: 10", "RF: 8"))
+    outcome = receptive_fields.annotations(ScoringContext(tmp_path / "a", notebook, "smoke"), reveal=True)
+    assert not outcome.passed and "RF 8 is wrong (the inspector computes 10)" in outcome.message

@@ -75,6 +75,7 @@ def restore_locked_cells(submitted: NotebookNode, released: NotebookNode) -> tup
         gid = _grade_id(cell)
         if gid is not None and gid not in by_id:
             by_id[gid] = index
+    unmarked = {c.source: i for i, c in enumerate(cells) if _grade_id(c) is None and c.get("cell_type") == "code"}
     previous_id: Optional[str] = None
     for cell in released.cells:
         gid = _grade_id(cell)
@@ -82,11 +83,16 @@ def restore_locked_cells(submitted: NotebookNode, released: NotebookNode) -> tup
             continue
         if _is_protected(cell):
             index = by_id.get(gid)
-            if index is None:
+            if index is None and cell.source in unmarked:  # same text, nbgrader metadata stripped
+                index = by_id[gid] = unmarked.pop(cell.source)
+                notes.append(f"cell {gid!r} lost its nbgrader metadata; restored")
+                cells[index] = cell
+            elif index is None:
                 notes.append(f"cell {gid!r} was deleted; restored")
                 at = by_id[previous_id] + 1 if previous_id in by_id else 0
                 cells.insert(at, cell)
                 by_id = {k: (i + 1 if i >= at else i) for k, i in by_id.items()}
+                unmarked = {k: (i + 1 if i >= at else i) for k, i in unmarked.items()}
                 by_id[gid] = at
             else:
                 mine = cells[index]

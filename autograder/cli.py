@@ -9,7 +9,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Optional, Sequence
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+PROFILES = ("smoke", "full")
 
 
 def _shape(text: str) -> tuple[int, ...]:
@@ -19,7 +22,18 @@ def _shape(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected sizes like 32,32,3, got {text!r}") from None
 
 
-def _limit_options(parser: argparse.ArgumentParser) -> None:
+def _data_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", default=os.environ.get("CNN_COURSE_DATA"),
+                        help="the course's data sets (default: $CNN_COURSE_DATA)")
+
+
+def _grading_options(parser: argparse.ArgumentParser) -> None:
+    """What `grade` and `batch` share."""
+    parser.add_argument("--assignment", nargs="+", metavar="ID", help="assignment ids or names (default: all present)")
+    parser.add_argument("--profile", choices=PROFILES, default="smoke")
+    parser.add_argument("--out", default="grading", help="report directory (default: grading/)")
+    _data_option(parser)
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cell-timeout", type=float, help="seconds per cell (default: the rubric's)")
     parser.add_argument("--notebook-timeout", type=float, help="seconds per notebook (default: the rubric's)")
 
@@ -30,55 +44,39 @@ def _limits(args: argparse.Namespace) -> dict[str, float]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m autograder", description="Autograder for the convolutional-networks coursework.")
+    parser = argparse.ArgumentParser(prog="python -m autograder",
+                                     description="Autograder for the convolutional-networks coursework.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     inspect = commands.add_parser(
-        "inspect",
-        help="print every layer's output shape, parameters, receptive field and jump",
+        "inspect", help="print every layer's output shape, parameters, receptive field and jump",
         description="Describe a model layer by layer. PATH is a .keras file or a Python file defining build_model().",
     )
     inspect.add_argument("path", metavar="PATH")
-    inspect.add_argument(
-        "--input-shape",
-        type=_shape,
-        help="input shape without the batch axis: H,W,C for Keras, C,H,W for PyTorch",
-    )
+    inspect.add_argument("--input-shape", type=_shape,
+                         help="input shape without the batch axis: H,W,C for Keras, C,H,W for PyTorch")
     inspect.add_argument("--json", action="store_true", help="print a JSON list, one object per layer")
 
     grade = commands.add_parser(
-        "grade",
-        help="grade a submission: execute each notebook, score it outside its kernel, write reports",
+        "grade", help="grade a submission: execute each notebook, score it outside its kernel, write reports",
         description="Grade SUBMISSION_DIR, laid out like assignments/ (NN_name/NN_name.ipynb). "
         "Exits 0 whenever grading completed, whatever the score.",
     )
     grade.add_argument("submission", metavar="SUBMISSION_DIR")
-    grade.add_argument("--assignment", nargs="+", metavar="ID", help="assignment ids or names (default: all present)")
-    grade.add_argument("--profile", choices=("smoke", "full"), default="smoke")
-    grade.add_argument("--out", default="grading", help="report directory (default: grading/)")
-    grade.add_argument("--data-dir", default=os.environ.get("CNN_COURSE_DATA"),
-                       help="the course's data sets (default: $CNN_COURSE_DATA)")
-    grade.add_argument("--seed", type=int, default=0)
-    _limit_options(grade)
+    _grading_options(grade)
 
     batch = commands.add_parser(
-        "batch",
-        help="grade a whole class: CLASS_DIR/STUDENT/NN_name/NN_name.ipynb (nbgrader's submitted/ layout)",
+        "batch", help="grade a whole class: CLASS_DIR/STUDENT/NN_name/NN_name.ipynb (nbgrader's submitted/ layout)",
     )
     batch.add_argument("class_dir", metavar="CLASS_DIR")
-    batch.add_argument("--assignment", nargs="+", metavar="ID")
-    batch.add_argument("--profile", choices=("smoke", "full"), default="smoke")
-    batch.add_argument("--out", default="grading")
-    batch.add_argument("--data-dir", default=os.environ.get("CNN_COURSE_DATA"))
-    batch.add_argument("--seed", type=int, default=0)
-    _limit_options(batch)
+    _grading_options(batch)
 
     score = commands.add_parser("score", help="score one notebook's artifacts (what nbgrader grade cells call)")
     score.add_argument("artifacts", metavar="OUTPUT_DIR")
     score.add_argument("--assignment", required=True)
     score.add_argument("--check", action="append", help="check id (repeatable; default: all)")
-    score.add_argument("--profile", choices=("smoke", "full"), default="smoke")
-    score.add_argument("--data-dir", default=os.environ.get("CNN_COURSE_DATA"))
+    score.add_argument("--profile", choices=PROFILES, default="smoke")
+    _data_option(score)
 
     release = commands.add_parser("release", help="nbgrader generate_assignment into assignments/, "
                                   "and the completed notebooks into reference_solutions/")
@@ -86,14 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     nbgrade = commands.add_parser("autograde", help="nbgrader autograde + export for the course in this directory")
     nbgrade.add_argument("assignment", nargs="*", help="assignment names (default: all in source/)")
-    nbgrade.add_argument("--profile", choices=("smoke", "full"), default="full")
+    nbgrade.add_argument("--profile", choices=PROFILES, default="full")
     nbgrade.add_argument("--course", default=".", help="the nbgrader course directory (default: .)")
 
     calibrate = commands.add_parser("calibrate", help="rerun the reference solutions and compare with the rubric")
-    calibrate.add_argument("--profile", choices=("smoke", "full"), default="smoke")
+    calibrate.add_argument("--profile", choices=PROFILES, default="smoke")
     calibrate.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     calibrate.add_argument("--assignment", nargs="+", metavar="ID")
-    calibrate.add_argument("--data-dir", default=os.environ.get("CNN_COURSE_DATA"))
+    _data_option(calibrate)
     calibrate.add_argument("--write", action="store_true", help="record the measured figures in the rubric files")
 
     data = commands.add_parser("data", help="find, fetch or build the course's data sets")
@@ -110,35 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    handlers: dict[str, Callable[[argparse.Namespace], int]] = {
+        "inspect": _inspect, "grade": _grade, "batch": _batch, "score": _score, "release": _release,
+        "autograde": _autograde, "calibrate": _calibrate, "data": _data,
+    }
     try:
-        if args.command == "inspect":
-            from autograder import inspection
-
-            print(inspection.run(args.path, args.input_shape, args.json))
-        elif args.command == "data":
-            return _data(args)
-        elif args.command == "grade":
-            return _grade(args)
-        elif args.command == "batch":
-            return _batch(args)
-        elif args.command == "score":
-            return _score(args)
-        elif args.command == "release":
-            return _release(args)
-        elif args.command == "calibrate":
-            from autograder import calibrate
-
-            values = calibrate.measure(args.profile, args.seeds, args.assignment, args.data_dir)
-            print(calibrate.table(args.profile, values))
-            if args.write:
-                for path in calibrate.write(args.profile, values):
-                    print(f"recorded in {path}")
-        elif args.command == "autograde":
-            from pathlib import Path
-
-            from autograder.nbgrader_course import autograde
-
-            print(f"grades exported to {autograde(Path(args.course), args.assignment, args.profile)}")
+        return handlers[args.command](args)
     except Exception as exc:  # a clear one-line error, not a traceback, for expected failures
         from autograder.datasets import DatasetNotFoundError
         from autograder.inspection import ModelLoadError
@@ -150,6 +125,87 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         raise
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from autograder import inspection
+
+    print(inspection.run(args.path, args.input_shape, args.json))
+    return 0
+
+
+def _directory(path: str) -> Optional[Path]:
+    if not Path(path).is_dir():
+        print(f"error: {path} is not a directory", file=sys.stderr)
+        return None
+    return Path(path)
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from autograder import report
+    from autograder.grade import grade
+
+    submission = _directory(args.submission)
+    if submission is None:
+        return 2
+    run = grade(submission, args.assignment, args.profile, Path(args.out), args.data_dir, args.seed,
+                limits=_limits(args))
+    print(report.table(run.results))
+    print(f"\nReports in {args.out}/: results.json, summary.md, junit.xml, executed notebooks and HTML feedback")
+    return 0
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from autograder import report
+    from autograder.grade import grade_class
+
+    class_dir = _directory(args.class_dir)
+    if class_dir is None:
+        return 2
+    out = Path(args.out)
+    runs = grade_class(class_dir, args.assignment, args.profile, out, args.data_dir, args.seed, _limits(args))
+    for student, run in runs.items():
+        total = report.totals(run.results)
+        print(f"{student}: {total['points']:g} / {total['max_points']:g}")
+    print(f"\nGrades in {out / 'grades.csv'}; each student's reports in {out}/STUDENT/")
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    import json
+
+    from autograder import rubric as rubrics
+    from autograder.scoring import score
+
+    results = score(rubrics.find(args.assignment), args.profile, Path(args.artifacts), None, args.data_dir,
+                    args.check)
+    print(json.dumps([r.to_dict() for r in results]))
+    return 0
+
+
+def _release(args: argparse.Namespace) -> int:
+    from autograder.release import generate
+
+    out = generate(args.assignment)
+    print(f"released into {out / 'assignments'} and {out / 'reference_solutions'}")
+    return 0
+
+
+def _autograde(args: argparse.Namespace) -> int:
+    from autograder.nbgrader_course import autograde
+
+    print(f"grades exported to {autograde(Path(args.course), args.assignment, args.profile)}")
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from autograder import calibrate
+
+    values = calibrate.measure(args.profile, args.seeds, args.assignment, args.data_dir)
+    print(calibrate.table(args.profile, values))
+    if args.write:
+        for path in calibrate.write(args.profile, values):
+            print(f"recorded in {path}")
     return 0
 
 
@@ -178,61 +234,4 @@ def _data(args: argparse.Namespace) -> int:
         return 0
     out = datasets.build_cats_and_dogs_small(args.archive, args.out)
     print(f"built {out}")
-    return 0
-
-
-def _grade(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from autograder import report
-    from autograder.grade import grade
-
-    submission = Path(args.submission)
-    if not submission.is_dir():
-        print(f"error: {submission} is not a directory", file=sys.stderr)
-        return 2
-    out = Path(args.out)
-    run = grade(submission, args.assignment, args.profile, out, args.data_dir, args.seed, limits=_limits(args))
-    print(report.table(run.results))
-    print(f"\nReports in {out}/: results.json, summary.md, junit.xml, executed notebooks and HTML feedback")
-    return 0
-
-
-def _score(args: argparse.Namespace) -> int:
-    import json
-    from pathlib import Path
-
-    from autograder import rubric as rubrics
-    from autograder.scoring import score
-
-    rubric = rubrics.find(args.assignment)
-    results = score(rubric, args.profile, Path(args.artifacts), None, args.data_dir, args.check)
-    print(json.dumps([r.to_dict() for r in results]))
-    return 0
-
-
-def _release(args: argparse.Namespace) -> int:
-    from autograder.release import generate
-
-    out = generate(args.assignment)
-    print(f"released into {out / 'assignments'} and {out / 'reference_solutions'}")
-    return 0
-
-
-def _batch(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from autograder import report
-    from autograder.grade import grade_class
-
-    class_dir = Path(args.class_dir)
-    if not class_dir.is_dir():
-        print(f"error: {class_dir} is not a directory", file=sys.stderr)
-        return 2
-    out = Path(args.out)
-    runs = grade_class(class_dir, args.assignment, args.profile, out, args.data_dir, args.seed, _limits(args))
-    for student, run in runs.items():
-        total = report.totals(run.results)
-        print(f"{student}: {total['points']:g} / {total['max_points']:g}")
-    print(f"\nGrades in {out / 'grades.csv'}; each student's reports in {out}/STUDENT/")
     return 0

@@ -1,4 +1,4 @@
-"""Assignments 01-03 and 06: the reference gets full marks; each wrong variant is caught by its own check.
+"""Assignments 01-04 and 06: the reference gets full marks; each wrong variant is caught by its own check.
 
 The reference is graded end to end through the CLI. Wrong variants are scored
 directly: a notebook variant (for checks that run the student's functions in
@@ -32,7 +32,7 @@ def reference_grades(tmp_path_factory):
     return json.loads((out / "results.json").read_text())
 
 
-@pytest.mark.parametrize("assignment", ["00", "01", "02", "03", "06"])
+@pytest.mark.parametrize("assignment", ["00", "01", "02", "03", "04", "06"])
 def test_reference_gets_full_marks(reference_grades, assignment):
     rows = [r for r in reference_grades["results"] if r["assignment"] == assignment]
     assert rows, f"assignment {assignment} was not graded"
@@ -252,3 +252,42 @@ def test_separable_network_rules(tmp_path):
     assert results["dropout"][0] == "fail" and "(0.6)" in results["dropout"][1]
     assert results["params"][0] == "fail" and "more than the 99,999 allowed" in results["params"][1]
     assert results["epochs"][0] == "fail" and "60 epochs" in results["epochs"][1]
+
+
+def deep(depth=6, skip="identity", extra_conv=False):
+    inputs = keras.Input((28, 28, 1))
+    x = layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    for _ in range((depth - 2) // 2):
+        branch = layers.Conv2D(4, 3, padding="same", activation="relu")(x)
+        branch = layers.Conv2D(4, 3, padding="same")(branch)
+        if skip == "identity":
+            x = layers.Add()([x, branch])
+        elif skip == "self":
+            x = layers.Add()([branch, branch])
+        else:
+            x = branch
+    if extra_conv:
+        x = layers.Conv2D(4, 3, padding="same")(x)
+    outputs = layers.Dense(10, activation="softmax")(layers.GlobalAveragePooling2D()(x))
+    return keras.Model(inputs, outputs)
+
+
+def test_depth_versus_residual_variants(tmp_path):
+    checks = ["skips", "same_depth", "observation"]
+    autograder.submit(tmp_path / "fake", models={"plain": deep(16, skip=None), "residual": deep(16, skip="self")},
+                      answers={"observation": "it works"})
+    results = scored("04", tmp_path / "fake", checks=checks)
+    assert results["skips"][0] == "fail" and "adds a tensor to itself" in results["skips"][1]
+    assert results["same_depth"][0] == "pass"
+    assert results["observation"][0] == "fail" and "2 words" in results["observation"][1]
+
+    autograder.submit(tmp_path / "deeper", models={"plain": deep(16, skip=None),
+                                                   "residual": deep(16, extra_conv=True)})
+    results = scored("04", tmp_path / "deeper", checks=["skips", "same_depth"])
+    assert results["skips"][0] == "pass"
+    assert results["same_depth"][0] == "fail" and "15 convolutions and residual 16" in results["same_depth"][1]
+
+    autograder.submit(tmp_path / "shallow", models={"plain": deep(6, skip=None), "residual": deep(6)})
+    results = scored("04", tmp_path / "shallow", checks=["skips", "same_depth"])
+    assert results["skips"][0] == "fail" and "2 skip connection(s); at least 7" in results["skips"][1]
+    assert results["same_depth"][0] == "fail" and "depth 16 was asked for" in results["same_depth"][1]

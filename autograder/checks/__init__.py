@@ -52,4 +52,4 @@ def expect(condition: bool, ok: str, failed: str, value: Any = None) -> Outcome:
     return Outcome(bool(condition), ok if condition else failed, value)
 
 
-from autograder.checks import accuracy, artifacts, pipelines, receptive_fields, structure  # noqa: E402,F401  (registers the checks)
+from autograder.checks import accuracy, artifacts, depth, pipelines, receptive_fields, structure  # noqa: E402,F401  (registers the checks)

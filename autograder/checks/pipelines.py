@@ -39,7 +39,7 @@ def _facts(facts: dict, *keys: str) -> dict:
 
 @check("generator_cases")
 def generator_cases(ctx, function: str = "batches") -> Outcome:
-    facts = ctx.harness("generator", function=function, cases=GENERATOR_CASES, timeout=60)
+    facts = ctx.harness("generator", function=function, cases=GENERATOR_CASES, timeout=30)
     if "missing" in facts:
         return Outcome(False, f"no function {function}() is defined")
     if not facts["is_generator_function"]:

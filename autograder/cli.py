@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--assignment", required=True)
     score.add_argument("--check", action="append", help="check id (repeatable; default: all)")
     score.add_argument("--profile", choices=PROFILES, default="smoke")
+    score.add_argument("--notebook", help="the notebook, for checks that read or run its definitions")
     _data_option(score)
 
     release = commands.add_parser("release", help="nbgrader generate_assignment into assignments/, "
@@ -177,7 +178,8 @@ def _score(args: argparse.Namespace) -> int:
     from autograder import rubric as rubrics
     from autograder.scoring import score
 
-    results = score(rubrics.find(args.assignment), args.profile, Path(args.artifacts), None, args.data_dir,
+    notebook = Path(args.notebook) if args.notebook else None
+    results = score(rubrics.find(args.assignment), args.profile, Path(args.artifacts), notebook, args.data_dir,
                     args.check)
     print(json.dumps([r.to_dict() for r in results]))
     return 0

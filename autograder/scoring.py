@@ -31,7 +31,6 @@ MAX_MODEL_BYTES = 2_000_000_000
 PASS, FAIL, ERROR, TIMEOUT, KERNEL_DIED, MISSING, TAMPERED = (
     "pass", "fail", "error", "timeout", "kernel-died", "missing-artifact", "tampered",
 )
-STATUSES = (PASS, FAIL, ERROR, TIMEOUT, KERNEL_DIED, MISSING, TAMPERED)
 
 
 @dataclass(frozen=True)
@@ -289,9 +288,16 @@ class ScoringPool:
 
 
 def grade_cell(assignment: str, check_id: str, output_dir: os.PathLike | str, profile: str) -> None:
-    """One check in a fresh process (for nbgrader grade cells); AssertionError when it does not pass."""
+    """One check in a fresh process (for nbgrader grade cells); AssertionError when it does not pass.
+
+    nbgrader runs a notebook from its own folder, so the notebook file found there is the one whose
+    definitions the sandboxed checks read.
+    """
+    notebook = Path.cwd() / rubrics.find(assignment).notebook
     command = [sys.executable, "-m", "autograder", "score", str(output_dir), "--assignment", assignment,
                "--check", check_id, "--profile", profile]
+    if notebook.is_file():
+        command += ["--notebook", str(notebook)]
     proc = subprocess.run(command, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"the grader could not run: {proc.stderr.strip()[-2000:]}")

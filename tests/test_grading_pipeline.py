@@ -164,7 +164,7 @@ def test_step_summary_is_appended(tmp_path):
     def snoops(nb):
         cell(nb, "answers").source += "\nimport os\nprint('TOKEN', os.environ.get('GITHUB_TOKEN'))"
 
-    submission = variant(tmp_path / "sub", WARMUP, snoops)
+    variant(tmp_path / "sub", WARMUP, snoops)
     proc = subprocess.run(  # relative paths, as `make grade` passes them
         [sys.executable, "-m", "autograder", "grade", "sub", "--out", "out"],
         cwd=tmp_path, capture_output=True, text=True, timeout=600,

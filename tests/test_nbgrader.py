@@ -4,7 +4,6 @@ import json
 import shutil
 
 import nbformat
-import pytest
 
 from autograder.nbgrader_course import autograde
 from autograder.release import generate
@@ -70,3 +69,12 @@ def test_nbgrader_autograde_two_students(tmp_path):
         grades = {g.name: g.score for g in gradebook.find_submission_notebook("00_warmup", "00_warmup", "bob").grades}
         assert grades["test_params_by_hand"] == 0 and grades["test_accuracy"] == 2
     assert "alice" in csv_path.read_text() and "bob" in csv_path.read_text()
+
+
+def test_grade_cells_find_the_notebook_for_sandboxed_checks(tmp_path, monkeypatch):
+    """nbgrader runs a notebook from its folder; a grade cell's sandboxed check reads the notebook there."""
+    import autograder
+
+    shutil.copy(ROOT / "reference_solutions" / "01_data_generators" / "01_data_generators.ipynb", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    autograder.grade_cell("01", "generator", tmp_path / "artifacts", "smoke")  # raises AssertionError on failure

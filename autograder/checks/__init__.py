@@ -8,7 +8,7 @@ A check is registered by name with :func:`check`; rubrics refer to that name.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 
 @dataclass(frozen=True)
@@ -45,11 +45,6 @@ def check(name: str) -> Callable[[CheckFunction], CheckFunction]:
         return function
 
     return register
-
-
-def expect(condition: bool, ok: str, failed: str, value: Any = None) -> Outcome:
-    """An all-or-nothing outcome with one message for each case."""
-    return Outcome(bool(condition), ok if condition else failed, value)
 
 
 from autograder.checks import accuracy, artifacts, depth, pipelines, receptive_fields, structure  # noqa: E402,F401  (registers the checks)

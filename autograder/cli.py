@@ -99,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
     locate = data_commands.add_parser("locate", help="say where each data set is found")
     locate.add_argument("--data-dir", help="a folder to search first")
-    data_commands.add_parser("fetch", help="download MNIST and CIFAR-10 into Keras's cache (needs a network)")
+    data_commands.add_parser("fetch", help="download MNIST, CIFAR-10 and VGG16's ImageNet weights into Keras's "
+                             "cache (needs a network)")
     build = data_commands.add_parser("cats-and-dogs", help="build dogs-vs-cats small from Kaggle's train.zip")
     build.add_argument("--archive", required=True, help="Kaggle's Dogs vs. Cats train.zip, or its extracted folder")
     build.add_argument("--out", required=True, help="the folder to create (name it cats_and_dogs_small)")
@@ -119,10 +120,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         from autograder.datasets import DatasetNotFoundError
         from autograder.inspection import ModelLoadError
         from autograder.modelspec import DescriptionError
+        from autograder.pretrained import WeightsNotFoundError
         from autograder.release import ReleaseError
         from autograder.rubric import RubricError
 
-        if isinstance(exc, (DatasetNotFoundError, ModelLoadError, DescriptionError, RubricError, ReleaseError)):
+        if isinstance(exc, (DatasetNotFoundError, ModelLoadError, DescriptionError, RubricError, ReleaseError,
+                            WeightsNotFoundError)):
             print(f"error: {exc}", file=sys.stderr)
             return 2
         raise
@@ -230,9 +233,13 @@ def _data(args: argparse.Namespace) -> int:
                 print(f"{name}: {exc}")
         return 1 if missing else 0
     if args.data_command == "fetch":
+        from autograder import pretrained
+
         datasets.load_mnist(download=True)
         datasets.load_cifar10(download=True)
-        print(f"MNIST and CIFAR-10 are in {datasets.keras_cache_dir()}")
+        pretrained.vgg16_base("imagenet")
+        print(f"MNIST and CIFAR-10 are in {datasets.keras_cache_dir()}, VGG16's weights in "
+              f"{pretrained.keras_models_dir()}")
         return 0
     out = datasets.build_cats_and_dogs_small(args.archive, args.out)
     print(f"built {out}")

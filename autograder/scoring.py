@@ -115,8 +115,10 @@ class ScoringContext:
     def metadata(self) -> dict[str, Any]:
         return self.json(METADATA)
 
-    def validation_data(self, dataset: str, size: Optional[int] = None, scale: float = 1.0, seed: int = 0) -> Any:
-        """The grader's own copy of a validation set, as float32 scaled by ``1 / scale``."""
+    def validation_data(self, dataset: str, size: Optional[int] = None, scale: float = 1.0, seed: int = 0,
+                        preprocess: str = "") -> Any:
+        """The grader's own copy of a validation set, as float32 divided by ``scale``, or put through
+        ``preprocess`` ("vgg16": ``keras.applications.vgg16.preprocess_input`` on 0-255 pixels)."""
         from autograder import datasets
 
         def load() -> Any:
@@ -137,11 +139,17 @@ class ScoringContext:
             else:
                 raise ValueError(f"unknown validation data set {dataset!r}")
             x = x.astype("float32") / scale
+            if preprocess == "vgg16":
+                from keras.applications.vgg16 import preprocess_input
+
+                x = np.asarray(preprocess_input(x))
+            elif preprocess:
+                raise ValueError(f"unknown preprocessing {preprocess!r}")
             if x.ndim == 3:
                 x = x[..., None]
             return x, np.asarray(y).reshape(-1)
 
-        return self._cached(("data", dataset, size, scale, seed), load)
+        return self._cached(("data", dataset, size, scale, seed, preprocess), load)
 
     def harness(self, name: str, timeout: float = 120.0, **args: Any) -> dict[str, Any]:
         """Facts from running the student's definitions through a grader harness (see :mod:`autograder.sandbox`)."""
@@ -150,13 +158,14 @@ class ScoringContext:
         key = ("harness", name, json.dumps(args, sort_keys=True))
         return self._cached(key, lambda: run_harness(self.notebook, name, args, timeout))
 
-    def accuracy(self, model_name: str, dataset: str, size: Optional[int] = None, scale: float = 1.0) -> float:
+    def accuracy(self, model_name: str, dataset: str, size: Optional[int] = None, scale: float = 1.0,
+                 preprocess: str = "") -> float:
         """The saved model's accuracy on the grader's validation data."""
 
         def evaluate() -> float:
             import numpy as np
 
-            x, y = self.validation_data(dataset, size, scale)
+            x, y = self.validation_data(dataset, size, scale, preprocess=preprocess)
             model = self.model(model_name)
             try:
                 scores = np.asarray(model.predict(x, batch_size=256, verbose=0))
@@ -168,7 +177,20 @@ class ScoringContext:
                 predicted = scores.reshape(len(x), -1).argmax(axis=1)
             return float((predicted == y).mean())
 
-        return self._cached(("accuracy", model_name, dataset, size, scale), evaluate)
+        return self._cached(("accuracy", model_name, dataset, size, scale, preprocess), evaluate)
+
+    def keras_config(self, model_name: str) -> dict[str, Any]:
+        """The JSON config inside a saved ``.keras`` file (read from the zip, nothing deserialized)."""
+        import zipfile
+
+        def read() -> dict[str, Any]:
+            try:
+                with zipfile.ZipFile(self.file(f"{model_name}.keras")) as archive:
+                    return json.loads(archive.read("config.json"))
+            except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+                raise ArtifactError(f"{model_name}.keras holds no readable config: {exc}") from exc
+
+        return self._cached(("config", model_name), read)
 
 
 def run_check(function: str, context: ScoringContext, args: dict[str, Any]) -> tuple[str, str, Optional[float], float]:

@@ -1,4 +1,4 @@
-"""Assignments 01-04 and 06: the reference gets full marks; each wrong variant is caught by its own check.
+"""Assignments 01-06: the reference gets full marks; each wrong variant is caught by its own check.
 
 The reference is graded end to end through the CLI. Wrong variants are scored
 directly: a notebook variant (for checks that run the student's functions in
@@ -32,7 +32,7 @@ def reference_grades(tmp_path_factory):
     return json.loads((out / "results.json").read_text())
 
 
-@pytest.mark.parametrize("assignment", ["00", "01", "02", "03", "04", "06"])
+@pytest.mark.parametrize("assignment", ["00", "01", "02", "03", "04", "05", "06"])
 def test_reference_gets_full_marks(reference_grades, assignment):
     rows = [r for r in reference_grades["results"] if r["assignment"] == assignment]
     assert rows, f"assignment {assignment} was not graded"
@@ -291,3 +291,46 @@ def test_depth_versus_residual_variants(tmp_path):
     results = scored("04", tmp_path / "shallow", checks=["skips", "same_depth"])
     assert results["skips"][0] == "fail" and "2 skip connection(s); at least 7" in results["skips"][1]
     assert results["same_depth"][0] == "fail" and "depth 16 was asked for" in results["same_depth"][1]
+
+
+def transfer(phase: int, lr: float = 1e-5):
+    base = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
+    inputs = keras.Input((32, 32, 3))
+    x = layers.GlobalAveragePooling2D()(base(inputs))
+    model = keras.Model(inputs, layers.Dense(10, activation="softmax")(layers.Dense(8, activation="relu")(x)))
+    if phase == 1:
+        base.trainable = False
+    model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy")
+    return model
+
+
+def test_transfer_learning_variants(tmp_path):
+    checks = ["base", "frozen", "block5", "learning_rate"]
+    # phase 1 never froze the base; phase 2 trains everything with a large rate
+    autograder.submit(tmp_path / "a", models={"feature_extraction": transfer(2), "fine_tuned": transfer(2, 1e-3)})
+    results = scored("05", tmp_path / "a", checks=checks)
+    assert results["base"][0] == "pass"
+    assert results["frozen"][0] == "fail" and "trainable but should be frozen: block1_conv1" in results["frozen"][1]
+    assert results["block5"][0] == "fail" and "block4_conv3" in results["block5"][1]
+    assert results["learning_rate"][0] == "fail" and "0.001" in results["learning_rate"][1]
+
+    autograder.submit(tmp_path / "b", models={"feature_extraction": transfer(1), "fine_tuned": lenet()})
+    results = scored("05", tmp_path / "b", checks=["base", "frozen"])
+    assert results["frozen"][0] == "pass"
+    assert results["base"][0] == "fail" and "no nested model named 'vgg16'" in results["base"][1]
+
+    notebook = notebook_variant(tmp_path, "05_vgg16_transfer",
+                                preprocess="x_train = x_train / 255.0\nx_val = x_val / 255.0\nINPUT_SIZE = 32\n"
+                                           "INPUT_SIZE_REASON = 'fast'")
+    results = scored("05", notebook=notebook, checks=["preprocess"])
+    assert results["preprocess"][0] == "fail" and "never calls preprocess_input()" in results["preprocess"][1]
+
+
+def test_missing_imagenet_weights_name_the_file(tmp_path, monkeypatch):
+    from autograder.pretrained import VGG16_NOTOP, WeightsNotFoundError, vgg16_base
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    with pytest.raises(WeightsNotFoundError) as err:
+        vgg16_base("imagenet", download=False)
+    assert VGG16_NOTOP in str(err.value) and str(tmp_path / "models") in str(err.value)
+    assert "make data" in str(err.value)

@@ -47,4 +47,4 @@ def check(name: str) -> Callable[[CheckFunction], CheckFunction]:
     return register
 
 
-from autograder.checks import accuracy, artifacts, depth, pipelines, receptive_fields, structure  # noqa: E402,F401  (registers the checks)
+from autograder.checks import accuracy, artifacts, depth, pipelines, receptive_fields, structure, transfer  # noqa: E402,F401  (registers the checks)

@@ -10,14 +10,14 @@ from autograder.checks import MissingArtifact, Outcome, check
 @check("validation_accuracy")
 def validation_accuracy(
     ctx, dataset: str, min_accuracy: Optional[float] = None, model: str = "model", size: Optional[int] = None,
-    scale: float = 1.0, note: str = "",
+    scale: float = 1.0, note: str = "", preprocess: str = "",
 ) -> Outcome:
     """The saved model's accuracy, recomputed by the grader, reaches the threshold.
 
     Without ``min_accuracy`` (a profile too small to learn in) the check only
     requires that the saved model evaluates on the grader's data, and says so.
     """
-    accuracy = ctx.accuracy(model, dataset, size, scale)
+    accuracy = ctx.accuracy(model, dataset, size, scale, preprocess)
     where = f"on the grader's {dataset} validation set" + (f" ({size} images)" if size else "")
     if min_accuracy is None:
         return Outcome(True, f"{model}: {accuracy:.4f} {where}; no threshold in the {ctx.profile} profile. {note}",
@@ -37,6 +37,7 @@ def history_consistent(
     which: str = "last",
     size: Optional[int] = None,
     scale: float = 1.0,
+    preprocess: str = "",
 ) -> Outcome:
     """The accuracy the notebook reported agrees with the grader's recomputation.
 
@@ -48,7 +49,7 @@ def history_consistent(
     if not values:
         raise MissingArtifact(f"the history of {model} has no {metric!r}")
     claimed = values[-1] if which == "last" else max(values)
-    recomputed = ctx.accuracy(model, dataset, size, scale)
+    recomputed = ctx.accuracy(model, dataset, size, scale, preprocess)
     gap = abs(claimed - recomputed)
     if gap <= tolerance:
         return Outcome(True, f"reported {metric} {claimed:.4f} agrees with the recomputed {recomputed:.4f}", gap)

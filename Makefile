@@ -22,7 +22,7 @@ AUTOGRADE_PROFILE ?= full
 .PHONY: setup test grade check release autograde calibrate bench data help
 
 help:
-	@echo "make grade       grade reference_solutions/ (or SUBMISSION=DIR) with the smoke profile on CPU"
+	@echo "make grade       grade reference_solutions/ (or SUBMISSION=DIR, ASSIGNMENT=\"00 03\") with the smoke profile on CPU"
 	@echo "make test        run the test suite"
 	@echo "make check       students: grade your notebooks in assignments/ with the smoke profile"
 	@echo "make release     instructors: source/ -> assignments/ (nbgrader) and reference_solutions/"
@@ -43,7 +43,7 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 grade: setup
-	$(BIN)/python -m autograder grade $(SUBMISSION) --profile $(PROFILE) --out $(OUT)
+	$(BIN)/python -m autograder grade $(SUBMISSION) --profile $(PROFILE) --out $(OUT) $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT))
 
 check: setup
 	$(BIN)/python -m autograder grade assignments --profile smoke --out $(OUT)/check

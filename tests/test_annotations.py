@@ -147,3 +147,21 @@ def test_reveal_shows_the_computed_value(tmp_path, monkeypatch):
     notebook = notebook_variant(tmp_path, "06_separable_cifar10", build_model=GOOD.replace("RF: 10", "RF: 8"))
     outcome = receptive_fields.annotations(ScoringContext(tmp_path / "a", notebook, "smoke"), reveal=True)
     assert not outcome.passed and "RF 8 is wrong (the inspector computes 10)" in outcome.message
+
+
+def test_layers_built_in_a_loop_cannot_hide_from_the_check(tmp_path):
+    looped = '''def build_model():
+    model = keras.Sequential([keras.Input((32, 32, 3))])
+    model.add(layers.SeparableConv2D(16, 3, padding="same"))  # out: 32x32x16  RF: 3
+    model.add(layers.BatchNormalization())
+    for filters in (24,):
+        model.add(layers.SeparableConv2D(filters, 3))  # out: 30x30x24 RF: 5
+    model.add(layers.MaxPooling2D(2))  # out: 15x15x24  RF: 6  jump: 2
+    model.add(layers.Dropout(0.2))
+    model.add(layers.SeparableConv2D(32, 3, strides=2, padding="same"))  # out: 8x8x32 RF: 10 jump: 4
+    model.add(layers.GlobalAveragePooling2D())  # out: 32  RF: 32
+    return model
+'''
+    status, message, _ = annotated(tmp_path, looped)
+    assert status == "fail"
+    assert "1 layer(s) have no line of their own" in message and "Dense" in message

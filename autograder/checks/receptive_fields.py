@@ -136,6 +136,7 @@ def annotations(ctx, function: str = "build_model", model: str = "model", reveal
     problems: list[str] = []
     required = correct = 0
     position = 0
+    matched: set[str] = set()
     for call in calls:
         while position < len(layers) and layers[position].layer.class_name != call.class_name:
             position += 1
@@ -146,6 +147,7 @@ def annotations(ctx, function: str = "build_model", model: str = "model", reveal
             break
         info = layers[position]
         position += 1
+        matched.add(info.qualname)
         previous = by_name.get(info.layer.inbound[0]) if info.layer.inbound else None
         needed = info.kind not in POINTWISE_KINDS
         annotation = call.annotation
@@ -160,6 +162,13 @@ def annotations(ctx, function: str = "build_model", model: str = "model", reveal
         wrong = field_problems(info, previous, annotation, reveal)
         problems += [f"{where} ({call.class_name} {info.name}): {w}" for w in wrong]
         correct += needed and not wrong
+    unmatched = [info for info in layers if info.qualname not in matched and info.kind not in POINTWISE_KINDS]
+    if unmatched:  # built by a loop or a helper: no line of their own to annotate
+        required += len(unmatched)
+        names = ", ".join(f"{info.layer.class_name} {info.name}" for info in unmatched[:5])
+        problems.append(f"{len(unmatched)} layer(s) have no line of their own in {function}() to annotate "
+                        f"({names}{', ...' if len(unmatched) > 5 else ''}): build each layer on its own line, "
+                        "not in a loop")
     if not problems:
         return Outcome(True, f"all {required} layers that change the size or the field are annotated correctly")
     shown = problems[:8] + ([f"... and {len(problems) - 8} more"] if len(problems) > 8 else [])

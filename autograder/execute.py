@@ -135,7 +135,10 @@ def execute(
         )
     except papermill.PapermillExecutionError as exc:
         status = ERROR
-        message = f"cell {exc.exec_count or exc.cell_index} raised {exc.ename}: {_first_line(exc.evalue)}"
+        detail = _first_line(exc.evalue)
+        message = f"cell {exc.exec_count or exc.cell_index} raised {exc.ename}" + (f": {detail}" if detail else "")
+        if exc.ename == "NotImplementedError":
+            message += " (a '# YOUR CODE HERE' cell is not filled in yet?)"
     except CellTimeoutError:
         status = TIMEOUT
         if time.monotonic() >= deadline - 1:

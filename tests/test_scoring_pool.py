@@ -1,0 +1,34 @@
+"""The scoring worker: a crash or a hang costs one submission, and the next one is scored again."""
+
+import os
+
+import autograder
+from autograder import rubric as rubrics
+from autograder.scoring import ScoringPool
+from tests.modelzoo import keras_lenet5
+
+
+def test_a_dead_worker_is_an_error_then_replaced(tmp_path):
+    autograder.submit(tmp_path, model=keras_lenet5(), answers={"params": {}})
+    rubric = rubrics.find("03")
+    pool = ScoringPool()
+    try:
+        pool._pool().submit(os._exit, 1)  # the worker dies, as it would on a crashing artifact
+        results = pool.score(rubric, "smoke", tmp_path, None)
+        assert {r.status for r in results} == {"error"}
+        assert "scoring process died" in results[0].message
+        again = {r.id: r.status for r in pool.score(rubric, "smoke", tmp_path, None)}
+        assert again["param_count"] == "pass" and again["layers"] == "pass"
+    finally:
+        pool.close()
+
+
+def test_a_hanging_job_times_out(tmp_path):
+    autograder.submit(tmp_path, model=keras_lenet5())
+    pool = ScoringPool(timeout=0.5)
+    try:
+        results = pool.score(rubrics.find("03"), "smoke", tmp_path, None)
+        assert {r.status for r in results} == {"timeout"}
+        assert "stopped" in results[0].message
+    finally:
+        pool.close()

@@ -16,7 +16,7 @@ from typing import Any, Optional, Sequence
 
 from autograder import report, rubric as rubrics
 from autograder.execute import OK, execute
-from autograder.scoring import MISSING, PASS, TAMPERED, CheckResult, ScoringPool
+from autograder.scoring import ERROR, MISSING, PASS, TAMPERED, CheckResult, ScoringPool, unscored
 from autograder.stage import StagingError, stage
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +28,6 @@ class NotebookGrade:
     rubric: rubrics.Rubric
     results: list[CheckResult]
     timings: dict[str, float] = field(default_factory=dict)
-    execution_status: Optional[str] = None
 
 
 @dataclass
@@ -40,14 +39,6 @@ class GradeRun:
     @property
     def results(self) -> list[CheckResult]:
         return [r for nb in self.notebooks for r in nb.results]
-
-
-def _all(rubric: rubrics.Rubric, status: str, message: str, only_execution: bool = False) -> list[CheckResult]:
-    return [
-        CheckResult(rubric.id, s.id, s.description, 0.0, s.points, status, message)
-        for s in rubric.checks
-        if s.needs_execution or not only_execution
-    ]
 
 
 def grade_notebook(
@@ -65,13 +56,13 @@ def grade_notebook(
     profile = dataclasses.replace(rubric.profiles[profile_name], **(limits or {}))
     notebook = submission / rubric.name / rubric.notebook
     if not notebook.is_file():
-        return NotebookGrade(rubric, _all(rubric, MISSING, f"{rubric.name}/{rubric.notebook} is not in the submission"))
+        return NotebookGrade(rubric, unscored(rubric, MISSING, f"{rubric.name}/{rubric.notebook} is not in the submission"))
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     try:
         staged = stage(notebook, released_dir / rubric.name / rubric.notebook, workroot / rubric.name)
     except StagingError as exc:
-        return NotebookGrade(rubric, _all(rubric, "error", str(exc)))
+        return NotebookGrade(rubric, unscored(rubric, ERROR, str(exc)))
     integrity = CheckResult(
         rubric.id, "locked_cells", "Locked and grade cells are as released", 0.0, 0.0,
         TAMPERED if staged.tampering else PASS,
@@ -96,7 +87,7 @@ def grade_notebook(
         results = pool.score(rubric, profile_name, artifacts, staged.notebook, data_dir)
     else:
         static = pool.score(rubric, profile_name, artifacts, staged.notebook, data_dir, static_only=True)
-        results = static + _all(rubric, run.status, run.message, only_execution=True)
+        results = static + unscored(rubric, run.status, run.message, [s for s in rubric.checks if s.needs_execution])
         order = {s.id: i for i, s in enumerate(rubric.checks)}
         results.sort(key=lambda r: order[r.id])
     if run.output_truncated:
@@ -113,7 +104,7 @@ def grade_notebook(
             results.append(CheckResult(rubric.id, "feedback", "Feedback page", 0.0, 0.0, "error",
                                        f"could not render feedback HTML: {exc}"))
     timings["export_s"] = time.perf_counter() - t0
-    return NotebookGrade(rubric, results, {k: round(v, 3) for k, v in timings.items()}, run.status)
+    return NotebookGrade(rubric, results, {k: round(v, 3) for k, v in timings.items()})
 
 
 def grade(

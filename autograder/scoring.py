@@ -193,6 +193,13 @@ class ScoringContext:
         return self._cached(("config", model_name), read)
 
 
+def unscored(rubric: rubrics.Rubric, status: str, message: str, checks: Optional[Sequence[Any]] = None
+             ) -> list[CheckResult]:
+    """Zero-point results with one status and message for ``checks`` (default: all of the rubric's)."""
+    return [CheckResult(rubric.id, s.id, s.description, 0.0, s.points, status, message)
+            for s in (rubric.checks if checks is None else checks)]
+
+
 def run_check(function: str, context: ScoringContext, args: dict[str, Any]) -> tuple[str, str, Optional[float], float]:
     """(status, message, value, fraction) for one check; never raises."""
     try:
@@ -300,8 +307,7 @@ class ScoringPool:
         except BrokenProcessPool:
             self._kill()
             status, message = ERROR, "the scoring process died while loading or evaluating the artifacts"
-        specs = [s for s in rubric.checks if not (static_only and s.needs_execution)]
-        return [CheckResult(rubric.id, s.id, s.description, 0.0, s.points, status, message) for s in specs]
+        return unscored(rubric, status, message, [s for s in rubric.checks if not (static_only and s.needs_execution)])
 
     def close(self) -> None:
         if self._executor is not None:

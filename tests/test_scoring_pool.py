@@ -32,3 +32,15 @@ def test_a_hanging_job_times_out(tmp_path):
         assert "stopped" in results[0].message
     finally:
         pool.close()
+
+
+def test_corrupt_artifacts_are_errors_not_crashes(tmp_path):
+    from autograder.scoring import score
+
+    autograder.submit(tmp_path, model=keras_lenet5())
+    (tmp_path / "answers.json").write_text("{ not json")
+    (tmp_path / "model.keras").write_bytes(b"not a zip")
+    results = {r.id: (r.status, r.message) for r in score(rubrics.find("03"), "smoke", tmp_path, None)}
+    assert results["layers"][0] == "error" and "cannot be loaded safely" in results["layers"][1]
+    assert results["params_by_hand"][0] == "error"
+    assert "not valid JSON" in results["params_by_hand"][1] or "cannot be loaded" in results["params_by_hand"][1]

@@ -1,25 +1,14 @@
-"""Autograder for the convolutional-networks coursework.
+"""Autograder for the convolutional-networks coursework: stage -> execute -> score -> report.
 
-Heavy frameworks (TensorFlow, Keras, torch) are imported only inside the
-functions that need them, so importing this package is instant.
+The student-facing API (``submit``, ``grade_cell``, data loaders, pretrained
+weights) is the separate package :mod:`coursework`; the two names below are
+kept so that notebooks written against ``autograder.submit`` still work where
+the grader is installed. Heavy frameworks (TensorFlow, Keras, torch) are
+imported only inside the functions that need them, so importing this package
+is instant.
 """
 
-__version__ = "0.1.0"
+from coursework import grade_cell, submit
 
-
-def submit(output_dir, **kwargs):
-    """Save a notebook's models, histories and answers for grading (see :mod:`autograder.submission`)."""
-    from autograder.submission import submit as _submit
-
-    return _submit(output_dir, **kwargs)
-
-
-def grade_cell(assignment: str, check_id: str, output_dir, profile: str = "full") -> None:
-    """Run one rubric check on a notebook's artifacts, in a separate process.
-
-    nbgrader grade cells call this: the check runs outside the student's
-    kernel, and a failure raises AssertionError with the check's message.
-    """
-    from autograder.scoring import grade_cell as _grade_cell
-
-    _grade_cell(assignment, check_id, output_dir, profile)
+__version__ = "0.2.0"
+__all__ = ["__version__", "grade_cell", "submit"]

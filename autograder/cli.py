@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-PROFILES = ("smoke", "full")
+from autograder.errors import AutograderError
+
+PROFILES = ("smoke", "full")  # as autograder.rubric.PROFILES, without importing the rubric loader for --help
 
 
 def _shape(text: str) -> tuple[int, ...]:
@@ -38,9 +40,12 @@ def _grading_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--notebook-timeout", type=float, help="seconds per notebook (default: the rubric's)")
 
 
-def _limits(args: argparse.Namespace) -> dict[str, float]:
+def _settings(args: argparse.Namespace):
+    from autograder.pipeline.grade import GradingSettings
+
     limits = {"cell_timeout": args.cell_timeout, "notebook_timeout": args.notebook_timeout}
-    return {k: v for k, v in limits.items() if v is not None}
+    return GradingSettings(args.profile, args.data_dir, args.seed,
+                           limits={k: v for k, v in limits.items() if v is not None})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,23 +121,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     }
     try:
         return handlers[args.command](args)
-    except Exception as exc:  # a clear one-line error, not a traceback, for expected failures
-        from autograder.datasets import DatasetNotFoundError
-        from autograder.inspection import ModelLoadError
-        from autograder.modelspec import DescriptionError
-        from autograder.pretrained import WeightsNotFoundError
-        from autograder.release import ReleaseError
-        from autograder.rubric import RubricError
-
-        if isinstance(exc, (DatasetNotFoundError, ModelLoadError, DescriptionError, RubricError, ReleaseError,
-                            WeightsNotFoundError)):
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        raise
+    except AutograderError as exc:  # an expected failure: its message, not a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from autograder import inspection
+    from autograder.modelspec import layer_table as inspection
 
     print(inspection.run(args.path, args.input_shape, args.json))
     return 0
@@ -146,30 +141,29 @@ def _directory(path: str) -> Optional[Path]:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from autograder import report
-    from autograder.grade import grade
+    from autograder.pipeline import report
+    from autograder.pipeline.grade import grade
 
     submission = _directory(args.submission)
     if submission is None:
         return 2
-    run = grade(submission, args.assignment, args.profile, Path(args.out), args.data_dir, args.seed,
-                limits=_limits(args))
-    print(report.table(run.results))
+    notebooks = grade(submission, Path(args.out), args.assignment, _settings(args))
+    print(report.table([r for nb in notebooks for r in nb.results]))
     print(f"\nReports in {args.out}/: results.json, summary.md, junit.xml, executed notebooks and HTML feedback")
     return 0
 
 
 def _batch(args: argparse.Namespace) -> int:
-    from autograder import report
-    from autograder.grade import grade_class
+    from autograder.pipeline import report
+    from autograder.pipeline.grade import grade_class
 
     class_dir = _directory(args.class_dir)
     if class_dir is None:
         return 2
     out = Path(args.out)
-    runs = grade_class(class_dir, args.assignment, args.profile, out, args.data_dir, args.seed, _limits(args))
-    for student, run in runs.items():
-        total = report.totals(run.results)
+    graded = grade_class(class_dir, out, args.assignment, _settings(args))
+    for student, notebooks in graded.items():
+        total = report.totals([r for nb in notebooks for r in nb.results])
         print(f"{student}: {total['points']:g} / {total['max_points']:g}")
     print(f"\nGrades in {out / 'grades.csv'}; each student's reports in {out}/STUDENT/")
     return 0
@@ -179,7 +173,7 @@ def _score(args: argparse.Namespace) -> int:
     import json
 
     from autograder import rubric as rubrics
-    from autograder.scoring import score
+    from autograder.pipeline.score import score
 
     notebook = Path(args.notebook) if args.notebook else None
     results = score(rubrics.find(args.assignment), args.profile, Path(args.artifacts), notebook, args.data_dir,
@@ -189,7 +183,7 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _release(args: argparse.Namespace) -> int:
-    from autograder.release import generate
+    from autograder.course.release import generate
 
     out = generate(args.assignment)
     print(f"released into {out / 'assignments'} and {out / 'reference_solutions'}")
@@ -197,14 +191,14 @@ def _release(args: argparse.Namespace) -> int:
 
 
 def _autograde(args: argparse.Namespace) -> int:
-    from autograder.nbgrader_course import autograde
+    from autograder.course.nbgrader_course import autograde
 
     print(f"grades exported to {autograde(Path(args.course), args.assignment, args.profile)}")
     return 0
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from autograder import calibrate
+    from autograder.course import calibrate
 
     values = calibrate.measure(args.profile, args.seeds, args.assignment, args.data_dir)
     print(calibrate.table(args.profile, values))
@@ -215,7 +209,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def _data(args: argparse.Namespace) -> int:
-    from autograder import datasets
+    from coursework import datasets
 
     if args.data_command == "locate":
         missing = 0
@@ -233,7 +227,7 @@ def _data(args: argparse.Namespace) -> int:
                 print(f"{name}: {exc}")
         return 1 if missing else 0
     if args.data_command == "fetch":
-        from autograder import pretrained
+        from coursework import pretrained
 
         datasets.load_mnist(download=True)
         datasets.load_cifar10(download=True)

@@ -5,7 +5,7 @@ import pytest
 from keras import layers
 
 import autograder
-from autograder.annotations import layer_calls, notebook_layer_calls, parse_annotation
+from autograder.studentcode.annotation_parser import layer_calls, notebook_layer_calls, parse_annotation
 from tests.test_assignments import notebook_variant, scored
 
 
@@ -138,14 +138,16 @@ def test_structured_annotations_are_accepted(tmp_path):
 
 
 def test_reveal_shows_the_computed_value(tmp_path, monkeypatch):
-    from autograder.checks import receptive_fields
-    from autograder.scoring import ScoringContext
+    from autograder import rubric as rubrics
+    from autograder.checks import layer_annotations
+    from autograder.pipeline.score import ScoringContext
 
     namespace = {"keras": keras, "layers": layers}
     exec(GOOD, namespace)
     autograder.submit(tmp_path / "a", model=namespace["build_model"]())
     notebook = notebook_variant(tmp_path, "06_separable_cifar10", build_model=GOOD.replace("RF: 10", "RF: 8"))
-    outcome = receptive_fields.annotations(ScoringContext(tmp_path / "a", notebook, "smoke"), reveal=True)
+    limits = rubrics.find("06").profiles["smoke"].limits
+    outcome = layer_annotations.annotations(ScoringContext(tmp_path / "a", notebook, "smoke", limits), reveal=True)
     assert not outcome.passed and "RF 8 is wrong (the inspector computes 10)" in outcome.message
 
 

@@ -18,7 +18,7 @@ from keras import layers
 
 import autograder
 from autograder import rubric as rubrics
-from autograder.scoring import score
+from autograder.pipeline.score import score
 from tests.conftest import ROOT
 from tests.notebooks import REFERENCE, cell
 
@@ -327,7 +327,7 @@ def test_transfer_learning_variants(tmp_path):
 
 
 def test_missing_imagenet_weights_name_the_file(tmp_path, monkeypatch):
-    from autograder.pretrained import VGG16_NOTOP, WeightsNotFoundError, vgg16_base
+    from coursework.pretrained import VGG16_NOTOP, WeightsNotFoundError, vgg16_base
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     with pytest.raises(WeightsNotFoundError) as err:

@@ -5,7 +5,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from autograder import datasets
+from coursework import datasets
 
 
 def test_mnist_has_keras_shapes_and_dtypes(data_dir):

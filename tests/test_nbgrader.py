@@ -5,8 +5,8 @@ import shutil
 
 import nbformat
 
-from autograder.nbgrader_course import autograde
-from autograder.release import generate
+from autograder.course.nbgrader_course import autograde
+from autograder.course.release import generate
 from tests.conftest import ROOT
 from tests.notebooks import cell, variant
 

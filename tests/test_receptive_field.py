@@ -4,7 +4,7 @@ from fractions import Fraction
 
 import pytest
 
-from autograder import receptive_field as rf
+from autograder.modelspec import receptive_field as rf
 
 
 def chain(*steps, size=32):

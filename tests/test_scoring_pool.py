@@ -4,7 +4,7 @@ import os
 
 import autograder
 from autograder import rubric as rubrics
-from autograder.scoring import ScoringPool
+from autograder.pipeline.score import ScoringPool
 from tests.modelzoo import keras_lenet5
 
 
@@ -25,9 +25,11 @@ def test_a_dead_worker_is_an_error_then_replaced(tmp_path):
 
 def test_a_hanging_job_times_out(tmp_path):
     autograder.submit(tmp_path, model=keras_lenet5())
-    pool = ScoringPool(timeout=0.5)
+    rubric = rubrics.find("03")
+    pool = ScoringPool()
     try:
-        results = pool.score(rubrics.find("03"), "smoke", tmp_path, None)
+        results = pool.score(rubric, "smoke", tmp_path, None,
+                             limits=rubric.profiles["smoke"].limits.replace({"scoring_timeout": 0.5}))
         assert {r.status for r in results} == {"timeout"}
         assert "stopped" in results[0].message
     finally:
@@ -35,7 +37,7 @@ def test_a_hanging_job_times_out(tmp_path):
 
 
 def test_corrupt_artifacts_are_errors_not_crashes(tmp_path):
-    from autograder.scoring import score
+    from autograder.pipeline.score import score
 
     autograder.submit(tmp_path, model=keras_lenet5())
     (tmp_path / "answers.json").write_text("{ not json")

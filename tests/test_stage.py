@@ -4,7 +4,7 @@ import copy
 
 import nbformat
 
-from autograder.stage import restore_locked_cells
+from autograder.pipeline.stage import restore_locked_cells
 from tests.conftest import ROOT
 from tests.notebooks import cell
 

@@ -7,28 +7,12 @@ A check is registered by name with :func:`check`; rubrics refer to that name.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable
 
+from autograder.errors import ArtifactError, CheckTimeout, MissingArtifact
+from autograder.results import Outcome
 
-@dataclass(frozen=True)
-class Outcome:
-    passed: bool
-    message: str
-    value: Optional[float] = None  # the measured figure (an accuracy, ...), for calibration
-    fraction: Optional[float] = None  # partial credit in [0, 1]; default: all or nothing
-
-
-class MissingArtifact(FileNotFoundError):
-    """A file the check needs was not written by the notebook."""
-
-
-class ArtifactError(ValueError):
-    """An artifact exists but cannot be read (corrupt, too large, wrong format)."""
-
-
-class CheckTimeout(TimeoutError):
-    """The student's code, run by a check, did not finish in time."""
+__all__ = ["CHECKS", "ArtifactError", "CheckTimeout", "MissingArtifact", "Outcome", "check"]
 
 
 CheckFunction = Callable[..., Outcome]
@@ -47,4 +31,4 @@ def check(name: str) -> Callable[[CheckFunction], CheckFunction]:
     return register
 
 
-from autograder.checks import accuracy, artifacts, depth, pipelines, receptive_fields, structure, transfer  # noqa: E402,F401  (registers the checks)
+from autograder.checks import accuracy, artifacts, depth, layer_annotations, pipelines, structure, transfer  # noqa: E402,F401  (registers the checks)

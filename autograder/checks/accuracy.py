@@ -23,8 +23,8 @@ def validation_accuracy(
         return Outcome(True, f"{model}: {accuracy:.4f} {where}; no threshold in the {ctx.profile} profile. {note}",
                        accuracy)
     if accuracy >= min_accuracy:
-        return Outcome(True, f"{model}: {accuracy:.4f} {where} (needs {min_accuracy:.2f})", accuracy)
-    return Outcome(False, f"{model}: {accuracy:.4f} {where}, below the {min_accuracy:.2f} required", accuracy)
+        return Outcome(True, f"{model}: {accuracy:.4f} {where} (needs {min_accuracy:g})", accuracy)
+    return Outcome(False, f"{model}: {accuracy:.4f} {where}, below the {min_accuracy:g} required", accuracy)
 
 
 @check("history_consistent")

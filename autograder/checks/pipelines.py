@@ -1,6 +1,6 @@
 """Checks that call a student's generator and data pipeline on the grader's hidden inputs.
 
-The calls happen in a sandboxed process (:mod:`autograder.sandbox`); the
+The calls happen in a sandboxed process (:mod:`autograder.studentcode.harness`); the
 functions here only judge the facts it returns.
 """
 
@@ -10,19 +10,6 @@ import math
 from typing import Any, Sequence
 
 from autograder.checks import ArtifactError, Outcome, check
-
-# (items, batch_size, batches to draw): wrapping inside a batch, more than once, and evenly.
-GENERATOR_CASES = [
-    (list(range(10)), 3, 5),
-    (["a", "b", "c"], 2, 4),
-    ([7], 3, 2),
-    (list(range(25)), 10, 4),
-]
-# Images per class in the hidden directory tree (see autograder.harnesses.make_image_tree).
-HIDDEN_COUNTS = {"train": 23, "validation": 7}
-AUGMENTATIONS = {"flip": "RandomFlip", "rotation": "RandomRotation", "shift": "RandomTranslation",
-                 "zoom": "RandomZoom"}
-
 
 def cycled_batches(items: Sequence[Any], batch_size: int, count: int) -> list[list[Any]]:
     """What the generator must yield: consecutive items, starting over after the last."""
@@ -38,13 +25,14 @@ def _facts(facts: dict, *keys: str) -> dict:
 
 
 @check("generator_cases")
-def generator_cases(ctx, function: str = "batches") -> Outcome:
-    facts = ctx.harness("generator", function=function, cases=GENERATOR_CASES, timeout=30)
+def generator_cases(ctx, cases: list[list[Any]], function: str = "batches") -> Outcome:
+    """``cases``: hidden [items, batch_size, batches to draw] triples from the rubric."""
+    facts = ctx.harness("generator", function=function, cases=cases)
     if "missing" in facts:
         return Outcome(False, f"no function {function}() is defined")
     if not facts["is_generator_function"]:
         return Outcome(False, f"{function}() is not a generator function: it must use yield")
-    for n, ((items, size, count), case) in enumerate(zip(GENERATOR_CASES, facts["cases"]), 1):
+    for n, ((items, size, count), case) in enumerate(zip(cases, facts["cases"]), 1):
         if case.get("stopped"):
             return Outcome(False, f"hidden case {n} ({len(items)} items, batch_size {size}): the generator stopped "
                                   f"after {len(case['got'])} batches; after the last item it must start again from "
@@ -59,12 +47,14 @@ def generator_cases(ctx, function: str = "batches") -> Outcome:
                                       f"is wrong{hint}", n)
     if facts["empty"] != "ValueError":
         return Outcome(False, f"{function}([], 3) should raise ValueError (got {facts['empty']})")
-    return Outcome(True, f"{function}() passes all {len(GENERATOR_CASES)} hidden cases")
+    return Outcome(True, f"{function}() passes all {len(cases)} hidden cases")
 
 
-def _pipeline(ctx, batch_size: int, image_size: Sequence[int], function: str, augmentation: str = "") -> dict:
-    return ctx.harness("pipeline", function=function, counts=HIDDEN_COUNTS, batch_size=batch_size,
-                       image_size=list(image_size), augmentation=augmentation, timeout=180)
+def _pipeline(ctx, counts: dict[str, int], batch_size: int, image_size: Sequence[int], function: str,
+              augmentation: str = "") -> dict:
+    """Facts from ``function`` run on a hidden image tree with ``counts`` images per class and split."""
+    return ctx.harness("pipeline", function=function, counts=counts, batch_size=batch_size,
+                       image_size=list(image_size), augmentation=augmentation)
 
 
 def _label_agreement(pass_: dict) -> float:
@@ -74,8 +64,9 @@ def _label_agreement(pass_: dict) -> float:
 
 
 @check("pipeline_batches")
-def pipeline_batches(ctx, batch_size: int, image_size: list[int], function: str = "make_datasets") -> Outcome:
-    facts = _facts(_pipeline(ctx, batch_size, image_size, function))
+def pipeline_batches(ctx, counts: dict[str, int], batch_size: int, image_size: list[int],
+                      function: str = "make_datasets") -> Outcome:
+    facts = _facts(_pipeline(ctx, counts, batch_size, image_size, function))
     problems = []
     for split in ("train", "validation"):
         first = facts[split][0]
@@ -84,7 +75,7 @@ def pipeline_batches(ctx, batch_size: int, image_size: list[int], function: str 
                 problems.append(f"{split} images come in batches of shape {b['x_shape']}, "
                                 f"expected ({batch_size}, {image_size[0]}, {image_size[1]}, 3)")
                 break
-        if first["batches"] and first["batches"][0]["x_shape"][0] != min(batch_size, 2 * HIDDEN_COUNTS[split]):
+        if first["batches"] and first["batches"][0]["x_shape"][0] != min(batch_size, 2 * counts[split]):
             problems.append(f"the first {split} batch holds {first['batches'][0]['x_shape'][0]} images, "
                             f"not batch_size={batch_size}")
         dtypes = {b["x_dtype"] for b in first["batches"]}
@@ -113,10 +104,11 @@ def pipeline_batches(ctx, batch_size: int, image_size: list[int], function: str 
 
 
 @check("pipeline_epoch")
-def pipeline_epoch(ctx, batch_size: int, image_size: list[int], function: str = "make_datasets") -> Outcome:
-    facts = _facts(_pipeline(ctx, batch_size, image_size, function))
+def pipeline_epoch(ctx, counts: dict[str, int], batch_size: int, image_size: list[int],
+                    function: str = "make_datasets") -> Outcome:
+    facts = _facts(_pipeline(ctx, counts, batch_size, image_size, function))
     for split in ("train", "validation"):
-        images = 2 * HIDDEN_COUNTS[split]
+        images = 2 * counts[split]
         got = len(facts[split][0]["batches"])
         seen = len(facts[split][0]["labels"])
         if seen != images or got != math.ceil(images / batch_size):
@@ -127,8 +119,9 @@ def pipeline_epoch(ctx, batch_size: int, image_size: list[int], function: str = 
 
 
 @check("pipeline_shuffling")
-def pipeline_shuffling(ctx, batch_size: int, image_size: list[int], function: str = "make_datasets") -> Outcome:
-    facts = _facts(_pipeline(ctx, batch_size, image_size, function))
+def pipeline_shuffling(ctx, counts: dict[str, int], batch_size: int, image_size: list[int],
+                        function: str = "make_datasets") -> Outcome:
+    facts = _facts(_pipeline(ctx, counts, batch_size, image_size, function))
     train, validation = facts["train"], facts["validation"]
     if train[0]["brightness"] == train[1]["brightness"]:
         return Outcome(False, "the training data comes in the same order every epoch: shuffle it")
@@ -141,13 +134,15 @@ def pipeline_shuffling(ctx, batch_size: int, image_size: list[int], function: st
 
 
 @check("augmentation_effect")
-def augmentation_effect(ctx, batch_size: int, image_size: list[int], function: str = "make_datasets",
-                        augmentation: str = "make_augmentation", required: Sequence[str] = tuple(AUGMENTATIONS)) -> Outcome:
-    facts = _facts(_pipeline(ctx, batch_size, image_size, function, augmentation))
+def augmentation_effect(ctx, counts: dict[str, int], batch_size: int, image_size: list[int],
+                        required: dict[str, str], function: str = "make_datasets",
+                        augmentation: str = "make_augmentation") -> Outcome:
+    """``required``: what the augmentation must do, by Keras layer ({"flip": "RandomFlip", ...})."""
+    facts = _facts(_pipeline(ctx, counts, batch_size, image_size, function, augmentation))
     if "missing" in facts or "augmentation_error" in facts:
         return Outcome(False, f"{augmentation}() could not be used: "
                               f"{facts.get('augmentation_error') or 'it is not defined'}")
-    missing = [name for name in required if AUGMENTATIONS[name] not in facts["augmentation_layers"]]
+    missing = [name for name, layer in required.items() if layer not in facts["augmentation_layers"]]
     if missing:
         return Outcome(False, f"the augmentation has no {', '.join(missing)} "
                               f"(layers found: {', '.join(facts['augmentation_layers']) or 'none'})")
@@ -169,9 +164,10 @@ def augmentation_effect(ctx, batch_size: int, image_size: list[int], function: s
 
 
 @check("validation_not_augmented")
-def validation_not_augmented(ctx, batch_size: int, image_size: list[int], function: str = "make_datasets",
-                             augmentation: str = "make_augmentation") -> Outcome:
-    facts = _facts(_pipeline(ctx, batch_size, image_size, function, augmentation))
+def validation_not_augmented(ctx, counts: dict[str, int], batch_size: int, image_size: list[int],
+                              function: str = "make_datasets",
+                              augmentation: str = "make_augmentation") -> Outcome:
+    facts = _facts(_pipeline(ctx, counts, batch_size, image_size, function, augmentation))
     if "validation_augmented" not in facts:
         return Outcome(False, f"{augmentation}() could not be used: {facts.get('augmentation_error', 'not defined')}")
     if facts["validation_augmented"][0]["digest"] != facts["validation"][0]["digest"]:

@@ -7,29 +7,28 @@ from typing import Any
 
 from autograder.checks import MissingArtifact, Outcome, check
 
-VGG16_PARAMS = 14_714_688
-
 
 def _base_layers(description, base: str) -> list:
     return [info for info in description if info.layer.scope[:1] == (base,)]
 
 
 @check("vgg16_base")
-def vgg16_base(ctx, model: str, base: str = "vgg16") -> Outcome:
-    """The model nests Keras's VGG16 convolutional base: 13 convolutions, 14,714,688 parameters, a new head."""
+def vgg16_base(ctx, model: str, convolutions: int, params: int, classes: int, base: str = "vgg16") -> Outcome:
+    """The model nests Keras's VGG16 convolutional base (``convolutions`` and ``params`` from the rubric)
+    under a new head ending in ``classes`` units."""
     description = ctx.description(model)
     layers = _base_layers(description, base)
     if not layers:
         return Outcome(False, f"{model} has no nested model named {base!r}: use keras.applications.VGG16 as a layer")
     convs = [i for i in layers if i.kind == "conv"]
-    params = sum(i.params for i in layers)
-    if len(convs) != 13 or params != VGG16_PARAMS:
-        return Outcome(False, f"{model}'s base has {len(convs)} convolutions and {params:,} parameters; VGG16 "
-                              f"without its top has 13 and {VGG16_PARAMS:,} (include_top=False)")
+    found = sum(i.params for i in layers)
+    if len(convs) != convolutions or found != params:
+        return Outcome(False, f"{model}'s base has {len(convs)} convolutions and {found:,} parameters; VGG16 "
+                              f"without its top has {convolutions} and {params:,} (include_top=False)")
     head = [i for i in description if not i.layer.scope and i.kind == "dense"]
-    if not head or head[-1].output_shape[-1] != 10:
-        return Outcome(False, f"{model} needs a new classifier head ending in Dense(10)")
-    return Outcome(True, f"{model}: VGG16 base (13 convolutions, {params:,} parameters) and a new "
+    if not head or head[-1].output_shape[-1] != classes:
+        return Outcome(False, f"{model} needs a new classifier head ending in Dense({classes})")
+    return Outcome(True, f"{model}: VGG16 base ({convolutions} convolutions, {found:,} parameters) and a new "
                          f"{len(head)}-layer head")
 
 
@@ -80,15 +79,9 @@ def learning_rate_at_most(ctx, model: str, max_learning_rate: float) -> Outcome:
 @check("source_calls")
 def source_calls(ctx, function: str, why: str = "") -> Outcome:
     """The notebook's code calls ``function`` somewhere (read with ast, not run)."""
-    import nbformat
-
-    if ctx.notebook is None:
-        raise MissingArtifact("the notebook is not available to this check")
-    for cell in nbformat.read(ctx.notebook, as_version=4).cells:
-        if cell.cell_type != "code":
-            continue
+    for source in ctx.code_cells():
         try:
-            tree = ast.parse("\n".join(l for l in cell.source.splitlines() if not l.lstrip().startswith(("%", "!"))))
+            tree = ast.parse(source)
         except SyntaxError:
             continue
         for node in ast.walk(tree):

@@ -12,9 +12,17 @@ from __future__ import annotations
 from typing import Any, Optional, Sequence
 
 from autograder.modelspec.describe import DescriptionError, LayerInfo, ModelDescription, describe_layers
-from autograder.modelspec.layer import Layer
+from autograder.modelspec.layer import POINTWISE_KINDS, Layer
 
-__all__ = ["DescriptionError", "Layer", "LayerInfo", "ModelDescription", "describe", "framework_of"]
+__all__ = ["POINTWISE_KINDS", "DescriptionError", "Layer", "LayerInfo", "ModelDescription", "describe",
+           "framework_of", "layer_class_names"]
+
+
+def layer_class_names() -> list[str]:
+    """The Keras layer classes the inspector understands (``Conv2D``, ...), inputs excepted."""
+    from autograder.modelspec.keras_adapter import KERAS_KINDS
+
+    return [name for name, kind in KERAS_KINDS.items() if kind != "input"]
 
 
 def framework_of(model: Any) -> str:

@@ -12,14 +12,15 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Iterable, Iterator, Optional, Sequence
 
-from autograder import receptive_field as rfa
+from autograder.modelspec import receptive_field as rfa
+from coursework.errors import AutograderError
 from autograder.modelspec import layer as K
 from autograder.modelspec.layer import Layer, Shape
 
 Fields = Optional[tuple[rfa.AxisField, rfa.AxisField]]  # (height, width); None off the image
 
 
-class DescriptionError(ValueError):
+class DescriptionError(AutograderError, ValueError):
     """The model cannot be described (an unknown inbound layer, a shape clash, ...)."""
 
 
@@ -342,7 +343,5 @@ def _count_weights(layer: Layer, in_shape: Shape) -> Optional[tuple[int, int]]:
 
 
 def _json_pair(pair: Optional[tuple[Fraction, Fraction]]) -> Any:
-    if pair is None:
-        return None
-    values = [int(v) if v.denominator == 1 else float(v) for v in pair]
-    return values[0] if values[0] == values[1] else values
+    values = rfa.plain_pair(pair)
+    return None if values is None else values[0] if len(values) == 1 else list(values)

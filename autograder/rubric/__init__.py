@@ -1,34 +1,52 @@
-"""Rubrics: one TOML file per assignment, read into plain data.
+"""Rubrics: one TOML file per assignment, read into plain, immutable data.
 
-A rubric names the notebook, the profiles (epochs, timeouts, output limit) and
-the checks: which check function, how many points, and its arguments, shared
-or per profile. Keys that start with ``reference_`` record the reference
-solution's result a threshold was calibrated from; they are documentation for
-people and for ``make calibrate``, never passed to a check.
+A rubric names the notebook, the profiles (epochs, extra notebook parameters,
+limits) and the checks: which check function, how many points, and its
+arguments, shared or per profile. Keys that start with ``reference_`` record
+what the reference solution measured when a threshold was set (one figure per
+seed); they are documentation for people and for ``make calibrate``, never
+passed to a check, and a figure that was never measured is absent.
+Default limits per profile live in ``limits.toml`` beside the rubrics.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
+
+from autograder.errors import RubricError
 
 RUBRIC_DIR = Path(__file__).resolve().parent
+LIMITS_FILE = RUBRIC_DIR / "limits.toml"
 PROFILES = ("smoke", "full")
 
 
-class RubricError(ValueError):
-    """A rubric file is malformed."""
+@dataclass(frozen=True)
+class Limits:
+    cell_timeout: float
+    notebook_timeout: float
+    output_bytes: int
+    copy_bytes: int
+    harness_timeout: float
+    scoring_timeout: float
+    json_bytes: int
+    model_bytes: int
+
+    def replace(self, overrides: Mapping[str, Any]) -> "Limits":
+        unknown = set(overrides) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise RubricError(f"unknown limits: {', '.join(sorted(unknown))}")
+        return dataclasses.replace(self, **overrides)
 
 
 @dataclass(frozen=True)
 class Profile:
     name: str
     epochs: int
-    cell_timeout: float
-    notebook_timeout: float
-    output_limit: int  # bytes of cell output kept per notebook
+    limits: Limits
     parameters: dict[str, Any] = field(default_factory=dict)  # extra notebook parameters
 
 
@@ -68,26 +86,37 @@ class Rubric:
         for spec in self.checks:
             if spec.id == check_id:
                 return spec
-        raise KeyError(f"assignment {self.id} has no check {check_id!r}")
+        raise RubricError(f"assignment {self.id} has no check {check_id!r}")
 
 
-def load(path: Path) -> Rubric:
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise RubricError(f"{path}: {exc}") from exc
+
+
+def default_limits() -> dict[str, Limits]:
+    data = _read(LIMITS_FILE)
+    try:
+        return {name: Limits(**data[name]) for name in PROFILES}
+    except (KeyError, TypeError) as exc:
+        raise RubricError(f"{LIMITS_FILE}: {exc}") from exc
+
+
+def load(path: Path, defaults: Mapping[str, Limits] | None = None) -> Rubric:
     """Read and validate one rubric file."""
     from autograder.checks import CHECKS
 
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise RubricError(f"{path}: {exc}") from exc
+    data = _read(path)
+    defaults = defaults or default_limits()
     where = path.name
     try:
         profiles = {
             name: Profile(
                 name=name,
                 epochs=int(p["epochs"]),
-                cell_timeout=float(p["cell_timeout"]),
-                notebook_timeout=float(p["notebook_timeout"]),
-                output_limit=int(p.get("output_limit", 1_000_000)),
+                limits=defaults[name].replace(p.get("limits", {})),
                 parameters=dict(p.get("parameters", {})),
             )
             for name, p in data["profiles"].items()
@@ -118,6 +147,10 @@ def load(path: Path) -> Rubric:
         )
     except KeyError as missing:
         raise RubricError(f"{where}: missing key {missing}") from None
+    except RubricError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise RubricError(f"{where}: {exc}") from exc
     if set(rubric.profiles) != set(PROFILES):
         raise RubricError(f"{where}: profiles must be exactly {PROFILES}, got {sorted(rubric.profiles)}")
     ids = [c.id for c in rubric.checks]
@@ -130,7 +163,8 @@ def load(path: Path) -> Rubric:
 
 def all_rubrics(directory: Path = RUBRIC_DIR) -> dict[str, Rubric]:
     """Every rubric, by assignment id ("00", "01", ...)."""
-    rubrics = [load(p) for p in sorted(directory.glob("*.toml"))]
+    defaults = default_limits()
+    rubrics = [load(p, defaults) for p in sorted(directory.glob("*.toml")) if p != LIMITS_FILE]
     return {r.id: r for r in rubrics}
 
 

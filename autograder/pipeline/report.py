@@ -1,18 +1,28 @@
-"""Reports: results.json, summary.md (and $GITHUB_STEP_SUMMARY), junit.xml, HTML feedback."""
+"""Report: every file grading writes.
+
+Per submission: results.json, summary.md (also appended to $GITHUB_STEP_SUMMARY),
+junit.xml and an HTML feedback page per notebook; per class: grades.csv.
+Statuses are classified by :class:`autograder.results.Status` alone.
+"""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from xml.etree import ElementTree as ET
 
-from autograder.scoring import PASS, CheckResult
+from autograder.results import CheckResult, Status
 
-SYMBOL = {"pass": "✅", "fail": "❌", "error": "💥", "timeout": "⏱️", "kernel-died": "☠️",
-          "missing-artifact": "📭", "tampered": "⚠️"}
+if TYPE_CHECKING:
+    from autograder.pipeline.grade import NotebookGrade
+    from autograder.rubric import Rubric
+
+SYMBOL = {Status.PASS: "✅", Status.FAIL: "❌", Status.ERROR: "💥", Status.TIMEOUT: "⏱️", Status.KERNEL_DIED: "☠️",
+          Status.MISSING: "📭", Status.TAMPERED: "⚠️"}
 
 
 def totals(results: Sequence[CheckResult]) -> dict[str, Any]:
@@ -74,15 +84,15 @@ def write_junit(path: Path, results: Sequence[CheckResult]) -> None:
     suites = ET.Element("testsuites")
     for assignment in sorted({r.assignment for r in results}):
         mine = [r for r in results if r.assignment == assignment]
-        failures = sum(r.status != PASS and r.status not in ("error", "timeout", "kernel-died") for r in mine)
-        errors = sum(r.status in ("error", "timeout", "kernel-died") for r in mine)
+        failures = sum(r.status != Status.PASS and not r.status.is_error for r in mine)
+        errors = sum(r.status.is_error for r in mine)
         suite = ET.SubElement(suites, "testsuite", name=f"assignment {assignment}", tests=str(len(mine)),
                               failures=str(failures), errors=str(errors))
         for r in mine:
             case = ET.SubElement(suite, "testcase", classname=f"assignment_{assignment}", name=r.id)
-            if r.status == PASS:
+            if r.status == Status.PASS:
                 continue
-            tag = "error" if r.status in ("error", "timeout", "kernel-died") else "failure"
+            tag = "error" if r.status.is_error else "failure"
             ET.SubElement(case, tag, type=r.status, message=r.message).text = (
                 f"{r.status}: {r.message} ({_pts(r.points)}/{_pts(r.max_points)} points)")
     ET.indent(suites)
@@ -97,15 +107,41 @@ def write_summary(path: Path, text: str) -> None:
             fh.write(text + "\n")
 
 
-def feedback_html(executed: Path, target: Path, results: Sequence[CheckResult], title: str) -> None:
-    """The executed notebook as HTML, with this notebook's results at the top."""
+def feedback_page(executed: Path, results: Sequence[CheckResult], rubric: "Rubric") -> list[CheckResult]:
+    """The executed notebook as HTML beside it, with its results at the top; an error row if it cannot be made."""
     import nbformat
 
-    nb = nbformat.read(executed, as_version=4)
-    summary = markdown(results, {r.assignment: title for r in results}, "").split("\n", 2)[2]
-    nb.cells.insert(0, nbformat.v4.new_markdown_cell(f"# Feedback: {title}\n\n{summary}"))
-    body, _ = _exporter().from_notebook_node(nb)
-    target.write_text(body, encoding="utf-8")
+    try:
+        nb = nbformat.read(executed, as_version=4)
+        summary = markdown(results, {rubric.id: rubric.title}, "").split("\n", 2)[2]
+        nb.cells.insert(0, nbformat.v4.new_markdown_cell(f"# Feedback: {rubric.id} {rubric.title}\n\n{summary}"))
+        body, _ = _exporter().from_notebook_node(nb)
+        executed.with_suffix(".html").write_text(body, encoding="utf-8")
+    except Exception as exc:  # feedback is a courtesy; the grade stands without it
+        return [CheckResult(rubric.id, "feedback", "Feedback page", 0.0, 0.0, Status.ERROR,
+                            f"could not render feedback HTML: {exc}")]
+    return []
+
+
+def write_reports(out: Path, notebooks: Sequence["NotebookGrade"], meta: Mapping[str, Any]) -> None:
+    """results.json, summary.md and junit.xml for one submission."""
+    results = [r for nb in notebooks for r in nb.results]
+    titles = {nb.rubric.id: nb.rubric.title for nb in notebooks}
+    write_json(out / "results.json", results, {**meta, "timings": {nb.rubric.id: nb.timings for nb in notebooks}})
+    write_summary(out / "summary.md", markdown(results, titles, str(meta.get("profile", ""))))
+    write_junit(out / "junit.xml", results)
+
+
+def write_grades_csv(path: Path, graded: Mapping[str, Sequence["NotebookGrade"]]) -> None:
+    """One row per student and assignment: points, maximum, and the statuses seen."""
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["student", "assignment", "points", "max_points", "statuses"])
+        for student, notebooks in graded.items():
+            for nb in notebooks:
+                statuses = sorted({str(r.status) for r in nb.results})
+                writer.writerow([student, nb.rubric.name, round(sum(r.points for r in nb.results), 3),
+                                 round(sum(r.max_points for r in nb.results), 3), " ".join(statuses)])
 
 
 _EXPORTER = None

@@ -1,60 +1,40 @@
-"""Score a notebook's artifacts against its rubric, outside the student's kernel.
+"""Score: run a notebook's rubric checks on its artifacts, outside the student's kernel.
 
 :class:`ScoringContext` gives checks lazy, cached access to what the notebook
-wrote (models loaded with ``safe_mode=True``, JSON read without pickle) and to
-the grader's own validation data. :class:`ScoringPool` runs scoring in a
-long-lived worker process, so a crash or a hang while loading a hostile model
-costs one submission, not the batch, and TensorFlow is imported once per batch.
+wrote (models loaded with ``safe_mode=True``, JSON read without pickle, every
+file size-capped before it is read), to the notebook's code as text, and to the
+grader's own validation data. :class:`ScoringPool` runs scoring in a long-lived
+worker process, so a crash or a hang while loading a hostile model costs one
+notebook, not the batch, and TensorFlow is imported once per batch.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
-import subprocess
-import sys
+import signal
 from concurrent.futures import ProcessPoolExecutor, TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-import multiprocessing
-
-from autograder import rubric as rubrics
-from autograder.checks import CHECKS, ArtifactError, CheckTimeout, MissingArtifact, Outcome
-from autograder.submission import ANSWERS, HISTORIES, METADATA
-
-MAX_JSON_BYTES = 20_000_000
-MAX_MODEL_BYTES = 2_000_000_000
-
-PASS, FAIL, ERROR, TIMEOUT, KERNEL_DIED, MISSING, TAMPERED = (
-    "pass", "fail", "error", "timeout", "kernel-died", "missing-artifact", "tampered",
-)
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    assignment: str
-    id: str
-    description: str
-    points: float
-    max_points: float
-    status: str
-    message: str
-    value: Optional[float] = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+from autograder.checks import CHECKS
+from autograder.errors import ArtifactError, CheckTimeout, MissingArtifact
+from autograder.results import CheckResult, Outcome, Status, unscored
+from autograder.rubric import CheckSpec, Limits, Rubric
+from coursework.submit import ANSWERS, HISTORIES, METADATA
 
 
 class ScoringContext:
-    """What a check may look at: the artifacts, the staged notebook, the grader's data."""
+    """What a check may look at: the artifacts, the staged notebook's code, the grader's data."""
 
-    def __init__(self, artifacts: Path, notebook: Optional[Path], profile: str, data_dir: Optional[str] = None):
+    def __init__(self, artifacts: Path, notebook: Optional[Path], profile: str, limits: Limits,
+                 data_dir: Optional[str] = None):
         self.artifacts = Path(artifacts)
         self.notebook = notebook
         self.profile = profile
+        self.limits = limits
         self.data_dir = data_dir
         self._cache: dict[Any, Any] = {}
 
@@ -63,29 +43,37 @@ class ScoringContext:
             self._cache[key] = make()
         return self._cache[key]
 
-    def file(self, name: str) -> Path:
+    def file(self, name: str, max_bytes: int) -> Path:
         path = self.artifacts / name
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            raise ArtifactError(f"{name} is not a regular file")
         if not path.is_file():
             raise MissingArtifact(f"{name} was not written (did the notebook reach its submit cell?)")
+        if path.stat().st_size > max_bytes:
+            raise ArtifactError(f"{name} is larger than the {max_bytes:,} bytes allowed")
         return path
+
+    def code_cells(self) -> list[str]:
+        """The notebook's cells as Python source (non-code cells as ""), never executed."""
+        from autograder.studentcode.notebook import code_cells
+
+        if self.notebook is None:
+            raise MissingArtifact("the notebook is not available to this check")
+        return self._cached("code_cells", lambda: code_cells(self.notebook))
 
     def json(self, name: str) -> Any:
         def read() -> Any:
-            path = self.file(name)
-            if path.stat().st_size > MAX_JSON_BYTES:
-                raise ArtifactError(f"{name} is larger than {MAX_JSON_BYTES // 1_000_000} MB")
+            path = self.file(name, self.limits.json_bytes)
             try:
                 return json.loads(path.read_text())
-            except (ValueError, UnicodeDecodeError) as exc:
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
                 raise ArtifactError(f"{name} is not valid JSON: {exc}") from exc
 
         return self._cached(("json", name), read)
 
     def model(self, name: str = "model") -> Any:
         def load() -> Any:
-            path = self.file(f"{name}.keras")
-            if path.stat().st_size > MAX_MODEL_BYTES:
-                raise ArtifactError(f"{name}.keras is larger than {MAX_MODEL_BYTES // 1_000_000} MB")
+            path = self.file(f"{name}.keras", self.limits.model_bytes)
             import keras
 
             try:
@@ -119,7 +107,7 @@ class ScoringContext:
                         preprocess: str = "") -> Any:
         """The grader's own copy of a validation set, as float32 divided by ``scale``, or put through
         ``preprocess`` ("vgg16": ``keras.applications.vgg16.preprocess_input`` on 0-255 pixels)."""
-        from autograder import datasets
+        from coursework import datasets
 
         def load() -> Any:
             import numpy as np
@@ -151,12 +139,13 @@ class ScoringContext:
 
         return self._cached(("data", dataset, size, scale, seed, preprocess), load)
 
-    def harness(self, name: str, timeout: float = 120.0, **args: Any) -> dict[str, Any]:
-        """Facts from running the student's definitions through a grader harness (see :mod:`autograder.sandbox`)."""
-        from autograder.sandbox import run_harness
+    def harness(self, name: str, **args: Any) -> dict[str, Any]:
+        """Facts from running the student's definitions through a grader harness
+        (see :mod:`autograder.studentcode.harness`)."""
+        from autograder.studentcode.harness import run_harness
 
         key = ("harness", name, json.dumps(args, sort_keys=True))
-        return self._cached(key, lambda: run_harness(self.notebook, name, args, timeout))
+        return self._cached(key, lambda: run_harness(self.notebook, name, args, self.limits.harness_timeout))
 
     def accuracy(self, model_name: str, dataset: str, size: Optional[int] = None, scale: float = 1.0,
                  preprocess: str = "") -> float:
@@ -185,7 +174,7 @@ class ScoringContext:
 
         def read() -> dict[str, Any]:
             try:
-                with zipfile.ZipFile(self.file(f"{model_name}.keras")) as archive:
+                with zipfile.ZipFile(self.file(f"{model_name}.keras", self.limits.model_bytes)) as archive:
                     return json.loads(archive.read("config.json"))
             except (zipfile.BadZipFile, KeyError, ValueError) as exc:
                 raise ArtifactError(f"{model_name}.keras holds no readable config: {exc}") from exc
@@ -193,71 +182,72 @@ class ScoringContext:
         return self._cached(("config", model_name), read)
 
 
-def unscored(rubric: rubrics.Rubric, status: str, message: str, checks: Optional[Sequence[Any]] = None
-             ) -> list[CheckResult]:
-    """Zero-point results with one status and message for ``checks`` (default: all of the rubric's)."""
-    return [CheckResult(rubric.id, s.id, s.description, 0.0, s.points, status, message)
-            for s in (rubric.checks if checks is None else checks)]
-
-
-def run_check(function: str, context: ScoringContext, args: dict[str, Any]) -> tuple[str, str, Optional[float], float]:
+def run_check(function: str, context: ScoringContext, args: dict[str, Any]) -> tuple[Status, str, Optional[float], float]:
     """(status, message, value, fraction) for one check; never raises."""
     try:
         outcome = CHECKS[function](context, **args)
     except MissingArtifact as exc:
-        return MISSING, str(exc), None, 0.0
+        return Status.MISSING, str(exc), None, 0.0
     except ArtifactError as exc:
-        return ERROR, str(exc), None, 0.0
+        return Status.ERROR, str(exc), None, 0.0
     except CheckTimeout as exc:
-        return TIMEOUT, str(exc), None, 0.0
+        return Status.TIMEOUT, str(exc), None, 0.0
     except Exception as exc:  # a check that crashes on odd input is an error for this check only
-        return ERROR, f"the check could not run: {type(exc).__name__}: {exc}", None, 0.0
+        return Status.ERROR, f"the check could not run: {type(exc).__name__}: {exc}", None, 0.0
     if not isinstance(outcome, Outcome):
-        return ERROR, f"check {function} returned {type(outcome).__name__}, not an Outcome", None, 0.0
+        return Status.ERROR, f"check {function} returned {type(outcome).__name__}, not an Outcome", None, 0.0
     fraction = outcome.fraction if outcome.fraction is not None else (1.0 if outcome.passed else 0.0)
-    return (PASS if outcome.passed else FAIL), outcome.message, outcome.value, max(0.0, min(1.0, fraction))
+    return (Status.PASS if outcome.passed else Status.FAIL), outcome.message, outcome.value, max(0.0, min(1.0, fraction))
+
+
+def selected(rubric: Rubric, check_ids: Optional[Sequence[str]] = None, static_only: bool = False) -> list[CheckSpec]:
+    """The rubric's checks, restricted to ``check_ids`` and to those that need no execution."""
+    return [s for s in rubric.checks
+            if (check_ids is None or s.id in check_ids) and not (static_only and s.needs_execution)]
 
 
 def score(
-    rubric: rubrics.Rubric,
+    rubric: Rubric,
     profile: str,
     artifacts: Path,
     notebook: Optional[Path],
     data_dir: Optional[str] = None,
     check_ids: Optional[Sequence[str]] = None,
     static_only: bool = False,
+    limits: Optional[Limits] = None,
 ) -> list[CheckResult]:
     """Run the rubric's checks (all, or ``check_ids``) in this process."""
-    context = ScoringContext(artifacts, notebook, profile, data_dir)
+    context = ScoringContext(artifacts, notebook, profile, limits or rubric.profiles[profile].limits, data_dir)
     results = []
-    for spec in rubric.checks:
-        if check_ids is not None and spec.id not in check_ids:
-            continue
-        if static_only and spec.needs_execution:
-            continue
+    for spec in selected(rubric, check_ids, static_only):
         status, message, value, fraction = run_check(spec.function, context, spec.args_for(profile))
-        results.append(
-            CheckResult(rubric.id, spec.id, spec.description, round(spec.points * fraction, 3), spec.points,
-                        status, message, value)
-        )
+        results.append(CheckResult(rubric.id, spec.id, spec.description, round(spec.points * fraction, 3),
+                                   spec.points, status, message, value))
     return results
 
 
-def _score_job(job: dict[str, Any]) -> list[dict[str, Any]]:
-    """Worker entry point: score one notebook, return plain dicts."""
-    rubric = rubrics.load(Path(job["rubric"]))
-    notebook = Path(job["notebook"]) if job.get("notebook") else None
+def _score_job(rubric: Rubric, profile: str, artifacts: str, notebook: Optional[str], data_dir: Optional[str],
+               static_only: bool, limits: Limits) -> list[CheckResult]:
+    """Worker entry point: score one notebook."""
+    import sys
+
     try:
-        results = score(rubric, job["profile"], Path(job["artifacts"]), notebook, job.get("data_dir"),
-                        job.get("check_ids"), job.get("static_only", False))
+        return score(rubric, profile, Path(artifacts), Path(notebook) if notebook else None, data_dir,
+                     static_only=static_only, limits=limits)
     finally:
         if "keras" in sys.modules:
             sys.modules["keras"].backend.clear_session()
-    return [r.to_dict() for r in results]
 
 
-def _quiet_worker() -> None:
-    """Send the worker's stderr (TensorFlow's C++ logging) to /dev/null; errors travel as results."""
+def _start_worker() -> None:
+    """Die with the grader (no orphan after SIGTERM or SIGKILL); TensorFlow's C++ logging to /dev/null."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the parent's shutdown still ends the worker
+        pass
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
 
@@ -271,14 +261,13 @@ def _warm_up() -> bool:
 class ScoringPool:
     """One long-lived scoring process, replaced when a job kills or hangs it."""
 
-    def __init__(self, timeout: float = 900.0):
-        self.timeout = timeout
+    def __init__(self) -> None:
         self._executor: Optional[ProcessPoolExecutor] = None
 
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
             self._executor = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_quiet_worker
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker
             )
             self._executor.submit(_warm_up)
         return self._executor
@@ -294,42 +283,32 @@ class ScoringPool:
         self._executor.shutdown(wait=False, cancel_futures=True)
         self._executor = None
 
-    def score(self, rubric: rubrics.Rubric, profile: str, artifacts: Path, notebook: Optional[Path],
-              data_dir: Optional[str] = None, static_only: bool = False) -> list[CheckResult]:
-        job = {"rubric": str(rubric.path), "profile": profile, "artifacts": str(artifacts),
-               "notebook": str(notebook) if notebook else None, "data_dir": data_dir, "static_only": static_only}
+    def score(self, rubric: Rubric, profile: str, artifacts: Path, notebook: Optional[Path],
+              data_dir: Optional[str] = None, static_only: bool = False,
+              limits: Optional[Limits] = None) -> list[CheckResult]:
+        limits = limits or rubric.profiles[profile].limits
         try:
-            rows = self._pool().submit(_score_job, job).result(timeout=self.timeout)
-            return [CheckResult(**row) for row in rows]
+            future = self._pool().submit(_score_job, rubric, profile, str(artifacts),
+                                         str(notebook) if notebook else None, data_dir, static_only, limits)
+            return future.result(timeout=limits.scoring_timeout)
         except FutureTimeout:
             self._kill()
-            status, message = TIMEOUT, f"scoring took longer than {self.timeout:.0f} s and was stopped"
+            status, message = Status.TIMEOUT, f"scoring took longer than {limits.scoring_timeout:.0f} s and was stopped"
         except BrokenProcessPool:
             self._kill()
-            status, message = ERROR, "the scoring process died while loading or evaluating the artifacts"
-        return unscored(rubric, status, message, [s for s in rubric.checks if not (static_only and s.needs_execution)])
+            status, message = Status.ERROR, "the scoring process died while loading or evaluating the artifacts"
+        return unscored(rubric.id, selected(rubric, static_only=static_only), status, message)
 
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
 
+    def __enter__(self) -> "ScoringPool":
+        return self
 
-def grade_cell(assignment: str, check_id: str, output_dir: os.PathLike | str, profile: str) -> None:
-    """One check in a fresh process (for nbgrader grade cells); AssertionError when it does not pass.
-
-    nbgrader runs a notebook from its own folder, so the notebook file found there is the one whose
-    definitions the sandboxed checks read.
-    """
-    notebook = Path.cwd() / rubrics.find(assignment).notebook
-    command = [sys.executable, "-m", "autograder", "score", str(output_dir), "--assignment", assignment,
-               "--check", check_id, "--profile", profile]
-    if notebook.is_file():
-        command += ["--notebook", str(notebook)]
-    proc = subprocess.run(command, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"the grader could not run: {proc.stderr.strip()[-2000:]}")
-    (result,) = json.loads(proc.stdout)
-    message = f"[{result['status']}] {result['message']}"
-    print(message)
-    assert result["status"] == PASS, message
+    def __exit__(self, *exc: Any) -> None:
+        if exc[0] is None:
+            self.close()
+        else:  # interrupted: do not wait for a job in flight
+            self._kill()

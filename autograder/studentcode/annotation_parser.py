@@ -10,7 +10,7 @@ comment lines directly above it::
 
 Parsing is liberal (``output 32x32x32``, ``(32, 32, 32)``, ``RF=3x3``,
 ``rf: 3``, ``r_out``, ``n_out``, ``c_out``, any order, any case); the fields
-found are returned exactly as written, for :mod:`autograder.checks.receptive_fields`
+found are returned exactly as written, for :mod:`autograder.checks.layer_annotations`
 to compare with the inspector's figures.
 """
 
@@ -154,11 +154,11 @@ def _statements(scope: ast.AST, calls: list[ast.Call]) -> dict[int, ast.AST]:
 
 
 def notebook_layer_calls(cells: Sequence[str], layer_classes: Sequence[str], function: str) -> list[LayerCall]:
-    """The calls inside the last definition of ``function`` across a notebook's code cells."""
+    """The calls inside the last definition of ``function`` across a notebook's code cells
+    (as :func:`autograder.studentcode.notebook.code_cells` reads them)."""
     result: list[LayerCall] = []
     for index, source in enumerate(cells):
-        clean = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
-        calls = layer_calls(clean, layer_classes, function, index)
-        if calls or re.search(rf"^def\s+{re.escape(function)}\s*\(", clean, re.M):
+        calls = layer_calls(source, layer_classes, function, index)
+        if calls or re.search(rf"^def\s+{re.escape(function)}\s*\(", source, re.M):
             result = calls  # a later definition replaces an earlier one
     return result

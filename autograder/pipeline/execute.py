@@ -1,4 +1,4 @@
-"""Execute a staged notebook with papermill, in a kernel of its own.
+"""Execute: run a staged notebook with papermill, in a kernel of its own.
 
 Limits: a timeout per cell and a deadline for the whole notebook (each cell
 gets whichever ends first), a cap on the bytes of output kept, and a kernel
@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-OK, ERROR, TIMEOUT, KERNEL_DIED = "ok", "error", "timeout", "kernel-died"
+from autograder.results import CheckResult, Status
+from autograder.rubric import Limits
+
 
 # Variables a notebook's kernel may see; everything else (tokens, keys) is dropped.
 ENV_ALLOW = {
@@ -30,20 +32,32 @@ ENV_ALLOW_PREFIXES = ("NVIDIA_", "CUDA_")
 
 @dataclass(frozen=True)
 class Execution:
-    status: str  # ok, error, timeout, kernel-died
+    status: Optional[Status]  # None: ran to the end; else ERROR, TIMEOUT or KERNEL_DIED
     message: str
     executed: Path  # the executed notebook (partial when execution stopped early)
     cell_seconds: float  # time spent inside cells, as papermill measured it
     wall_seconds: float
     output_truncated: bool
+    output_bytes: int  # the cap that truncated it
+
+    @property
+    def ok(self) -> bool:
+        return self.status is None
+
+    def results(self, assignment: str) -> list[CheckResult]:
+        """Execution's own rows of the report: an ``output_size`` flag when output was dropped."""
+        if not self.output_truncated:
+            return []
+        return [CheckResult(assignment, "output_size", "Cell output stays within the limit", 0.0, 0.0, Status.FAIL,
+                            f"output beyond {self.output_bytes:,} bytes was dropped")]
 
 
-def kernel_environment(extra: Optional[dict[str, str]] = None) -> dict[str, str]:
+def kernel_environment() -> dict[str, str]:
+    """The environment of a kernel or harness process: the allow-list above, nothing else."""
     env = {k: v for k, v in os.environ.items() if k in ENV_ALLOW or k.startswith(ENV_ALLOW_PREFIXES)}
     env.setdefault("MPLBACKEND", "Agg")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env["PYTHONUNBUFFERED"] = "1"
-    env.update(extra or {})
     return env
 
 
@@ -106,56 +120,47 @@ def _stream(text: str) -> Any:
     return new_output("stream", name="stderr", text=text)
 
 
-def execute(
-    notebook: Path,
-    executed: Path,
-    parameters: dict[str, Any],
-    cwd: Path,
-    cell_timeout: float,
-    notebook_timeout: float,
-    output_limit: int,
-    env: Optional[dict[str, str]] = None,
-    kernel_name: str = "python3",
-) -> Execution:
-    """Run ``notebook`` into ``executed``; never raises for what the notebook does."""
+def execute(notebook: Path, executed: Path, parameters: dict[str, Any], cwd: Path, limits: Limits) -> Execution:
+    """Run ``notebook`` into ``executed`` under ``limits``; never raises for what the notebook does."""
     import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     engine = _engine()
     started = time.monotonic()
-    deadline = started + notebook_timeout
-    status, message = OK, "ran to the end"
+    deadline = started + limits.notebook_timeout
+    status: Optional[Status] = None
+    message = "ran to the end"
     logging.getLogger("papermill").setLevel(logging.WARNING)
     try:
         papermill.execute_notebook(
             str(notebook), str(executed), parameters=parameters, engine_name="autograder",
-            kernel_name=kernel_name, progress_bar=False, cwd=str(cwd), log_output=False,
-            output_limit=output_limit, deadline=deadline, cell_timeout=cell_timeout,
-            kernel_env=kernel_environment(env), kernel_log=str(executed.with_suffix(".kernel.log")),
+            kernel_name="python3", progress_bar=False, cwd=str(cwd), log_output=False,
+            output_limit=limits.output_bytes, deadline=deadline, cell_timeout=limits.cell_timeout,
+            kernel_env=kernel_environment(), kernel_log=str(executed.with_suffix(".kernel.log")),
         )
     except papermill.PapermillExecutionError as exc:
-        status = ERROR
+        status = Status.ERROR
         detail = _first_line(exc.evalue)
         message = f"cell {exc.exec_count or exc.cell_index} raised {exc.ename}" + (f": {detail}" if detail else "")
         if exc.ename == "NotImplementedError":
             message += " (a '# YOUR CODE HERE' cell is not filled in yet?)"
     except CellTimeoutError:
-        status = TIMEOUT
+        status = Status.TIMEOUT
         if time.monotonic() >= deadline - 1:
-            message = f"the notebook ran past its {notebook_timeout:.0f} s limit and was stopped"
+            message = f"the notebook ran past its {limits.notebook_timeout:.0f} s limit and was stopped"
         else:
-            message = f"a cell ran past the {cell_timeout:.0f} s limit per cell and was stopped"
+            message = f"a cell ran past the {limits.cell_timeout:.0f} s limit per cell and was stopped"
         message += _where(executed)
     except DeadKernelError:
-        status, message = KERNEL_DIED, "the kernel died (crashed, ran out of memory, or exited)" + _where(executed)
+        status, message = Status.KERNEL_DIED, "the kernel died (crashed, ran out of memory, or exited)" + _where(executed)
         tail = _last_line(executed.with_suffix(".kernel.log"))
         message += f"; its last words: {tail}" if tail else ""
     except Exception as exc:  # a kernel that cannot start, a notebook papermill rejects, ...
-        status, message = ERROR, f"the notebook could not be executed: {type(exc).__name__}: {_first_line(str(exc))}"
+        status, message = Status.ERROR, f"the notebook could not be executed: {type(exc).__name__}: {_first_line(str(exc))}"
     wall = time.monotonic() - started
     client = engine.last_client
     truncated = bool(client and client.truncated)
-    return Execution(status, message, executed, _cell_seconds(executed), wall, truncated)
+    return Execution(status, message, executed, _cell_seconds(executed), wall, truncated, limits.output_bytes)
 
 
 def _first_line(text: str) -> str:

@@ -8,13 +8,11 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from autograder.errors import ModelLoadError
 from autograder.modelspec import ModelDescription, describe
+from autograder.modelspec.receptive_field import fmt
 
 COLUMNS = ("layer", "kind", "output", "params", "RF", "jump", "padding")
-
-
-class ModelLoadError(ValueError):
-    """The path holds no model the inspector can load."""
 
 
 def load_model(path: Path) -> tuple[Any, Optional[Sequence[int]]]:
@@ -79,11 +77,7 @@ def format_table(description: ModelDescription) -> str:
     return "\n".join(out)
 
 
-def _fmt(x: Fraction) -> str:
-    return str(int(x)) if x.denominator == 1 else f"{float(x):.3g}"
-
-
 def _fmt_pair(pair: Optional[tuple[Fraction, Fraction]]) -> str:
     if pair is None:
         return "-"
-    return _fmt(pair[0]) if pair[0] == pair[1] else f"{_fmt(pair[0])}x{_fmt(pair[1])}"
+    return fmt(pair[0]) if pair[0] == pair[1] else f"{fmt(pair[0])}x{fmt(pair[1])}"

@@ -14,24 +14,21 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from autograder import rubric as rubrics
-from autograder.grade import ROOT, grade
-from autograder.scoring import ScoringPool
+from autograder.paths import REFERENCE_DIR
+from autograder.pipeline.grade import GradingSettings, grade
+from autograder.pipeline.score import ScoringPool
 
 
 def measure(profile: str, seeds: Sequence[int], assignments: Optional[Sequence[str]] = None,
             data_dir: Optional[str] = None) -> dict[tuple[str, str], list[Optional[float]]]:
     """{(assignment, check): [value per seed]} from grading the reference solutions."""
     values: dict[tuple[str, str], list[Optional[float]]] = {}
-    pool = ScoringPool()
-    try:
-        with tempfile.TemporaryDirectory(prefix="calibrate-") as tmp:
-            for seed in seeds:
-                run = grade(ROOT / "reference_solutions", assignments, profile, Path(tmp) / str(seed), data_dir,
-                            seed, pool=pool)
-                for r in run.results:
-                    values.setdefault((r.assignment, r.id), []).append(r.value)
-    finally:
-        pool.close()
+    with ScoringPool() as pool, tempfile.TemporaryDirectory(prefix="calibrate-") as tmp:
+        for seed in seeds:
+            notebooks = grade(REFERENCE_DIR, Path(tmp) / str(seed), assignments,
+                              GradingSettings(profile, data_dir, seed), pool)
+            for r in (r for nb in notebooks for r in nb.results):
+                values.setdefault((r.assignment, r.id), []).append(r.value)
     return values
 
 

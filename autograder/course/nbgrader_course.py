@@ -2,7 +2,7 @@
 
 The course directory is the repository root (``nbgrader_config.py``):
 ``source/`` -> ``assignments/`` (released) and ``submitted/STUDENT/NN_name/``.
-Grade cells call :func:`autograder.grade_cell`, which scores each check in a
+Grade cells call :func:`coursework.grade_cell`, which scores each check in a
 process of its own, so nbgrader's points come from the same check functions
 as the CLI's.
 """
@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from autograder.release import ReleaseError, assignment_names
+from autograder.course.release import assignment_names, nbgrader_environment
+from autograder.errors import ReleaseError
 
 
 def _nbgrader(course: Path, *args: str, env: dict[str, str]) -> None:
@@ -28,11 +29,7 @@ def _nbgrader(course: Path, *args: str, env: dict[str, str]) -> None:
 def autograde(course: Path, assignments: Optional[Sequence[str]] = None, profile: str = "full",
               csv_path: str = "grades.csv") -> Path:
     """Autograde every submitted notebook of ``assignments`` and export the gradebook to CSV."""
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",  # nbgrader needs alembic
-        "CNN_PROFILE": profile,
-    }
+    env = nbgrader_environment(CNN_PROFILE=profile)
     names = list(assignments or assignment_names(course))
     for name in names:
         # Registers the assignment's cells and checksums in the gradebook (and rewrites the same release).

@@ -1,6 +1,6 @@
-"""Harnesses that call a student's definitions; run by :mod:`autograder.sandbox` in a fresh process.
+"""Harnesses that call a student's definitions; run by :mod:`autograder.studentcode.harness` in a fresh process.
 
-``python -m autograder.harnesses NAME DEFINITIONS.py ARGS_JSON`` imports the
+``python -m autograder.studentcode.harnesses NAME DEFINITIONS.py ARGS_JSON`` imports the
 student's definitions, exercises them, and prints one JSON line of facts.
 The harness gathers facts only; the check functions judge them.
 """

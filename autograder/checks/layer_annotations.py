@@ -8,12 +8,12 @@ was broken; the computed value is shown only where the rubric says ``reveal``.
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import Any, Optional
 
-from autograder import receptive_field as rfa
-from autograder.annotations import Annotation, notebook_layer_calls
+from autograder.modelspec import receptive_field as rfa
+from autograder.studentcode.annotation_parser import Annotation, notebook_layer_calls
 from autograder.checks import ArtifactError, MissingArtifact, Outcome, check
+from autograder.modelspec import POINTWISE_KINDS, layer_class_names
 
 WINDOW_RULE = ("r_out = r_in + (k - 1) * j_in, with j_in the jump *before* this layer "
                "(a dilation d stretches k to d * (k - 1) + 1)")
@@ -34,13 +34,6 @@ LABELS = {"out": "output", "nout": "n_out", "cout": "c_out", "rf": "RF", "jout":
           "jin": "j_in", "k": "k", "s": "s", "p": "p"}
 
 
-def _square(pair: Optional[tuple[Fraction, Fraction]]) -> Optional[tuple[int, ...]]:
-    if pair is None:
-        return None
-    values = tuple(int(v) if v.denominator == 1 else float(v) for v in pair)
-    return values[:1] if values[0] == values[1] else values
-
-
 def rf_rule(info) -> str:
     if info.fields is not None and info.fields[0].is_whole:
         return "Flatten, Dense and global pooling see the whole input image: their RF is the image size"
@@ -58,10 +51,10 @@ def computed_fields(info, previous) -> dict[str, Optional[tuple]]:
     spatial = len(shape) == 3
     values: dict[str, Optional[tuple]] = {
         "cout": (shape[-1],),
-        "rf": _square(info.rf),
-        "jout": _square(info.jump),
-        "rin": _square(previous.rf) if previous is not None else None,
-        "jin": _square(previous.jump) if previous is not None else None,
+        "rf": rfa.plain_pair(info.rf),
+        "jout": rfa.plain_pair(info.jump),
+        "rin": rfa.plain_pair(previous.rf) if previous is not None else None,
+        "jin": rfa.plain_pair(previous.jump) if previous is not None else None,
     }
     values["out"] = shape
     values["nout"] = shape[:2] if spatial else shape
@@ -114,17 +107,8 @@ def field_problems(info, previous, annotation: Annotation, reveal: bool) -> list
 def annotations(ctx, function: str = "build_model", model: str = "model", reveal: bool = False,
                 structured_answer: str = "annotations") -> Outcome:
     """Every layer of ``function``'s model is annotated, and every written field is right."""
-    import nbformat
-
-    from autograder.modelspec.keras_adapter import KERAS_KINDS
-    from autograder.modelspec.layer import POINTWISE_KINDS
-
-    if ctx.notebook is None:
-        raise MissingArtifact("the notebook is not available to this check")
     description = ctx.description(model)
-    nb = nbformat.read(ctx.notebook, as_version=4)
-    sources = [c.source if c.cell_type == "code" else "" for c in nb.cells]
-    calls = notebook_layer_calls(sources, [k for k in KERAS_KINDS if k != "InputLayer"], function)
+    calls = notebook_layer_calls(ctx.code_cells(), layer_class_names(), function)
     if not calls:
         return Outcome(False, f"no layers found in a function {function}() of the notebook")
     try:

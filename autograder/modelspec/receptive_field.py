@@ -32,10 +32,12 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal, Sequence, Union
 
+from coursework.errors import AutograderError
+
 Padding = Union[Literal["same", "valid"], tuple[int, int]]
 
 
-class GeometryError(ValueError):
+class GeometryError(AutograderError, ValueError):
     """A layer's geometry cannot be computed (window larger than its input, ...)."""
 
 
@@ -183,7 +185,7 @@ def merge(fields: Sequence[AxisField], what: str = "merge", names: Sequence[str]
         return unknown(next((f.size for f in fields if f.size is not None), None))
     jumps = {f.jump for f in fields}
     if len(jumps) > 1:
-        detail = ", ".join(f"{n}: jump {_fmt(f.jump)}" for n, f in zip(labels, fields))
+        detail = ", ".join(f"{n}: jump {fmt(f.jump)}" for n, f in zip(labels, fields))
         raise MisalignedPathsError(
             f"{what}: its inputs sit on different grids ({detail}); the paths are misaligned"
         )
@@ -202,7 +204,19 @@ def merge(fields: Sequence[AxisField], what: str = "merge", names: Sequence[str]
     return AxisField(size, right - left, jump, (left + right) / 2)
 
 
-def _fmt(x: Fraction | None) -> str:
-    if x is None:
-        return "-"
-    return str(int(x)) if x.denominator == 1 else f"{float(x):g}"
+def plain(x: Fraction) -> int | float:
+    """A whole figure as an int, any other as a float (for messages and JSON)."""
+    return int(x) if x.denominator == 1 else float(x)
+
+
+def plain_pair(pair: tuple[Fraction, Fraction] | None) -> tuple[int | float, ...] | None:
+    """A (height, width) figure as one value when square: (6,), else (6, 4)."""
+    if pair is None:
+        return None
+    a, b = plain(pair[0]), plain(pair[1])
+    return (a,) if a == b else (a, b)
+
+
+def fmt(x: Fraction | None) -> str:
+    """A figure as people read it: "-" when unknown, "6", "2.5"."""
+    return "-" if x is None else f"{plain(x):g}"

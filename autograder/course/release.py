@@ -20,13 +20,11 @@ from typing import Optional, Sequence
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parent.parent
+from autograder.errors import ReleaseError
+from autograder.paths import ROOT
+
 _MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 _HIDDEN = re.compile(r"^\s*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\s*$\n?", re.S | re.M)
-
-
-class ReleaseError(RuntimeError):
-    """nbgrader could not generate an assignment."""
 
 
 def solution_text(source: str) -> str:
@@ -49,6 +47,11 @@ def reference_notebook(released: nbformat.NotebookNode, source: nbformat.Noteboo
     return completed
 
 
+def nbgrader_environment(**extra: str) -> dict[str, str]:
+    """This environment with the virtual environment's bin/ first on PATH (nbgrader runs `alembic` from it)."""
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}", **extra}
+
+
 def assignment_names(root: Path = ROOT) -> list[str]:
     return sorted(p.name for p in (root / "source").iterdir() if p.is_dir() and not p.name.startswith("."))
 
@@ -57,7 +60,7 @@ def generate(names: Optional[Sequence[str]] = None, root: Path = ROOT, out: Opti
     """Release ``names`` (default: all) into ``out`` (default: ``root``): assignments/ and reference_solutions/."""
     out = out or root
     names = list(names or assignment_names(root))
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = nbgrader_environment()
     with tempfile.TemporaryDirectory(prefix="release-") as tmp:
         course = Path(tmp)
         shutil.copy(root / "nbgrader_config.py", course)

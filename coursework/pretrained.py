@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Sequence
+
+from coursework.datasets import keras_home, offline
+from coursework.errors import AutograderError
 
 VGG16_NOTOP = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
 
 
-class WeightsNotFoundError(FileNotFoundError):
+class WeightsNotFoundError(AutograderError, FileNotFoundError):
     """Pretrained weights are neither in Keras's cache nor downloadable."""
 
 
 def keras_models_dir() -> Path:
     """Where ``keras.applications`` keeps downloaded weights."""
-    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
+    return keras_home() / "models"
 
 
 def vgg16_base(weights: Any = "imagenet", input_shape: Sequence[int] = (64, 64, 3), download: bool = True) -> Any:
@@ -31,8 +33,7 @@ def vgg16_base(weights: Any = "imagenet", input_shape: Sequence[int] = (64, 64, 
         how = (f"VGG16's ImageNet weights are not in Keras's cache: place {VGG16_NOTOP} (about 59 MB) in "
                f"{path.parent}/. On a machine with a network, `make data` downloads it into ~/.keras/models/; "
                "copy that file here.")
-        offline = not download or os.environ.get("CNN_COURSE_OFFLINE", "") not in ("", "0")
-        if not path.exists() and offline:
+        if not path.exists() and offline(download):
             raise WeightsNotFoundError(how)
         if not path.exists():
             try:

@@ -1,10 +1,10 @@
-"""Stage a submission: a fresh copy, with every locked cell as released.
+"""Stage: a fresh copy of a submission, with every locked cell as released.
 
 The student's files are never modified. Locked and grade cells are compared
 with the released notebook through nbgrader's own checksums; a changed or
-deleted one is put back and recorded as tampering. For grading through the
-CLI, grade cells (nbgrader's in-notebook tests) are dropped from the staged
-copy: scoring happens outside the kernel.
+deleted one is put back and recorded as tampering (the ``locked_cells``
+result). Grade cells (nbgrader's in-notebook tests) are dropped from the
+staged copy: scoring happens outside the kernel.
 """
 
 from __future__ import annotations
@@ -18,20 +18,29 @@ from typing import Optional
 import nbformat
 from nbformat import NotebookNode
 
+from autograder.errors import StagingError
+from autograder.results import CheckResult, Status
+
 PARAMETERS_TAG = "parameters"
 IGNORED = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "artifacts", "*.keras", "*.h5", ".git")
-MAX_COPY_BYTES = 200_000_000
 
 
-class StagingError(ValueError):
-    """The submission cannot be staged (unreadable notebook, too large, ...)."""
-
-
-@dataclass
+@dataclass(frozen=True)
 class Staged:
     directory: Path
     notebook: Path
     tampering: list[str] = field(default_factory=list)
+
+    def result(self, assignment: str) -> CheckResult:
+        """The ``locked_cells`` row of the report (no points; a tampered notebook is flagged)."""
+        if self.tampering:
+            return CheckResult(assignment, "locked_cells", LOCKED_CELLS, 0.0, 0.0, Status.TAMPERED,
+                               "; ".join(self.tampering) + " (graded with the released cells)")
+        return CheckResult(assignment, "locked_cells", LOCKED_CELLS, 0.0, 0.0, Status.PASS,
+                           "every locked cell is as released")
+
+
+LOCKED_CELLS = "Locked and grade cells are as released"
 
 
 def _grade_id(cell: NotebookNode) -> Optional[str]:
@@ -114,20 +123,19 @@ def restore_locked_cells(submitted: NotebookNode, released: NotebookNode) -> tup
     return restored, notes
 
 
-def stage(submission: Path, released: Path, workdir: Path, drop_grade_cells: bool = True) -> Staged:
+def stage(submission: Path, released: Path, workdir: Path, copy_bytes: int) -> Staged:
     """Copy the assignment folder of ``submission`` into ``workdir`` and restore its locked cells."""
     folder = submission.parent
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
-    if size > MAX_COPY_BYTES:
-        raise StagingError(f"{folder.name} holds {size / 1e6:.0f} MB; the limit is {MAX_COPY_BYTES / 1e6:.0f} MB")
+    if size > copy_bytes:
+        raise StagingError(f"{folder.name} holds {size / 1e6:.0f} MB; the limit is {copy_bytes / 1e6:.0f} MB")
     if workdir.exists():
         shutil.rmtree(workdir)
     shutil.copytree(folder, workdir, ignore=IGNORED, symlinks=False, ignore_dangling_symlinks=True)
     notebook = read_notebook(submission)
     truth = read_notebook(released)
     restored, notes = restore_locked_cells(notebook, truth)
-    if drop_grade_cells:
-        restored.cells = [c for c in restored.cells if not _is_grade_only(c)]
+    restored.cells = [c for c in restored.cells if not _is_grade_only(c)]
     if not any(PARAMETERS_TAG in c.get("metadata", {}).get("tags", []) for c in restored.cells):
         raise StagingError("the released notebook has no cell tagged 'parameters'")
     target = workdir / submission.name

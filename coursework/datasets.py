@@ -23,6 +23,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from coursework.errors import AutograderError
+
 ENV_DIR = "CNN_COURSE_DATA"
 ENV_OFFLINE = "CNN_COURSE_OFFLINE"
 CATS_AND_DOGS = "cats_and_dogs_small"
@@ -32,14 +34,18 @@ CLASSES = ("cats", "dogs")
 ArrayPair = tuple[np.ndarray, np.ndarray]
 
 
-class DatasetNotFoundError(FileNotFoundError):
+class DatasetNotFoundError(AutograderError, FileNotFoundError):
     """A data set is in none of the places searched."""
+
+
+def keras_home() -> Path:
+    """Keras's own folder (``$KERAS_HOME`` or ``~/.keras``): data sets and weights are cached below it."""
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
 
 
 def keras_cache_dir() -> Path:
     """Where Keras keeps downloaded data sets (``keras.utils.get_file``'s default)."""
-    base = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
-    return base / "datasets"
+    return keras_home() / "datasets"
 
 
 def search_dirs(data_dir: Optional[os.PathLike | str] = None) -> list[tuple[str, Path]]:
@@ -53,7 +59,8 @@ def search_dirs(data_dir: Optional[os.PathLike | str] = None) -> list[tuple[str,
     return dirs
 
 
-def _offline(download: bool) -> bool:
+def offline(download: bool = True) -> bool:
+    """Whether downloads are off: ``download=False``, or ``$CNN_COURSE_OFFLINE`` set."""
     return not download or os.environ.get(ENV_OFFLINE, "") not in ("", "0")
 
 
@@ -115,7 +122,7 @@ def _download(name: str, looked: list[str], download: bool) -> tuple[ArrayPair, 
         f"Set ${ENV_DIR} to a folder holding {name}.npz, or run `python -m autograder data fetch` "
         "on a machine with a network to fill Keras's cache, then copy that cache to this machine."
     )
-    if _offline(download):
+    if offline(download):
         raise _not_found(name, [*looked, f"download skipped (download=False or ${ENV_OFFLINE} set)"], how)
     import keras
 

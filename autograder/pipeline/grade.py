@@ -1,0 +1,131 @@
+"""The orchestrator: stage -> execute -> score -> report, for one submission or a class.
+
+Each stage returns its own results; this module only chains them. A notebook
+that is missing, unreadable, raises, loops, or kills its kernel gets its own
+statuses; the others are graded all the same.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from autograder import rubric as rubrics
+from autograder.errors import StagingError
+from autograder.paths import RELEASED_DIR
+from autograder.pipeline import report
+from autograder.pipeline.execute import execute
+from autograder.pipeline.score import ScoringPool
+from autograder.pipeline.stage import stage
+from autograder.results import CheckResult, Status, unscored
+
+
+@dataclass(frozen=True)
+class GradingSettings:
+    """How to grade: one value passed down the pipeline."""
+
+    profile: str = "smoke"
+    data_dir: Optional[str] = None
+    seed: int = 0
+    released_dir: Path = RELEASED_DIR  # the released notebooks whose locked cells are the truth
+    limits: dict[str, float] = field(default_factory=dict)  # overrides of the rubric's limits
+
+    def limits_for(self, rubric: rubrics.Rubric) -> rubrics.Limits:
+        return rubric.profiles[self.profile].limits.replace(self.limits)
+
+
+@dataclass
+class NotebookGrade:
+    rubric: rubrics.Rubric
+    results: list[CheckResult]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def grade_notebook(rubric: rubrics.Rubric, submission: Path, out: Path, workroot: Path, pool: ScoringPool,
+                   settings: GradingSettings) -> NotebookGrade:
+    """Grade one assignment of ``submission``; write its executed notebook and feedback page into ``out``."""
+    profile = rubric.profiles[settings.profile]
+    limits = settings.limits_for(rubric)
+    notebook = submission / rubric.name / rubric.notebook
+    if not notebook.is_file():
+        return NotebookGrade(rubric, unscored(rubric.id, rubric.checks, Status.MISSING,
+                                              f"{rubric.name}/{rubric.notebook} is not in the submission"))
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    try:
+        staged = stage(notebook, settings.released_dir / rubric.name / rubric.notebook, workroot / rubric.name,
+                       limits.copy_bytes)
+    except StagingError as exc:
+        return NotebookGrade(rubric, unscored(rubric.id, rubric.checks, Status.ERROR, str(exc)))
+    artifacts = workroot / f"{rubric.name}-artifacts"
+    timings["stage_s"] = time.perf_counter() - t0
+
+    parameters: dict[str, Any] = {
+        "PROFILE": settings.profile, "EPOCHS": profile.epochs, "DATA_DIR": settings.data_dir, "SEED": settings.seed,
+        "OUTPUT_DIR": str(artifacts), **profile.parameters,
+    }
+    executed = out / rubric.notebook
+    run = execute(staged.notebook, executed, parameters, staged.directory, limits)
+    timings["execute_s"] = run.wall_seconds
+    timings["cells_s"] = run.cell_seconds
+
+    t0 = time.perf_counter()
+    if run.ok:
+        scored = pool.score(rubric, settings.profile, artifacts, staged.notebook, settings.data_dir, limits=limits)
+    else:
+        scored = pool.score(rubric, settings.profile, artifacts, staged.notebook, settings.data_dir,
+                            static_only=True, limits=limits)
+        scored += unscored(rubric.id, [s for s in rubric.checks if s.needs_execution], run.status, run.message)
+        order = {s.id: i for i, s in enumerate(rubric.checks)}
+        scored.sort(key=lambda r: order[r.id])
+    results = [staged.result(rubric.id), *run.results(rubric.id), *scored]
+    timings["score_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    if executed.exists():
+        results += report.feedback_page(executed, results, rubric)
+    timings["export_s"] = time.perf_counter() - t0
+    return NotebookGrade(rubric, results, {k: round(v, 3) for k, v in timings.items()})
+
+
+def chosen_rubrics(submission: Path, assignments: Optional[Sequence[str]]) -> list[rubrics.Rubric]:
+    """The rubrics named, or those whose folder the submission has (all, if it has none)."""
+    if assignments:
+        return [rubrics.find(a) for a in assignments]
+    available = list(rubrics.all_rubrics().values())
+    return [r for r in available if (submission / r.name).is_dir()] or available
+
+
+def grade(submission: Path, out: Path = Path("grading"), assignments: Optional[Sequence[str]] = None,
+          settings: GradingSettings = GradingSettings(), pool: Optional[ScoringPool] = None) -> list[NotebookGrade]:
+    """Grade every assignment (or those named) of ``submission`` and write the reports into ``out``."""
+    submission, out = submission.resolve(), out.resolve()  # papermill runs notebooks from another directory
+    chosen = chosen_rubrics(submission, assignments)
+    out.mkdir(parents=True, exist_ok=True)
+    with (ScoringPool() if pool is None else contextlib.nullcontext(pool)) as scoring:
+        scoring.warm_up()
+        with tempfile.TemporaryDirectory(prefix="autograder-") as tmp:
+            notebooks = [grade_notebook(r, submission, out, Path(tmp), scoring, settings) for r in chosen]
+    report.write_reports(out, notebooks, {"submission": str(submission), "profile": settings.profile,
+                                          "seed": settings.seed})
+    return notebooks
+
+
+def grade_class(class_dir: Path, out: Path = Path("grading"), assignments: Optional[Sequence[str]] = None,
+                settings: GradingSettings = GradingSettings()) -> dict[str, list[NotebookGrade]]:
+    """Grade every student folder of ``class_dir`` (nbgrader's ``submitted/`` layout) with one scoring process.
+
+    Writes ``out/STUDENT/`` per student and ``out/grades.csv`` for the class.
+    """
+    students = sorted(p.name for p in class_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    graded: dict[str, list[NotebookGrade]] = {}
+    with ScoringPool() as pool:
+        for student in students:
+            graded[student] = grade(class_dir / student, out / student, assignments, settings, pool)
+    report.write_grades_csv(out / "grades.csv", graded)
+    return graded
+

@@ -46,7 +46,7 @@ grade: setup
 	$(BIN)/python -m autograder grade $(SUBMISSION) --profile $(PROFILE) --out $(OUT) $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT))
 
 check: setup
-	$(BIN)/python -m autograder grade assignments --profile smoke --out $(OUT)/check
+	$(BIN)/python -m autograder grade assignments --profile smoke --out $(OUT)/check --sandbox prefer
 
 release: setup
 	$(BIN)/python -m autograder release

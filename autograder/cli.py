@@ -38,6 +38,11 @@ def _grading_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cell-timeout", type=float, help="seconds per cell (default: the rubric's)")
     parser.add_argument("--notebook-timeout", type=float, help="seconds per notebook (default: the rubric's)")
+    parser.add_argument("--sandbox", choices=("require", "prefer", "off"), default="require",
+                        help="run student code in the bubblewrap sandbox: require it (default), prefer it "
+                        "(warn and go on without one where it cannot start), or off")
+    parser.add_argument("--no-sandbox", dest="sandbox", action="store_const", const="off",
+                        help="run student code without a sandbox (same as --sandbox off)")
 
 
 def _settings(args: argparse.Namespace):
@@ -45,7 +50,7 @@ def _settings(args: argparse.Namespace):
 
     limits = {"cell_timeout": args.cell_timeout, "notebook_timeout": args.notebook_timeout}
     return GradingSettings(args.profile, args.data_dir, args.seed,
-                           limits={k: v for k, v in limits.items() if v is not None})
+                           limits={k: v for k, v in limits.items() if v is not None}, sandbox=args.sandbox)
 
 
 def build_parser() -> argparse.ArgumentParser:

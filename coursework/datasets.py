@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -290,39 +291,76 @@ def load_subset(
     """A stratified subset of ``"mnist"`` or ``"cifar10"``, shaped like the full loader's.
 
     Subsets are cached as uncompressed ``.npz`` (keyed by data set, sizes and
-    seed), so a smoke run does not decompress all of CIFAR-10 every time.
+    seed), so a smoke run does not decompress all of CIFAR-10 every time. A
+    cached file is used only when it matches the checksum recorded beside it;
+    a cache that cannot be written (read-only in the grader's sandbox) is
+    simply not written.
     """
     loaders = {"mnist": load_mnist, "cifar10": load_cifar10}
     if name not in loaders:
         raise ValueError(f"unknown data set {name!r}; choose from {sorted(loaders)}")
     path = subset_cache_dir() / f"{name}-{n_train}-{n_test}-seed{seed}.npz"
-    if cache and path.exists():
+    if cache and _intact(path):
         return _load_npz(path, label_shape=(1,) if name == "cifar10" else ())
     (x_train, y_train), (x_test, y_test) = loaders[name](data_dir, download=download)
     train = stratified_indices(y_train, n_train, seed)
     test = stratified_indices(y_test, n_test, seed)
     result = (x_train[train], y_train[train]), (x_test[test], y_test[test])
     if cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, x_train=result[0][0], y_train=result[0][1], x_test=result[1][0], y_test=result[1][1])
-        os.replace(tmp, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp.npz")
+            np.savez(tmp, x_train=result[0][0], y_train=result[0][1], x_test=result[1][0], y_test=result[1][1])
+            _checksum_file(path).write_text(_sha256(tmp))
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only cache: the subset is simply not kept
     return result
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _checksum_file(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def _intact(path: Path) -> bool:
+    """Whether a cached file exists and matches the checksum recorded when it was written."""
+    recorded = _checksum_file(path)
+    try:
+        return path.is_file() and not path.is_symlink() and recorded.read_text().strip() == _sha256(path)
+    except OSError:
+        return False
 
 
 def cats_and_dogs_subset(per_class: dict[str, int], seed: int = 0, data_dir=None, out=None) -> Path:
     """A smaller dogs-vs-cats directory with ``per_class[split]`` images per class.
 
     Files are hard-linked where possible (copied otherwise) into ``out``
-    (default: a cache folder keyed by sizes and seed), in the same layout as
-    the full set. Selection is a seeded sample of each class folder.
+    (default: a cache folder keyed by sizes and seed, or a fresh temporary
+    folder where the cache cannot be written), in the same layout as the full
+    set. Selection is a seeded sample of each class folder. A cached folder is
+    used only when every file matches the checksums recorded in it.
     """
     source = cats_and_dogs_small(data_dir)
     key = "-".join(f"{s}{per_class[s]}" for s in sorted(per_class))
     out = Path(out) if out is not None else subset_cache_dir() / f"{CATS_AND_DOGS}-{key}-seed{seed}"
     done = out / ".complete"
-    if done.exists():
+    if done.exists() and done.read_text() == _manifest_text(out):
         return out
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / ".probe").touch()
+        (out / ".probe").unlink()
+    except OSError:
+        out = Path(tempfile.mkdtemp(prefix=f"{CATS_AND_DOGS}-"))
+        done = out / ".complete"
     for split in sorted(per_class):
         for c, cls in enumerate(CLASSES):
             rng = np.random.default_rng([seed, list(SPLITS).index(split), c])  # independent of the other splits
@@ -339,5 +377,10 @@ def cats_and_dogs_subset(per_class: dict[str, int], seed: int = 0, data_dir=None
                         os.link(f, dst)
                     except OSError:
                         shutil.copyfile(f, dst)
-    done.write_text("ok\n")
+    done.write_text(_manifest_text(out))
     return out
+
+
+def _manifest_text(root: Path) -> str:
+    """One ``sha256  path`` line per image below ``root``."""
+    return "".join(f"{digest}  {name}\n" for name, digest in sorted(sha256_manifest(root).items()))

@@ -2,14 +2,21 @@
 
 Limits: a timeout per cell and a deadline for the whole notebook (each cell
 gets whichever ends first), a cap on the bytes of output kept, and a kernel
-environment reduced to an allow-list (no tokens or credentials).
+environment reduced to an allow-list (no tokens or credentials). With a
+:class:`autograder.sandbox.Sandbox` the kernel runs inside it and papermill
+talks to it over Unix sockets (jupyter_client's ``ipc`` transport) in a
+folder bound into the sandbox, since the sandbox has no network.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
+import re
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +24,7 @@ from typing import Any, Optional
 
 from autograder.results import CheckResult, Status
 from autograder.rubric import Limits
+from autograder.sandbox import Sandbox, hand_over
 
 
 # Variables a notebook's kernel may see; everything else (tokens, keys) is dropped.
@@ -68,8 +76,10 @@ def _engine():
     from papermill.utils import merge_kwargs, remove_args
 
     class LimitedClient(PapermillNotebookClient):
-        def __init__(self, nb_man, output_limit: int, deadline: float, cell_timeout: float, **kw):
-            super().__init__(nb_man, **kw)
+        def __init__(self, nb_man, output_limit: int, deadline: float, cell_timeout: float,
+                     sandbox: Optional[Sandbox], socket_dir: Optional[Path], **kw):
+            super().__init__(nb_man, kernel_manager_class=_sandboxed_kernel_manager(), **kw)
+            self.sandbox, self.socket_dir = sandbox, socket_dir
             self.output_limit = output_limit
             self.output_bytes = 0
             self.truncated = False
@@ -79,6 +89,14 @@ def _engine():
             # Outputs are all in once the last cell replies: kill the kernel rather than wait
             # for a graceful exit (a kernel holding TensorFlow takes seconds to shut down).
             self.shutdown_kernel = "immediate"
+
+        def create_kernel_manager(self):
+            km = super().create_kernel_manager()
+            if self.sandbox is not None:
+                km.sandbox, km.sandbox_cwd = self.sandbox, Path.cwd()  # papermill has moved into the notebook's folder
+                km.transport, km.ip = "ipc", str(self.socket_dir / "kernel")
+                km.connection_file = str(self.socket_dir / "kernel.json")
+            return km
 
         def _timeout_for(self, cell) -> int:
             return max(1, int(min(self.cell_timeout, self.deadline - time.monotonic())))
@@ -99,7 +117,7 @@ def _engine():
         @classmethod
         def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
                                      stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
-            limits = {k: kwargs.pop(k) for k in ("output_limit", "deadline", "cell_timeout")}
+            limits = {k: kwargs.pop(k) for k in ("output_limit", "deadline", "cell_timeout", "sandbox", "socket_dir")}
             kernel_env = kwargs.pop("kernel_env")
             kernel_log = kwargs.pop("kernel_log")
             kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
@@ -114,14 +132,34 @@ def _engine():
     return LimitedEngine
 
 
+def _sandboxed_kernel_manager():
+    """jupyter_client's kernel manager, launching the kernel inside the sandbox when one is set."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class SandboxedKernelManager(AsyncKernelManager):
+        sandbox: Optional[Sandbox] = None
+        sandbox_cwd: Path = Path("/")
+
+        def format_kernel_cmd(self, extra_arguments: Optional[list[str]] = None) -> list[str]:
+            command = super().format_kernel_cmd(extra_arguments)
+            if self.sandbox is None:
+                return command
+            hand_over(Path(self.connection_file))  # written by the grader, read by the sandbox's user
+            return self.sandbox.command(command, self.sandbox_cwd)
+
+    return SandboxedKernelManager
+
+
 def _stream(text: str) -> Any:
     from nbformat.v4 import new_output
 
     return new_output("stream", name="stderr", text=text)
 
 
-def execute(notebook: Path, executed: Path, parameters: dict[str, Any], cwd: Path, limits: Limits) -> Execution:
-    """Run ``notebook`` into ``executed`` under ``limits``; never raises for what the notebook does."""
+def execute(notebook: Path, executed: Path, parameters: dict[str, Any], cwd: Path, limits: Limits,
+            sandbox: Optional[Sandbox] = None) -> Execution:
+    """Run ``notebook`` into ``executed`` under ``limits`` (inside ``sandbox`` when given);
+    never raises for what the notebook does."""
     import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
@@ -131,12 +169,19 @@ def execute(notebook: Path, executed: Path, parameters: dict[str, Any], cwd: Pat
     status: Optional[Status] = None
     message = "ran to the end"
     logging.getLogger("papermill").setLevel(logging.WARNING)
+    socket_dir = Path(tempfile.mkdtemp(prefix="kernel-")) if sandbox is not None else None
+    env = kernel_environment()
+    if sandbox is not None:
+        hand_over(socket_dir)
+        sandbox = dataclasses.replace(sandbox, writable=(*sandbox.writable, socket_dir))
+        env = sandbox.environment(env)
     try:
         papermill.execute_notebook(
             str(notebook), str(executed), parameters=parameters, engine_name="autograder",
             kernel_name="python3", progress_bar=False, cwd=str(cwd), log_output=False,
             output_limit=limits.output_bytes, deadline=deadline, cell_timeout=limits.cell_timeout,
-            kernel_env=kernel_environment(), kernel_log=str(executed.with_suffix(".kernel.log")),
+            sandbox=sandbox, socket_dir=socket_dir,
+            kernel_env=env, kernel_log=str(executed.with_suffix(".kernel.log")),
         )
     except papermill.PapermillExecutionError as exc:
         status = Status.ERROR
@@ -144,6 +189,7 @@ def execute(notebook: Path, executed: Path, parameters: dict[str, Any], cwd: Pat
         message = f"cell {exc.exec_count or exc.cell_index} raised {exc.ename}" + (f": {detail}" if detail else "")
         if exc.ename == "NotImplementedError":
             message += " (a '# YOUR CODE HERE' cell is not filled in yet?)"
+        message += _limit_hit(exc.ename, str(exc.evalue), limits, sandbox)
     except CellTimeoutError:
         status = Status.TIMEOUT
         if time.monotonic() >= deadline - 1:
@@ -153,10 +199,14 @@ def execute(notebook: Path, executed: Path, parameters: dict[str, Any], cwd: Pat
         message += _where(executed)
     except DeadKernelError:
         status, message = Status.KERNEL_DIED, "the kernel died (crashed, ran out of memory, or exited)" + _where(executed)
-        tail = _last_line(executed.with_suffix(".kernel.log"))
-        message += f"; its last words: {tail}" if tail else ""
+        words = _last_words(executed.with_suffix(".kernel.log"))
+        message += _limit_hit("", words, limits, sandbox)
+        message += f"; its last words: {words}" if words else ""
     except Exception as exc:  # a kernel that cannot start, a notebook papermill rejects, ...
         status, message = Status.ERROR, f"the notebook could not be executed: {type(exc).__name__}: {_first_line(str(exc))}"
+    finally:
+        if socket_dir is not None:
+            shutil.rmtree(socket_dir, ignore_errors=True)
     wall = time.monotonic() - started
     client = engine.last_client
     truncated = bool(client and client.truncated)
@@ -168,12 +218,33 @@ def _first_line(text: str) -> str:
     return lines[0][:300] if lines else ""
 
 
-def _last_line(log: Path) -> str:
+# What a kernel's log holds besides its last words: ipykernel's banner, jupyter_client's warnings.
+_LOG_NOISE = re.compile(r"^(NOTE: When using the `ipython kernel`|To exit, you will have|\"quit\" from a client|"
+                        r"To read more about this|To connect another client|    --existing|\[IPKernelApp\]|"
+                        r"\s*warnings\.warn|.*(Warning|WARNING):|Fontconfig error)")
+
+
+def _last_words(log: Path) -> str:
+    """The last line a dead kernel wrote that is not start-up chatter."""
     try:
-        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+        lines = [line for line in log.read_text(errors="replace").splitlines()
+                 if line.strip() and not _LOG_NOISE.match(line) and "ipython/ipython/issues" not in line]
     except OSError:
         return ""
     return lines[-1][:300] if lines else ""
+
+
+def _limit_hit(ename: str, text: str, limits: Limits, sandbox: Optional[Sandbox]) -> str:
+    """Which sandbox limit an error points at, in words, or ""."""
+    if sandbox is None:
+        return ""
+    if ename == "MemoryError" or re.search(r"MemoryError|bad_alloc|Cannot allocate memory|out of memory", text):
+        return f" (it ran out of its {limits.memory_bytes / 1e9:g} GB memory limit)"
+    if "Resource temporarily unavailable" in text or ename == "BlockingIOError":
+        return f" (it hit its limit of {limits.processes} processes)"
+    if re.search(r"File too large|SIGXFSZ", text):
+        return f" (it wrote a file beyond its {limits.file_bytes / 1e9:g} GB limit)"
+    return ""
 
 
 def _cells(executed: Path) -> list[Any]:

@@ -8,6 +8,8 @@ statuses; the others are graded all the same.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -22,6 +24,9 @@ from autograder.pipeline.execute import execute
 from autograder.pipeline.score import ScoringPool
 from autograder.pipeline.stage import stage
 from autograder.results import CheckResult, Status, unscored
+from autograder.sandbox import SandboxUnavailable, bwrap_problem, hand_over, sandbox_for
+
+SANDBOX_MODES = ("require", "prefer", "off")  # refuse to run without one; warn and go on; never use one
 
 
 @dataclass(frozen=True)
@@ -33,9 +38,27 @@ class GradingSettings:
     seed: int = 0
     released_dir: Path = RELEASED_DIR  # the released notebooks whose locked cells are the truth
     limits: dict[str, float] = field(default_factory=dict)  # overrides of the rubric's limits
+    sandbox: str = "require"  # one of SANDBOX_MODES
 
     def limits_for(self, rubric: rubrics.Rubric) -> rubrics.Limits:
         return rubric.profiles[self.profile].limits.replace(self.limits)
+
+    def resolved(self) -> "GradingSettings":
+        """These settings with the sandbox mode settled for this machine: "require" or "off".
+
+        Raises :class:`SandboxUnavailable` when a sandbox is required and none can start;
+        with "prefer", says once on stderr that student code runs unsandboxed.
+        """
+        if self.sandbox not in SANDBOX_MODES:
+            raise ValueError(f"sandbox must be one of {SANDBOX_MODES}, not {self.sandbox!r}")
+        problem = bwrap_problem() if self.sandbox != "off" else None
+        if problem is None:
+            return self
+        if self.sandbox == "require":
+            raise SandboxUnavailable(f"{problem}. Student code is only run in a sandbox; "
+                                     "`--no-sandbox` runs it without one, at your own risk.")
+        print(f"warning: no sandbox ({problem}); your notebooks run unsandboxed", file=sys.stderr)
+        return dataclasses.replace(self, sandbox="off")
 
 
 @dataclass
@@ -62,6 +85,11 @@ def grade_notebook(rubric: rubrics.Rubric, submission: Path, out: Path, workroot
     except StagingError as exc:
         return NotebookGrade(rubric, unscored(rubric.id, rubric.checks, Status.ERROR, str(exc)))
     artifacts = workroot / f"{rubric.name}-artifacts"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    box = None
+    if settings.sandbox != "off":
+        box = sandbox_for(limits, [staged.directory, artifacts], settings.data_dir)
+        hand_over(staged.directory, artifacts)
     timings["stage_s"] = time.perf_counter() - t0
 
     parameters: dict[str, Any] = {
@@ -69,16 +97,14 @@ def grade_notebook(rubric: rubrics.Rubric, submission: Path, out: Path, workroot
         "OUTPUT_DIR": str(artifacts), **profile.parameters,
     }
     executed = out / rubric.notebook
-    run = execute(staged.notebook, executed, parameters, staged.directory, limits)
+    run = execute(staged.notebook, executed, parameters, staged.directory, limits, box)
     timings["execute_s"] = run.wall_seconds
     timings["cells_s"] = run.cell_seconds
 
     t0 = time.perf_counter()
-    if run.ok:
-        scored = pool.score(rubric, settings.profile, artifacts, staged.notebook, settings.data_dir, limits=limits)
-    else:
-        scored = pool.score(rubric, settings.profile, artifacts, staged.notebook, settings.data_dir,
-                            static_only=True, limits=limits)
+    scored = pool.score(rubric, settings.profile, artifacts, staged.notebook, settings.data_dir,
+                        static_only=not run.ok, limits=limits, sandbox=box)
+    if not run.ok:
         scored += unscored(rubric.id, [s for s in rubric.checks if s.needs_execution], run.status, run.message)
         order = {s.id: i for i, s in enumerate(rubric.checks)}
         scored.sort(key=lambda r: order[r.id])
@@ -92,19 +118,29 @@ def grade_notebook(rubric: rubrics.Rubric, submission: Path, out: Path, workroot
     return NotebookGrade(rubric, results, {k: round(v, 3) for k, v in timings.items()})
 
 
-def chosen_rubrics(submission: Path, assignments: Optional[Sequence[str]]) -> list[rubrics.Rubric]:
+def chosen_rubrics(available: Sequence[rubrics.Rubric], submission: Path,
+                   assignments: Optional[Sequence[str]]) -> list[rubrics.Rubric]:
     """The rubrics named, or those whose folder the submission has (all, if it has none)."""
     if assignments:
-        return [rubrics.find(a) for a in assignments]
-    available = list(rubrics.all_rubrics().values())
-    return [r for r in available if (submission / r.name).is_dir()] or available
+        named = {key: r for r in available for key in (r.id, r.name)}
+        missing = [a for a in assignments if a not in named]
+        if missing:
+            raise rubrics.RubricError(f"no rubric for assignment {', '.join(missing)}")
+        return [named[a] for a in assignments]
+    return [r for r in available if (submission / r.name).is_dir()] or list(available)
 
 
 def grade(submission: Path, out: Path = Path("grading"), assignments: Optional[Sequence[str]] = None,
-          settings: GradingSettings = GradingSettings(), pool: Optional[ScoringPool] = None) -> list[NotebookGrade]:
-    """Grade every assignment (or those named) of ``submission`` and write the reports into ``out``."""
+          settings: GradingSettings = GradingSettings(), pool: Optional[ScoringPool] = None,
+          available: Optional[Sequence[rubrics.Rubric]] = None) -> list[NotebookGrade]:
+    """Grade every assignment (or those named) of ``submission`` and write the reports into ``out``.
+
+    ``available``: the rubrics, loaded once before any student code runs (default: all of them, now).
+    """
     submission, out = submission.resolve(), out.resolve()  # papermill runs notebooks from another directory
-    chosen = chosen_rubrics(submission, assignments)
+    available = list(rubrics.all_rubrics().values()) if available is None else available
+    chosen = chosen_rubrics(available, submission, assignments)
+    settings = settings.resolved()
     out.mkdir(parents=True, exist_ok=True)
     with (ScoringPool() if pool is None else contextlib.nullcontext(pool)) as scoring:
         scoring.warm_up()
@@ -121,11 +157,14 @@ def grade_class(class_dir: Path, out: Path = Path("grading"), assignments: Optio
 
     Writes ``out/STUDENT/`` per student and ``out/grades.csv`` for the class.
     """
-    students = sorted(p.name for p in class_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    students = sorted(p.name for p in class_dir.iterdir()
+                      if p.is_dir() and not p.is_symlink() and not p.name.startswith("."))
+    available = list(rubrics.all_rubrics().values())  # once, before any student code runs
+    settings = settings.resolved()
     graded: dict[str, list[NotebookGrade]] = {}
     with ScoringPool() as pool:
         for student in students:
-            graded[student] = grade(class_dir / student, out / student, assignments, settings, pool)
+            graded[student] = grade(class_dir / student, out / student, assignments, settings, pool, available)
     report.write_grades_csv(out / "grades.csv", graded)
     return graded
 

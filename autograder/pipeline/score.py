@@ -23,6 +23,7 @@ from autograder.checks import CHECKS
 from autograder.errors import ArtifactError, CheckTimeout, MissingArtifact
 from autograder.results import CheckResult, Outcome, Status, unscored
 from autograder.rubric import CheckSpec, Limits, Rubric
+from autograder.sandbox import Sandbox
 from coursework.submit import ANSWERS, HISTORIES, METADATA
 
 
@@ -30,12 +31,13 @@ class ScoringContext:
     """What a check may look at: the artifacts, the staged notebook's code, the grader's data."""
 
     def __init__(self, artifacts: Path, notebook: Optional[Path], profile: str, limits: Limits,
-                 data_dir: Optional[str] = None):
+                 data_dir: Optional[str] = None, sandbox: Optional[Sandbox] = None):
         self.artifacts = Path(artifacts)
         self.notebook = notebook
         self.profile = profile
         self.limits = limits
         self.data_dir = data_dir
+        self.sandbox = sandbox  # where the student's functions run, when a check calls them
         self._cache: dict[Any, Any] = {}
 
     def _cached(self, key: Any, make: Any) -> Any:
@@ -145,7 +147,8 @@ class ScoringContext:
         from autograder.studentcode.harness import run_harness
 
         key = ("harness", name, json.dumps(args, sort_keys=True))
-        return self._cached(key, lambda: run_harness(self.notebook, name, args, self.limits.harness_timeout))
+        return self._cached(key, lambda: run_harness(self.notebook, name, args, self.limits.harness_timeout,
+                                                     self.sandbox))
 
     def accuracy(self, model_name: str, dataset: str, size: Optional[int] = None, scale: float = 1.0,
                  preprocess: str = "") -> float:
@@ -215,9 +218,11 @@ def score(
     check_ids: Optional[Sequence[str]] = None,
     static_only: bool = False,
     limits: Optional[Limits] = None,
+    sandbox: Optional[Sandbox] = None,
 ) -> list[CheckResult]:
     """Run the rubric's checks (all, or ``check_ids``) in this process."""
-    context = ScoringContext(artifacts, notebook, profile, limits or rubric.profiles[profile].limits, data_dir)
+    context = ScoringContext(artifacts, notebook, profile, limits or rubric.profiles[profile].limits, data_dir,
+                             sandbox)
     results = []
     for spec in selected(rubric, check_ids, static_only):
         status, message, value, fraction = run_check(spec.function, context, spec.args_for(profile))
@@ -227,13 +232,13 @@ def score(
 
 
 def _score_job(rubric: Rubric, profile: str, artifacts: str, notebook: Optional[str], data_dir: Optional[str],
-               static_only: bool, limits: Limits) -> list[CheckResult]:
+               static_only: bool, limits: Limits, sandbox: Optional[Sandbox]) -> list[CheckResult]:
     """Worker entry point: score one notebook."""
     import sys
 
     try:
         return score(rubric, profile, Path(artifacts), Path(notebook) if notebook else None, data_dir,
-                     static_only=static_only, limits=limits)
+                     static_only=static_only, limits=limits, sandbox=sandbox)
     finally:
         if "keras" in sys.modules:
             sys.modules["keras"].backend.clear_session()
@@ -285,11 +290,11 @@ class ScoringPool:
 
     def score(self, rubric: Rubric, profile: str, artifacts: Path, notebook: Optional[Path],
               data_dir: Optional[str] = None, static_only: bool = False,
-              limits: Optional[Limits] = None) -> list[CheckResult]:
+              limits: Optional[Limits] = None, sandbox: Optional[Sandbox] = None) -> list[CheckResult]:
         limits = limits or rubric.profiles[profile].limits
         try:
             future = self._pool().submit(_score_job, rubric, profile, str(artifacts),
-                                         str(notebook) if notebook else None, data_dir, static_only, limits)
+                                         str(notebook) if notebook else None, data_dir, static_only, limits, sandbox)
             return future.result(timeout=limits.scoring_timeout)
         except FutureTimeout:
             self._kill()

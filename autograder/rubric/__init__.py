@@ -34,6 +34,10 @@ class Limits:
     scoring_timeout: float
     json_bytes: int
     model_bytes: int
+    memory_bytes: int
+    processes: int
+    file_bytes: int
+    tmp_bytes: int
 
     def replace(self, overrides: Mapping[str, Any]) -> "Limits":
         unknown = set(overrides) - {f.name for f in dataclasses.fields(self)}

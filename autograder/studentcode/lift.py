@@ -1,27 +1,28 @@
 """Lift a student's definitions out of a notebook without running it (``ast``).
 
-Imports, functions, classes and constant assignments are kept, never
-top-level calls; :mod:`autograder.studentcode.harness` runs the result.
+Only what runs no student code at import is kept: imports, function
+definitions (without decorators, and only when every default is a constant)
+and assignments of constants to plain names. Classes (their bodies run at
+import), top-level calls and assignments into other objects are dropped.
+Annotations are never evaluated. :mod:`autograder.studentcode.harness` runs
+the result.
 """
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import Optional
 
 from autograder.studentcode.notebook import code_cells
 
-
-def _keep(node: ast.stmt) -> bool:
-    if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return True
-    if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
-        return _is_constant(node.value)
-    return False
+HEADER = "from __future__ import annotations  # lifted by the grader: annotations are not evaluated\n"
 
 
-def _is_constant(value: ast.expr) -> bool:
+def _is_constant(value: Optional[ast.expr]) -> bool:
     """Literals, and dotted names such as ``tf.data.AUTOTUNE``: nothing that calls code."""
+    if value is None:
+        return True
     if isinstance(value, (ast.Name, ast.Attribute)):
         while isinstance(value, ast.Attribute):
             value = value.value
@@ -33,6 +34,24 @@ def _is_constant(value: ast.expr) -> bool:
         return False
 
 
+def lifted(node: ast.stmt) -> Optional[str]:
+    """The source to keep for one top-level statement, or None."""
+    if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+        return None  # the header has the one that matters, and it must come first
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return ast.unparse(node)
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        if not all(_is_constant(d) for d in [*node.args.defaults, *node.args.kw_defaults]):
+            return None
+        node.decorator_list = []
+        return ast.unparse(node)
+    if isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets):
+        return ast.unparse(node) if _is_constant(node.value) else None
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+        return f"{node.target.id} = {ast.unparse(node.value)}" if _is_constant(node.value) else None
+    return None
+
+
 def student_definitions(notebook: Path) -> str:
     """The notebook's imports, definitions and constants, in order, as one module's source."""
     kept: list[str] = []
@@ -41,5 +60,5 @@ def student_definitions(notebook: Path) -> str:
             tree = ast.parse(source)
         except SyntaxError:
             continue  # a cell that does not parse cannot define anything
-        kept += [ast.get_source_segment(source, node) or ast.unparse(node) for node in tree.body if _keep(node)]
-    return "\n\n".join(kept) + "\n"
+        kept += filter(None, (lifted(node) for node in tree.body))
+    return HEADER + "\n\n".join(kept) + "\n"

@@ -1,0 +1,194 @@
+"""Run student code in an operating-system sandbox: bubblewrap, under resource limits.
+
+Student code is the notebook's kernel and every process that calls a
+student's lifted functions. Each runs inside ``bwrap`` (bubblewrap, the
+sandbox Flatpak uses) with:
+
+- the system, the Python installation, the virtual environment, the
+  ``coursework`` package and the course data read-only;
+- its staged folder and OUTPUT_DIR (and nothing else of the grader's) read-write;
+- a private ``/tmp`` and a fresh, empty home, both size-capped;
+- no network (its own network namespace: papermill talks to the kernel over
+  Unix sockets in a folder bound into the sandbox);
+- its own PID namespace: when the sandbox ends, every process it started ends;
+- limits on memory (RLIMIT_DATA), processes (RLIMIT_NPROC) and file size
+  (RLIMIT_FSIZE), from the rubric's limits for the profile. A grader running
+  as root starts bwrap as root (so that it can bind what only root may read)
+  and the sandbox's first command drops to an unprivileged user, for whom the
+  process limit holds; any other user runs bwrap in a user namespace.
+
+The grader's checks, rubrics, hidden cases, reports, caches and other
+submissions are simply not mounted. On a GPU machine the NVIDIA device nodes are
+bound in.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+import coursework
+from autograder.errors import AutograderError
+from autograder.rubric import Limits
+
+SANDBOX_UID = 61000  # the unprivileged user a root grader runs student code as
+HOME = Path("/home/student")  # the sandbox's fresh home (a tmpfs)
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt/conda")
+ETC_FILES = (
+    "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "ssl", "ca-certificates", "localtime", "timezone",
+    "nsswitch.conf", "hosts", "fonts", "mime.types", "matplotlibrc", "nvidia",
+)
+
+
+class SandboxUnavailable(AutograderError):
+    """bubblewrap is missing or cannot create namespaces here."""
+
+
+@functools.lru_cache(maxsize=1)
+def bwrap_problem() -> Optional[str]:
+    """Why no sandbox can start on this machine, or None when bubblewrap works."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return ("bubblewrap (bwrap) is not installed: `apt-get install bubblewrap` on Debian or Ubuntu, "
+                "or `make setup` as root")
+    try:
+        probe = subprocess.run([bwrap, "--ro-bind", "/", "/", *_namespaces(), "--", *_drop_privileges(), "true"],
+                               capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"bubblewrap could not start: {exc}"
+    if probe.returncode != 0:
+        return f"bubblewrap cannot create namespaces here: {probe.stderr.strip()[:300]}"
+    return None
+
+
+def _namespaces() -> list[str]:
+    """Every namespace but the user's for root (it keeps the right to change user once inside), all for others."""
+    if os.geteuid() != 0:
+        return ["--unshare-all"]
+    return ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+
+
+def _drop_privileges() -> list[str]:
+    """Inside a sandbox started by root, become an unprivileged user (root ignores RLIMIT_NPROC)."""
+    if os.geteuid() != 0:
+        return []
+    return ["setpriv", f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}", "--clear-groups", "--inh-caps=-all"]
+
+
+def sandbox_uid() -> Optional[int]:
+    """The user id student code runs as, when it differs from the grader's."""
+    return SANDBOX_UID if os.geteuid() == 0 else None
+
+
+def hand_over(*paths: Path) -> None:
+    """Make ``paths`` (recursively) writable by the sandbox's user."""
+    uid = sandbox_uid()
+    if uid is None:
+        return
+    for top in paths:
+        for path in [top, *top.rglob("*")] if top.is_dir() else [top]:
+            if not path.is_symlink():
+                os.chown(path, uid, uid)
+
+
+def _processes_of_this_user() -> int:
+    """Processes already running as this user: RLIMIT_NPROC counts them too."""
+    uid = os.geteuid()
+    count = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                count += entry.stat().st_uid == uid
+            except OSError:
+                pass
+    return count
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """Where student code may read and write, and how much it may use."""
+
+    limits: Limits
+    writable: tuple[Path, ...] = ()
+    readable: tuple[Path, ...] = ()  # extra read-only folders at their own path (the course data)
+    home_readable: dict[str, Path] = field(default_factory=dict)  # read-only folders inside the fresh home
+
+    def environment(self, env: dict[str, str]) -> dict[str, str]:
+        """``env`` adjusted to the sandbox's home."""
+        return {**env, "HOME": str(HOME), "XDG_CACHE_HOME": str(HOME / ".cache"), "KERAS_HOME": str(HOME / ".keras"),
+                "MPLCONFIGDIR": str(HOME / ".config" / "matplotlib"), "IPYTHONDIR": str(HOME / ".ipython"),
+                "JUPYTER_RUNTIME_DIR": str(HOME / ".local" / "share" / "jupyter" / "runtime"),
+                "USER": "student"}
+
+    def command(self, argv: Sequence[str], cwd: Path) -> list[str]:
+        """``argv`` wrapped so that it runs inside the sandbox, in ``cwd``."""
+        problem = bwrap_problem()
+        if problem:
+            raise SandboxUnavailable(problem)
+        limits = self.limits
+        processes = limits.processes + (0 if sandbox_uid() is not None else _processes_of_this_user())
+        command = [
+            "prlimit", f"--data={limits.memory_bytes}", f"--nproc={processes}", f"--fsize={limits.file_bytes}", "--",
+            "bwrap", *_namespaces(), "--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm",
+        ]
+        for directory in SYSTEM_DIRS:
+            path = Path(directory)
+            if path.is_symlink():
+                command += ["--symlink", os.readlink(path), directory]
+            elif path.is_dir():
+                command += ["--ro-bind", directory, directory]
+        for name in ETC_FILES:
+            command += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+        command += ["--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"]
+        command += _parents([*self._python_paths(), *self.readable, HOME])
+        for path in [*self._python_paths(), *self.readable]:
+            command += ["--ro-bind", str(path), str(path)]
+        command += ["--perms", "0777", "--size", str(limits.tmp_bytes), "--tmpfs", str(HOME)]
+        command += _parents([HOME / relative for relative in self.home_readable] + list(self.writable))
+        for relative, path in self.home_readable.items():
+            command += ["--ro-bind", str(path), str(HOME / relative)]
+        for path in self.writable:
+            command += ["--bind", str(path), str(path)]
+        for device in sorted(Path("/dev").glob("nvidia*")):  # a GPU runner's devices; its driver is under /usr
+            command += ["--dev-bind", str(device), str(device)]
+        if any(Path("/dev").glob("nvidia*")):
+            command += ["--ro-bind-try", "/sys", "/sys"]
+        # jupyter_client's parent pid means nothing in a PID namespace (ipykernel would exit at once);
+        # --die-with-parent ties the sandbox to the grader instead.
+        command += ["--unsetenv", "JPY_PARENT_PID", "--chdir", str(cwd), "--", *_drop_privileges(), *argv]
+        return command
+
+    def _python_paths(self) -> list[Path]:
+        """The interpreter, the virtual environment and the student API (not the grader)."""
+        package = Path(coursework.__file__).resolve().parent
+        paths = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), package}
+        return sorted(paths)
+
+
+def _parents(paths: Sequence[Path]) -> list[str]:
+    """bwrap arguments that create the folders above ``paths`` open to all (bwrap would make them 0700)."""
+    parents = sorted({a for path in paths for a in path.parents if a != Path("/")}, key=lambda a: len(a.parts))
+    return [arg for parent in parents
+            for arg in ("--perms", "0777" if HOME in parent.parents else "0755", "--dir", str(parent))]
+
+
+def sandbox_for(limits: Limits, writable: Sequence[Path], data_dir: Optional[str]) -> Sandbox:
+    """The sandbox of one notebook: its folders writable, the course data and the grader's caches read-only."""
+    from coursework import datasets, pretrained
+
+    readable = tuple(Path(p).resolve() for p in filter(None, [data_dir, os.environ.get(datasets.ENV_DIR)])
+                     if Path(p).is_dir())
+    home = {}
+    for relative, path in ((".cache/cnn-course/subsets", datasets.subset_cache_dir()),
+                           (".keras/datasets", datasets.keras_cache_dir()),
+                           (".keras/models", pretrained.keras_models_dir())):
+        if path.is_dir():
+            home[relative] = path.resolve()
+    return Sandbox(limits, tuple(Path(p).resolve() for p in writable), tuple(dict.fromkeys(readable)), home)

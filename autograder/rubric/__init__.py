@@ -30,10 +30,13 @@ class Limits:
     notebook_timeout: float
     output_bytes: int
     copy_bytes: int
+    copy_files: int
     harness_timeout: float
     scoring_timeout: float
     json_bytes: int
     model_bytes: int
+    model_expanded_bytes: int
+    model_members: int
 
     def replace(self, overrides: Mapping[str, Any]) -> "Limits":
         unknown = set(overrides) - {f.name for f in dataclasses.fields(self)}

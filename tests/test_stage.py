@@ -63,3 +63,32 @@ def test_only_the_released_parameters_cell_keeps_the_tag():
     assert "parameters" not in cell(restored, "answers").metadata.get("tags", [])
     assert "parameters" in cell(restored, "parameters").metadata["tags"]
     assert notes == ["a second cell tagged 'parameters' lost its tag"]
+
+
+def test_a_locked_cell_pasted_twice_with_its_grade_id_is_flagged_and_kept_once():
+    nb = copy.deepcopy(REFERENCE)
+    copy_of_train = copy.deepcopy(cell(nb, "train"))
+    nb.cells.insert(nb.cells.index(cell(nb, "submit")), copy_of_train)
+    restored, notes = restore_locked_cells(nb, RELEASED)
+    assert notes == ["cell 'train' appeared 2 times; kept one released copy"]
+    assert ids(restored) == ids(REFERENCE)
+
+
+def test_a_locked_cells_text_pasted_into_another_cell_is_flagged_and_removed():
+    nb = copy.deepcopy(REFERENCE)
+    pasted = nbformat.v4.new_code_cell(cell(nb, "train").source)
+    nb.cells.insert(nb.cells.index(cell(nb, "submit")), pasted)
+    restored, notes = restore_locked_cells(nb, RELEASED)
+    assert notes == ["a copy of locked cell 'train' was removed"]
+    assert ids(restored) == ids(REFERENCE)
+    assert [c.source for c in restored.cells] == [c.source for c in REFERENCE.cells]
+
+
+def test_a_cell_tagged_injected_parameters_is_stripped():
+    nb = copy.deepcopy(REFERENCE)
+    injected = nbformat.v4.new_code_cell("EPOCHS = 1\nDATA_DIR = '/elsewhere'")
+    injected.metadata["tags"] = ["injected-parameters"]
+    nb.cells.insert(nb.cells.index(cell(nb, "setup")), injected)
+    restored, notes = restore_locked_cells(nb, RELEASED)
+    assert notes == ["a cell tagged 'injected-parameters' was removed (the grader injects the parameters)"]
+    assert [c.source for c in restored.cells] == [c.source for c in REFERENCE.cells]

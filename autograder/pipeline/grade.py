@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import sys
 import tempfile
 import time
@@ -74,14 +75,14 @@ def grade_notebook(rubric: rubrics.Rubric, submission: Path, out: Path, workroot
     profile = rubric.profiles[settings.profile]
     limits = settings.limits_for(rubric)
     notebook = submission / rubric.name / rubric.notebook
-    if not notebook.is_file():
+    if not os.path.lexists(notebook):  # a symlink or special file is refused by staging, with its reason
         return NotebookGrade(rubric, unscored(rubric.id, rubric.checks, Status.MISSING,
                                               f"{rubric.name}/{rubric.notebook} is not in the submission"))
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     try:
         staged = stage(notebook, settings.released_dir / rubric.name / rubric.notebook, workroot / rubric.name,
-                       limits.copy_bytes)
+                       limits.copy_bytes, limits.copy_files)
     except StagingError as exc:
         return NotebookGrade(rubric, unscored(rubric.id, rubric.checks, Status.ERROR, str(exc)))
     artifacts = workroot / f"{rubric.name}-artifacts"

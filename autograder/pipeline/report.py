@@ -108,14 +108,20 @@ def write_summary(path: Path, text: str) -> None:
 
 
 def feedback_page(executed: Path, results: Sequence[CheckResult], rubric: "Rubric") -> list[CheckResult]:
-    """The executed notebook as HTML beside it, with its results at the top; an error row if it cannot be made."""
+    """The executed notebook as HTML beside it, with its results at the top; an error row if it cannot be made.
+
+    The page runs none of the student's JavaScript: script outputs and widgets are dropped, HTML sanitized.
+    """
     import nbformat
 
     try:
         nb = nbformat.read(executed, as_version=4)
+        nb.metadata.pop("widgets", None)  # widget state would load the widget manager and render it
         summary = markdown(results, {rubric.id: rubric.title}, "").split("\n", 2)[2]
         nb.cells.insert(0, nbformat.v4.new_markdown_cell(f"# Feedback: {rubric.id} {rubric.title}\n\n{summary}"))
-        body, _ = _exporter().from_notebook_node(nb)
+        exporter = _exporter()
+        _drop_unshown_outputs(nb, _SHOWN_TYPES)
+        body, _ = exporter.from_notebook_node(nb)
         executed.with_suffix(".html").write_text(body, encoding="utf-8")
     except Exception as exc:  # feedback is a courtesy; the grade stands without it
         return [CheckResult(rubric.id, "feedback", "Feedback page", 0.0, 0.0, Status.ERROR,
@@ -145,16 +151,39 @@ def write_grades_csv(path: Path, graded: Mapping[str, Sequence["NotebookGrade"]]
 
 
 _EXPORTER = None
+_SHOWN_TYPES: set[str] = set()  # the output types the sanitized page shows (the sanitizer's lists)
+
+# What a feedback page keeps of a student's HTML (outputs, Markdown): text, tables and headings; every other tag
+# is shown escaped, as text. JavaScript and widget outputs are dropped (SanitizeHTML's safe_output_keys).
+SAFE_TAGS = ("a", "abbr", "acronym", "b", "blockquote", "br", "caption", "code", "dd", "del", "div", "dl", "dt",
+             "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "kbd", "li", "ol", "p", "pre", "small", "span",
+             "strong", "sub", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul")
+SAFE_ATTRIBUTES = {"*": ["class", "title"], "a": ["href", "title"], "td": ["colspan", "rowspan"],
+                   "th": ["colspan", "rowspan"]}
 
 
 def _exporter():
-    """One HTML exporter per process: building it loads the templates (slow)."""
+    """One HTML exporter per process (building it loads the templates, slowly), sanitizing what students wrote."""
     global _EXPORTER
     if _EXPORTER is None:
         from nbconvert import HTMLExporter
+        from nbconvert.preprocessors.sanitize import SanitizeHTML
 
+        sanitizer = SanitizeHTML(tags=list(SAFE_TAGS), attributes=SAFE_ATTRIBUTES)
         _EXPORTER = HTMLExporter()
+        _EXPORTER.register_preprocessor(sanitizer, enabled=True)
+        _SHOWN_TYPES.update(set(sanitizer.safe_output_keys) | set(sanitizer.sanitized_output_types))
+        _SHOWN_TYPES.discard("metadata")
     return _EXPORTER
+
+
+def _drop_unshown_outputs(nb: Any, shown: set[str]) -> None:
+    """Remove the rich outputs (JavaScript, widgets) of which the sanitized page would show nothing."""
+    for cell in nb.cells:
+        if cell.get("cell_type") == "code":
+            cell.outputs = [o for o in cell.get("outputs", [])
+                            if o.get("output_type") not in ("display_data", "execute_result")
+                            or set(o.get("data", {})) & shown]
 
 
 def _pts(x: float) -> str:

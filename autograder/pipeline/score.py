@@ -11,9 +11,11 @@ notebook, not the batch, and TensorFlow is imported once per batch.
 from __future__ import annotations
 
 import json
+import math
 import multiprocessing
 import os
 import signal
+import stat
 from concurrent.futures import ProcessPoolExecutor, TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -46,6 +48,9 @@ class ScoringContext:
         return self._cache[key]
 
     def file(self, name: str, max_bytes: int) -> Path:
+        """The artifact ``name``, a regular file of at most ``max_bytes``; a symlink is never followed."""
+        if self.artifacts.is_symlink():
+            raise ArtifactError("the artifacts folder is a symlink; nothing in it is read")
         path = self.artifacts / name
         if path.is_symlink() or (path.exists() and not path.is_file()):
             raise ArtifactError(f"{name} is not a regular file")
@@ -67,7 +72,7 @@ class ScoringContext:
         def read() -> Any:
             path = self.file(name, self.limits.json_bytes)
             try:
-                return json.loads(path.read_text())
+                return json.loads(read_bounded(path, self.limits.json_bytes))
             except (ValueError, UnicodeDecodeError, RecursionError) as exc:
                 raise ArtifactError(f"{name} is not valid JSON: {exc}") from exc
 
@@ -75,7 +80,7 @@ class ScoringContext:
 
     def model(self, name: str = "model") -> Any:
         def load() -> Any:
-            path = self.file(f"{name}.keras", self.limits.model_bytes)
+            path = self.keras_file(name)
             import keras
 
             try:
@@ -90,11 +95,21 @@ class ScoringContext:
 
         return self._cached(("description", name), lambda: describe(self.model(name)))
 
+    def keras_file(self, name: str) -> Path:
+        """``name.keras``, its zip's central directory checked against the caps before anything expands it."""
+        def checked() -> Path:
+            path = self.file(f"{name}.keras", self.limits.model_bytes)
+            check_zip(path, self.limits)
+            return path
+
+        return self._cached(("keras_file", name), checked)
+
     def history(self, name: str = "model") -> dict[str, list[Optional[float]]]:
+        """The per-epoch lists of ``name``; NaN and infinities count as no value (None), as ``submit`` writes them."""
         histories = self.json(HISTORIES)
         if not isinstance(histories, dict) or not isinstance(histories.get(name), dict):
             raise MissingArtifact(f"no training history for {name!r} in {HISTORIES}")
-        return histories[name]
+        return {metric: _per_epoch(name, metric, values) for metric, values in histories[name].items()}
 
     def answers(self) -> dict[str, Any]:
         answers = self.json(ANSWERS)
@@ -177,12 +192,78 @@ class ScoringContext:
 
         def read() -> dict[str, Any]:
             try:
-                with zipfile.ZipFile(self.file(f"{model_name}.keras", self.limits.model_bytes)) as archive:
+                with zipfile.ZipFile(self.keras_file(model_name)) as archive:
                     return json.loads(archive.read("config.json"))
             except (zipfile.BadZipFile, KeyError, ValueError) as exc:
                 raise ArtifactError(f"{model_name}.keras holds no readable config: {exc}") from exc
 
         return self._cached(("config", model_name), read)
+
+
+def read_bounded(path: Path, max_bytes: int) -> bytes:
+    """At most ``max_bytes`` of a regular file, never through a symlink (even one swapped in after a check)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise ArtifactError(f"{path.name} is not a readable regular file: {exc.strerror}") from exc
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ArtifactError(f"{path.name} is not a regular file")
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ArtifactError(f"{path.name} is larger than the {max_bytes:,} bytes allowed")
+    return data
+
+
+def check_zip(path: Path, limits: Limits) -> None:
+    """Refuse a ``.keras`` zip whose central directory promises too much, before anything expands it.
+
+    The end record gives the member count before the directory is parsed; then each JSON member is checked
+    against ``json_bytes`` and all members together against ``model_expanded_bytes``. Python's ``zipfile``
+    (which Keras reads through) never expands a member past the size its directory entry declares.
+    """
+    import zipfile
+
+    label = path.name
+    try:
+        with open(path, "rb") as fh:
+            end = zipfile._EndRecData(fh)  # the end-of-central-directory record (zip64 aware), parsed alone
+        if end is None:
+            raise zipfile.BadZipFile("no end of central directory")
+        if end[zipfile._ECD_ENTRIES_TOTAL] > limits.model_members:
+            raise ArtifactError(f"{label} has more than {limits.model_members:,} members "
+                                f"({end[zipfile._ECD_ENTRIES_TOTAL]:,}); the limit is model_members")
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise ArtifactError(f"{label} cannot be loaded safely: it is not a readable zip archive ({exc})") from exc
+    if len(members) > limits.model_members:
+        raise ArtifactError(f"{label} has more than {limits.model_members:,} members ({len(members):,}); "
+                            "the limit is model_members")
+    for member in members:
+        if member.filename.endswith(".json") and member.file_size > limits.json_bytes:
+            raise ArtifactError(f"{label}: {member.filename} expands to {member.file_size:,} bytes; "
+                                f"the limit is {limits.json_bytes:,} bytes (json_bytes)")
+    total = sum(m.file_size for m in members)
+    if total > limits.model_expanded_bytes:
+        raise ArtifactError(f"{label} expands to {total:,} bytes; the limit is {limits.model_expanded_bytes:,} "
+                            "bytes (model_expanded_bytes)")
+
+
+def _per_epoch(model: str, metric: str, values: Any) -> list[Optional[float]]:
+    """A history's list for one metric, with every non-finite number as None."""
+    def number(v: Any) -> Optional[float]:
+        if v is None:
+            return None
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ArtifactError(f"the history of {model!r} in {HISTORIES} must map metrics to lists of numbers "
+                                f"({metric!r} holds {type(v).__name__})")
+        return float(v) if math.isfinite(v) else None
+
+    if not isinstance(values, list):
+        raise ArtifactError(f"the history of {model!r} in {HISTORIES} must map metrics to lists of numbers "
+                            f"({metric!r} is a {type(values).__name__})")
+    return [number(v) for v in values]
 
 
 def run_check(function: str, context: ScoringContext, args: dict[str, Any]) -> tuple[Status, str, Optional[float], float]:

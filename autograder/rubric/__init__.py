@@ -30,10 +30,13 @@ class Limits:
     notebook_timeout: float
     output_bytes: int
     copy_bytes: int
+    copy_files: int
     harness_timeout: float
     scoring_timeout: float
     json_bytes: int
     model_bytes: int
+    model_expanded_bytes: int
+    model_members: int
     memory_bytes: int
     processes: int
     file_bytes: int

@@ -97,7 +97,7 @@ def test_correct_annotations_pass(tmp_path):
 def test_wrong_pooling_field_explains_the_rule_without_the_answer(tmp_path):
     status, message, points = annotated(tmp_path, GOOD.replace("RF: 6  jump: 2", "RF: 5  jump: 2"))
     assert status == "fail" and 0 < points < 4
-    assert "line 7 (MaxPooling2D" in message and "RF 5 is wrong" in message
+    assert "MaxPooling2D line 7 RF 5." in message
     assert "pooling layer grows the field by (k - 1) x the jump *before* it" in message
     assert "computes" not in message  # the rubric does not reveal answers
 
@@ -105,7 +105,7 @@ def test_wrong_pooling_field_explains_the_rule_without_the_answer(tmp_path):
 def test_stale_channel_count_and_course_notation_fields(tmp_path):
     status, message, _ = annotated(tmp_path, GOOD.replace("cout=24", "cout=16").replace("p=0", "p=1"))
     assert status == "fail"
-    assert "c_out 16 is wrong" in message and "p 1 is wrong" in message and "line 6" in message
+    assert "SeparableConv2D line 6 p 1 & c_out 16" in message
 
 
 def test_missing_annotation_is_an_error(tmp_path):
@@ -119,7 +119,7 @@ def test_annotated_pointwise_layers_are_checked_too(tmp_path):
     source = GOOD.replace("model.add(layers.BatchNormalization())",
                           "model.add(layers.BatchNormalization())  # out: 32x32x8 RF: 3")
     status, message, _ = annotated(tmp_path, source)
-    assert status == "fail" and "BatchNormalization" in message and "output 32x32x8 is wrong" in message
+    assert status == "fail" and "BatchNormalization line 4 output 32x32x8" in message
 
 
 def test_structured_annotations_are_accepted(tmp_path):
@@ -134,7 +134,7 @@ def test_structured_annotations_are_accepted(tmp_path):
         notebook = notebook_variant(target, "06_separable_cifar10", build_model=source)
         status, message, _ = scored("06", target / "artifacts", notebook, ["annotations"])["annotations"]
         assert status == expected, message
-    assert "answers['annotations']" not in message and "RF 30 is wrong" in message
+    assert "answers['annotations']" not in message and "Dense line 11 RF 30" in message
 
 
 def test_reveal_shows_the_computed_value(tmp_path, monkeypatch):
@@ -148,7 +148,7 @@ def test_reveal_shows_the_computed_value(tmp_path, monkeypatch):
     notebook = notebook_variant(tmp_path, "06_separable_cifar10", build_model=GOOD.replace("RF: 10", "RF: 8"))
     limits = rubrics.find("06").profiles["smoke"].limits
     outcome = layer_annotations.annotations(ScoringContext(tmp_path / "a", notebook, "smoke", limits), reveal=True)
-    assert not outcome.passed and "RF 8 is wrong (the inspector computes 10)" in outcome.message
+    assert not outcome.passed and "line 9 RF 8 (inspector: 10)" in outcome.message
 
 
 def test_layers_built_in_a_loop_cannot_hide_from_the_check(tmp_path):

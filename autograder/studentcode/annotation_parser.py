@@ -232,7 +232,8 @@ def _read(tokens: list[_Token]) -> tuple[dict[str, Dims], set[str], list[Dims]]:
                     raise _Unreadable(f"{token.text} {after.text} is not a size or a field")
                 i += 2  # "3x3 conv", "32 filters"
                 continue
-            if before is not None and before.kind in ("dims", "blank", "other") and before.text not in "([":
+            whole_size = re.fullmatch(rf"{_NUM}\s*[x*]\s*{_NUM}\s*[x*]\s*{_NUM}", token.text) is not None
+            if before is not None and before.kind in ("dims", "blank", "other") and not whole_size:
                 raise _Unreadable(f"{token.text} follows another value with nothing between them")
             numbers = _numbers(token.text)
             if numbers is None:

@@ -34,6 +34,8 @@ import tokenize
 from dataclasses import dataclass, field
 from typing import Iterable, Optional, Sequence
 
+from autograder.errors import AutograderError
+
 Dims = tuple[int, ...]
 
 # --- reading one comment -------------------------------------------------------------------------------------------
@@ -136,8 +138,8 @@ def _numbers(dims: str) -> Optional[Dims]:
     return tuple(int(n) for n in found)
 
 
-class _Unreadable(Exception):
-    pass
+class _Unreadable(AutograderError):
+    """A comment that looks like an annotation but cannot be read without guessing (never leaves this module)."""
 
 
 def parse_annotation(text: str) -> Optional[Annotation]:
@@ -182,71 +184,77 @@ def _read(tokens: list[_Token]) -> tuple[dict[str, Dims], set[str], list[Dims]]:
         raise _Unreadable("a calculation: write each value as one number")
     i = 0
     while i < len(tokens):
-        token = tokens[i]
-        after = tokens[i + 1] if i + 1 < len(tokens) else None
-        if token.kind == "key":
-            has_eq = after is not None and after.kind == "eq"
-            j = i + 2 if has_eq else i + 1
-            value = tokens[j] if j < len(tokens) else None
-            if value is not None and value.kind == "dims":
-                numbers = _numbers(value.text)
-                if numbers is None:
-                    raise _Unreadable(f"{token.text} {value.text} is not a whole number")
-                _put(fields, token.value, numbers, token.text)
-                i = j + 1
-                continue
-            if value is not None and value.kind == "blank" or has_eq and (value is None or value.kind in ("sep", "key")):
-                missing.add(token.value)
-                i = j + (value is not None and value.kind == "blank")
-                continue
-            if has_eq and value is not None and value.kind == "other":
-                raise _Unreadable(f"{token.text}: {value.text} is not a number")
-            if has_eq and value is not None and value.kind == "word":
-                if token.value == "p" and value.text in _PADDING_WORDS:
-                    i = j + 1
-                    continue
-                raise _Unreadable(f"{token.text}: {value.text} is not a number")
-            i += 1  # a key word used in prose ("output layer")
-            continue
-        if token.kind == "dims":
-            before = tokens[i - 1] if i > 0 else None
-            two_before = tokens[i - 2] if i > 1 else None
-            if before is not None and before.kind == "word":
-                i += 1  # a label: "block 2", "conv 1"
-                continue
-            if before is not None and before.kind == "eq" and two_before is not None and two_before.kind == "word":
-                if two_before.text not in _LABEL_WORDS:
-                    unknown.append(two_before.text)
-                i += 1
-                continue
-            after_key = tokens[i + 2] if i + 2 < len(tokens) else None
-            if after is not None and after.kind == "key" and (after_key is None or after_key.kind not in ("eq", "dims", "blank")):
-                numbers = _numbers(token.text)
-                if numbers is None:
-                    raise _Unreadable(f"{token.text} is not a whole number")
-                _put(fields, after.value, numbers, after.text)  # "32 filters", "5 RF"
-                i += 2
-                continue
-            if after is not None and after.kind == "word" and not after.text.startswith(("px", "pixel")):
-                if after.text not in _LABEL_WORDS:
-                    raise _Unreadable(f"{token.text} {after.text} is not a size or a field")
-                i += 2  # "3x3 conv", "32 filters"
-                continue
-            whole_size = re.fullmatch(rf"{_NUM}\s*[x*]\s*{_NUM}\s*[x*]\s*{_NUM}", token.text) is not None
-            if before is not None and before.kind in ("dims", "blank", "other") and not whole_size:
-                raise _Unreadable(f"{token.text} follows another value with nothing between them")
-            numbers = _numbers(token.text)
-            if numbers is None:
-                raise _Unreadable(f"{token.text} is not a whole number")
-            if len(numbers) == 2 and token.text[0].isdigit() and "," in token.text:
-                raise _Unreadable(f"{token.text}: a size, or a size and a field? write 30x30 or 30 | RF 5")
-            positional.append(numbers)
+        if tokens[i].kind == "key":
+            i = _read_keyed(tokens, i, fields, missing)
+        elif tokens[i].kind == "dims":
+            i = _read_bare(tokens, i, fields, positional, unknown)
+        else:
             i += 1
-            continue
-        i += 1
     if unknown and (fields or positional or missing):
         raise _Unreadable(f"{unknown[0]} is not a field of the course notation")
     return fields, missing, positional
+
+
+def _at(tokens: list[_Token], i: int) -> Optional[_Token]:
+    return tokens[i] if 0 <= i < len(tokens) else None
+
+
+def _whole_numbers(text: str) -> Dims:
+    numbers = _numbers(text)
+    if numbers is None:
+        raise _Unreadable(f"{text} is not a whole number")
+    return numbers
+
+
+def _read_keyed(tokens: list[_Token], i: int, fields: dict[str, Dims], missing: set[str]) -> int:
+    """Read the key at ``i`` and its value ("rf: 3", "RF 3", "RF: ?", "RF:"); the index after them."""
+    key = tokens[i]
+    has_eq = (after := _at(tokens, i + 1)) is not None and after.kind == "eq"
+    j = i + 2 if has_eq else i + 1
+    value = _at(tokens, j)
+    if value is not None and value.kind == "dims":
+        _put(fields, key.value, _whole_numbers(value.text), key.text)
+        return j + 1
+    if value is not None and value.kind == "blank":
+        missing.add(key.value)
+        return j + 1
+    if not has_eq:
+        return i + 1  # a key word used in prose ("output layer")
+    if value is None or value.kind in ("sep", "key"):
+        missing.add(key.value)
+        return j
+    if value.kind == "word" and key.value == "p" and value.text in _PADDING_WORDS:
+        return j + 1  # "padding: same" is not compared
+    raise _Unreadable(f"{key.text}: {value.text} is not a number")
+
+
+def _read_bare(tokens: list[_Token], i: int, fields: dict[str, Dims], positional: list[Dims],
+               unknown: list[str]) -> int:
+    """Read a value with no key before it: a label's number, a suffixed value or a positional one."""
+    token, before, after = tokens[i], _at(tokens, i - 1), _at(tokens, i + 1)
+    if before is not None and before.kind == "word":
+        return i + 1  # a label: "block 2", "conv 1"
+    two_before = _at(tokens, i - 2)
+    if before is not None and before.kind == "eq" and two_before is not None and two_before.kind == "word":
+        if two_before.text not in _LABEL_WORDS:
+            unknown.append(two_before.text)  # "n = 16"
+        return i + 1
+    after_key = _at(tokens, i + 2)
+    if after is not None and after.kind == "key" and (after_key is None or after_key.kind not in ("eq", "dims", "blank")):
+        _put(fields, after.value, _whole_numbers(token.text), after.text)  # "32 filters", "5 RF"
+        return i + 2
+    if after is not None and after.kind == "word" and not after.text.startswith(("px", "pixel")):
+        if after.text not in _LABEL_WORDS:
+            raise _Unreadable(f"{token.text} {after.text} is not a size or a field")
+        return i + 2  # "3x3 conv", "32 filters"
+    whole_size = re.fullmatch(rf"{_NUM}\s*[x*]\s*{_NUM}\s*[x*]\s*{_NUM}", token.text) is not None
+    if before is not None and before.kind in ("dims", "blank", "other") and not whole_size:
+        raise _Unreadable(f"{token.text} follows another value with nothing between them")
+    numbers = _whole_numbers(token.text)
+    if len(numbers) == 2 and token.text[0].isdigit() and "," in token.text:
+        raise _Unreadable(f"{token.text}: a size, or a size and a field? write 30x30 or 30 | RF 5")
+    positional.append(numbers)
+    return i + 1
 
 
 def _put(fields: dict[str, Dims], name: str, value: Dims, key: str) -> None:

@@ -1,106 +1,231 @@
 """The output-size and receptive-field annotations, compared with the inspector's figures.
 
 Every field a student writes is checked (a stale channel count too); a layer
-that changes the size or the field and carries no annotation is an error.
-Feedback names the cell, the line and the layer and explains the rule that
-was broken; the computed value is shown only where the rubric says ``reveal``.
+that changes the size or the field counts as annotated correctly only when both
+its size and its field are written and right. Feedback lists every wrong layer
+briefly (cell, line, layer, field, value written) and states each rule broken
+once; the computed value is shown only where the rubric says ``reveal``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Optional, Sequence
 
 from autograder.modelspec import receptive_field as rfa
-from autograder.studentcode.annotation_parser import Annotation, notebook_layer_calls
+from autograder.studentcode.annotation_parser import Annotation, LayerCall, notebook_layer_calls
 from autograder.checks import ArtifactError, MissingArtifact, Outcome, check
-from autograder.modelspec import POINTWISE_KINDS, layer_class_names
+from autograder.modelspec import (POINTWISE_KINDS, canonical_class_name, layer_class_names,
+                                  pointwise_class_names)
 
-WINDOW_RULE = ("r_out = r_in + (k - 1) * j_in, with j_in the jump *before* this layer "
-               "(a dilation d stretches k to d * (k - 1) + 1)")
+Values = list[tuple]  # the acceptable values of one field, the inspector's own first
+
 RULES = {
-    "out": "n_out = floor((n_in + 2p - k) / s) + 1 per spatial axis ('same' padding gives ceil(n_in / s)), "
-           "and the channels are the layer's filters (pooling keeps its input's)",
-    "cout": "the channels are the layer's number of filters (depthwise: input channels x depth multiplier; "
-            "pooling, BatchNormalization and Dropout keep their input's)",
-    "jout": "j_out = j_in * s: only strided layers (pooling, stride 2) change the jump",
-    "rin": "r_in is the previous layer's r_out",
-    "jin": "j_in is the previous layer's j_out",
-    "k": "k is the layer's kernel or pool size",
-    "s": "s is the layer's stride (pooling's stride defaults to its pool size)",
-    "p": "p is the padding on each side: 0 for 'valid', (k - 1) / 2 for 'same' with stride 1",
+    "rf_window": "RF: r_out = r_in + (k - 1) * j_in, j_in being the jump *before* the layer "
+                 "(a dilation d stretches k to d * (k - 1) + 1)",
+    "rf_pool": "RF: a pooling layer grows the field by (k - 1) x the jump *before* it",
+    "rf_whole": "RF of Flatten, Dense and global pooling: the image size, or the recurrence's r_in + (n - 1) * j_in "
+                "over the whole n x n map, which can exceed the image because it counts the zero padding "
+                "around it",
+    "rf_pointwise": "RF: this layer changes neither size nor field: the previous layer's",
+    "out": "size: n_out = floor((n_in + 2p - k) / s) + 1 per axis ('same': ceil(n_in / s)); channels: the "
+           "layer's filters (pooling keeps its input's)",
+    "cout": "c_out: the layer's filters (depthwise: input channels x depth multiplier; pooling, "
+            "BatchNormalization and Dropout keep their input's)",
+    "in": "input: the previous layer's output",
+    "jout": "j_out = j_in * s: only strided layers change the jump",
+    "rin": "r_in: the previous layer's r_out",
+    "jin": "j_in: the previous layer's j_out",
+    "k": "k: the kernel or pool size (global pooling: the whole map, n_in)",
+    "s": "s: the stride (pooling's defaults to its pool size)",
+    "d": "d: the dilation rate",
+    "p": "p: the padding per side in n_out = floor((n_in + 2p - k) / s) + 1, 0 for 'valid'; for 'same' any p "
+         "from 0 to k - 1 that gives the true n_out. TensorFlow pads unevenly where it must, e.g. (0, 1) for a "
+         "3x3 stride-2 'same' layer on 32 pixels: in the course's notation that is p = 1 (n_out = 16)",
+    "missing": "write both the output size and the RF, e.g. '# out: 32x32x32  RF: 3', on the layer's line or in "
+               "comment lines touching it",
+    "unreadable": "label each value, e.g. '# out: 32x32x32  RF: 3'",
+    "ambiguous": "a comment between two layers belongs to the one it touches: leave a blank line on the side "
+                 "it does not describe",
 }
-RULES["nout"] = RULES["out"]
+RULE_OF = {"nout": "out", "nin": "in", "cin": "in"}
 LABELS = {"out": "output", "nout": "n_out", "cout": "c_out", "rf": "RF", "jout": "j_out", "rin": "r_in",
-          "jin": "j_in", "k": "k", "s": "s", "p": "p"}
+          "jin": "j_in", "k": "k", "s": "s", "p": "p", "d": "d", "in": "input", "nin": "n_in", "cin": "c_in"}
+SIZE_FIELDS = ("out", "in")
+MAP_FIELDS = ("nout", "nin")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One wrong layer, briefly: where it is and what is wrong with it."""
+
+    cell: int
+    line: int
+    layer: str
+    details: tuple[str, ...]
+    rules: tuple[str, ...]
+
+
+def _is_whole(info) -> bool:
+    return info.fields is not None and info.fields[0].is_whole
 
 
 def rf_rule(info) -> str:
-    if info.fields is not None and info.fields[0].is_whole:
-        return "Flatten, Dense and global pooling see the whole input image: their RF is the image size"
+    if _is_whole(info):
+        return "rf_whole"
     if info.kind == "pool":
-        return "a pooling layer grows the field by (k - 1) x the jump *before* it: " + WINDOW_RULE
-    if info.kind in ("batchnorm", "dropout", "activation", "norm"):
-        return "this layer changes neither the size nor the field: RF is the previous layer's"
-    return WINDOW_RULE
+        return "rf_pool"
+    if info.kind in POINTWISE_KINDS:
+        return "rf_pointwise"
+    return "rf_window"
 
 
-def computed_fields(info, previous) -> dict[str, Optional[tuple]]:
-    """What each annotation field should be for ``info`` (None where it does not apply)."""
+def rf_values(info, by_name: dict) -> Optional[Values]:
+    """The fields accepted for ``info``: exact, except where the layer sees the whole image."""
+    exact = rfa.plain_pair(info.rf)
+    if not _is_whole(info):
+        return [exact] if exact is not None else None
+    values = [exact] if exact is not None else []
+    source = info
+    while source is not None and _is_whole(source):
+        source = by_name.get(source.layer.inbound[0]) if source.layer.inbound else None
+    if source is not None and source.rf is not None and source.jump is not None:
+        sizes = source.output_shape[:2]
+        if len(source.output_shape) == 3 and all(n is not None for n in sizes):
+            recurrence = tuple(r + (n - 1) * j for r, n, j in zip(source.rf, sizes, source.jump))
+            values.append(rfa.plain_pair(recurrence))  # type: ignore[arg-type]
+    return values or None
+
+
+def paddings(info, previous) -> Optional[Values]:
+    """Every p (or (before, after)) from 0 to k - 1 with which the course's formula gives the true n_out."""
+    layer = info.layer
+    if previous is None or len(previous.output_shape) != 3 or len(info.output_shape) != 3:
+        return None
+    axes = []
+    for a in (0, 1):
+        n_in, n_out = previous.output_shape[a], info.output_shape[a]
+        if n_in is None or n_out is None:
+            return None
+        k = layer.dilation[a] * (layer.kernel[a] - 1) + 1 if layer.dilation else layer.kernel[a]
+        axes.append((n_in, n_out, k, layer.stride[a]))
+
+    def fits(before: int, after: int) -> bool:
+        return all(max(before, after) <= k - 1 and (n + before + after - k) // s + 1 == out for n, out, k, s in axes)
+
+    most = max(k for _, _, k, _ in axes)
+    values: Values = [(p,) for p in range(most) if fits(p, p)]
+    values += [(a, b) for a in range(most) for b in range(most) if a != b and fits(a, b)]
+    return values or None
+
+
+def expected_values(info, previous, by_name: dict) -> dict[str, Optional[Values]]:
+    """What each annotation field may be for ``info`` (None where it does not apply)."""
     layer = info.layer
     shape = tuple(info.output_shape)
-    spatial = len(shape) == 3
-    values: dict[str, Optional[tuple]] = {
-        "cout": (shape[-1],),
-        "rf": rfa.plain_pair(info.rf),
-        "jout": rfa.plain_pair(info.jump),
-        "rin": rfa.plain_pair(previous.rf) if previous is not None else None,
-        "jin": rfa.plain_pair(previous.jump) if previous is not None else None,
+    values: dict[str, Optional[Values]] = {
+        "out": [shape],
+        "nout": [shape[:2]] if len(shape) == 3 else [(1,), shape],
+        "cout": [(shape[-1],)],
+        "rf": rf_values(info, by_name),
+        "jout": [rfa.plain_pair(info.jump)] if info.jump is not None else None,
     }
-    values["out"] = shape
-    values["nout"] = shape[:2] if spatial else shape
+    if previous is not None:
+        before = tuple(previous.output_shape)
+        values.update({
+            "in": [before], "nin": [before[:2]] if len(before) == 3 else [(1,), before], "cin": [(before[-1],)],
+            "rin": rf_values(previous, by_name),
+            "jin": [rfa.plain_pair(previous.jump)] if previous.jump is not None else None,
+        })
     if layer.kernel is not None:
-        values["k"] = (layer.kernel[0],)
-        values["s"] = (layer.stride[0],)
-        if layer.padding == "valid":
-            values["p"] = (0,)
-        elif layer.padding == "same":
-            k = layer.dilation[0] * (layer.kernel[0] - 1) + 1
-            n_in = previous.output_shape[0] if previous is not None else None
-            pads = rfa.same_padding(n_in, k, layer.stride[0])
-            values["p"] = (pads[0],) if pads else None
-        else:
-            values["p"] = (layer.padding[0][0],)
+        values["k"] = [rfa.plain_pair(tuple(map(Fraction, layer.kernel)))]  # type: ignore[list-item]
+        values["s"] = [rfa.plain_pair(tuple(map(Fraction, layer.stride)))]  # type: ignore[list-item]
+        if layer.dilation:
+            values["d"] = [rfa.plain_pair(tuple(map(Fraction, layer.dilation)))]  # type: ignore[list-item]
+        values["p"] = paddings(info, previous)
+    elif info.kind == "global_pool" and previous is not None and len(previous.output_shape) == 3:
+        values["k"] = [rfa.plain_pair(tuple(map(Fraction, previous.output_shape[:2])))]  # type: ignore[list-item]
     return values
 
 
-def matches(field: str, written: tuple, expected: Optional[tuple]) -> bool:
-    if expected is None:
-        return True  # nothing to compare with (a field that does not apply to this layer)
-    if field in ("out", "nout") and len(expected) == 3:
-        if len(written) == 3:
-            return written == expected
-        if len(written) == 2:
-            return written == expected[:2]
-        return len(written) == 1 and expected[0] == expected[1] == written[0]
-    if field == "nout" and len(expected) == 2 and len(written) == 1:
+def _same(field: str, written: tuple, expected: tuple) -> bool:
+    if field in SIZE_FIELDS:
+        if len(expected) == 3:
+            if written == expected or written == expected[:2]:
+                return True
+            if expected[:2] == (1, 1) and written in ((expected[2],), (1, expected[2])):
+                return True  # global pooling with keepdims, written as a vector
+            return len(written) == 1 and expected[0] == expected[1] == written[0]
+        return written in (expected, (1, *expected), (1, 1, *expected))  # a vector: 10, 1x10, 1x1x10
+    if field in MAP_FIELDS and len(expected) == 2 and len(written) == 1:
         return expected[0] == expected[1] == written[0]
     if len(expected) == 1 and len(written) == 2:
         return written[0] == written[1] == expected[0]
     return written == expected
 
 
-def field_problems(info, previous, annotation: Annotation, reveal: bool) -> list[str]:
-    expected = computed_fields(info, previous)
+def matches(field: str, written: tuple, expected: Optional[Values]) -> bool:
+    if expected is None:
+        return True  # nothing to compare with (a field that does not apply to this layer)
+    return any(_same(field, written, e) for e in expected)
+
+
+def _figure(values: Sequence[int]) -> str:
+    return "x".join(map(str, values))
+
+
+def field_problems(info, previous, by_name: dict, annotation: Annotation, reveal: bool) -> list[tuple[str, str]]:
+    """(detail, rule) for each written field that is wrong."""
+    expected = expected_values(info, previous, by_name)
     problems = []
     for field, written in annotation.fields.items():
         want = expected.get(field)
         if matches(field, written, want):
             continue
-        rule = rf_rule(info) if field == "rf" else RULES[field]
-        shown = "x".join(map(str, written))
-        answer = f" (the inspector computes {'x'.join(map(str, want))})" if reveal and want else ""
-        problems.append(f"{LABELS[field]} {shown} is wrong{answer}. Rule: {rule}")
+        rule = rf_rule(info) if field == "rf" else RULE_OF.get(field, field)
+        answer = f" (inspector: {_figure(want[0])})" if reveal and want else ""
+        problems.append((f"{LABELS[field]} {_figure(written)}{answer}", rule))
     return problems
+
+
+def _quote(text: str, limit: int = 40) -> str:
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def layer_problems(call: LayerCall, info, previous, by_name: dict, annotation: Optional[Annotation], needed: bool,
+                   reveal: bool) -> list[tuple[str, str]]:
+    """Everything wrong with one layer's annotation, as (detail, rule)."""
+    if annotation is None:
+        if not needed:
+            return []
+        if call.shared is not None:
+            return [(f"comment at line {call.shared.line} touches 2 layers", "ambiguous")]
+        return [("no annotation", "missing")]
+    if annotation.unreadable:
+        return [(f"unreadable {_quote(annotation.text)}: {annotation.unreadable}", "unreadable")]
+    problems = field_problems(info, previous, by_name, annotation, reveal)
+    if needed and not annotation.has_size:
+        problems.append(("size blank" if {"out", "nout"} & annotation.missing else "size missing", "missing"))
+    if needed and not annotation.has_rf:
+        problems.append(("RF blank" if "rf" in annotation.missing else "RF missing", "missing"))
+    return problems
+
+
+def feedback(correct: int, required: int, problems: Sequence[Problem], notes: Sequence[str]) -> str:
+    """A short message: the score, every wrong layer grouped by cell and layer, each rule once."""
+    parts = [f"{correct} of {required} layers annotated correctly."]
+    cells: dict[int, dict[str, list[str]]] = {}
+    for p in problems:
+        cells.setdefault(p.cell, {}).setdefault(p.layer, []).append(f"line {p.line} {' & '.join(p.details)}")
+    for cell, by_layer in cells.items():
+        listed = "; ".join(f"{layer} {', '.join(entries)}" for layer, entries in by_layer.items())
+        parts.append(f"Cell {cell + 1}: {listed}.")
+    parts += notes
+    rules = list(dict.fromkeys(r for p in problems for r in p.rules))
+    if rules:
+        parts.append("Rules: " + "; ".join(RULES[r] for r in rules) + ".")
+    return " ".join(parts)
 
 
 @check("annotations")
@@ -108,7 +233,7 @@ def annotations(ctx, function: str = "build_model", model: str = "model", reveal
                 structured_answer: str = "annotations") -> Outcome:
     """Every layer of ``function``'s model is annotated, and every written field is right."""
     description = ctx.description(model)
-    calls = notebook_layer_calls(ctx.code_cells(), layer_class_names(), function)
+    calls = notebook_layer_calls(ctx.code_cells(), layer_class_names(), function, pointwise_class_names())
     if not calls:
         return Outcome(False, f"no layers found in a function {function}() of the notebook")
     try:
@@ -117,17 +242,18 @@ def annotations(ctx, function: str = "build_model", model: str = "model", reveal
         structured = {}
     by_name = {info.qualname: info for info in description}
     layers = [info for info in description if info.kind != "input"]
-    problems: list[str] = []
+    problems: list[Problem] = []
+    notes: list[str] = []
     required = correct = 0
     position = 0
     matched: set[str] = set()
     for call in calls:
-        while position < len(layers) and layers[position].layer.class_name != call.class_name:
+        canonical = canonical_class_name(call.class_name)
+        while position < len(layers) and layers[position].layer.class_name != canonical:
             position += 1
-        where = f"cell {call.cell + 1}, line {call.line}"
         if position == len(layers):
-            problems.append(f"{where}: {call.class_name} is not in the saved model, in this order; was the model "
-                            f"saved from {function}()?")
+            notes.append(f"Cell {call.cell + 1}, line {call.line}: {call.class_name} is not in the saved model, in "
+                         f"this order; was the model saved from {function}()?")
             break
         info = layers[position]
         position += 1
@@ -138,25 +264,25 @@ def annotations(ctx, function: str = "build_model", model: str = "model", reveal
         if annotation is None and isinstance(structured.get(info.name), dict):
             annotation = Annotation(f"answers[{structured_answer!r}]", _structured(structured[info.name]))
         required += needed
-        if annotation is None:
-            if needed:
-                problems.append(f"{where} ({call.class_name} {info.name}): no annotation; write its output size "
-                                "and receptive field in a comment")
-            continue
-        wrong = field_problems(info, previous, annotation, reveal)
-        problems += [f"{where} ({call.class_name} {info.name}): {w}" for w in wrong]
+        wrong = layer_problems(call, info, previous, by_name, annotation, needed, reveal)
+        if wrong:
+            problems.append(Problem(call.cell, call.line, call.class_name, tuple(d for d, _ in wrong),
+                                    tuple(r for _, r in wrong)))
         correct += needed and not wrong
+    shared = {(c.cell, c.shared.line): c.shared for c in calls if c.shared is not None and c.annotation is None}
+    for (cell, line), comment in shared.items():
+        notes.append(f"Cell {cell + 1}, line {line} {_quote(comment.text)} touches the layers of lines "
+                     f"{comment.layer_lines[0]} and {comment.layer_lines[1]}.")
     unmatched = [info for info in layers if info.qualname not in matched and info.kind not in POINTWISE_KINDS]
     if unmatched:  # built by a loop or a helper: no line of their own to annotate
         required += len(unmatched)
         names = ", ".join(f"{info.layer.class_name} {info.name}" for info in unmatched[:5])
-        problems.append(f"{len(unmatched)} layer(s) have no line of their own in {function}() to annotate "
-                        f"({names}{', ...' if len(unmatched) > 5 else ''}): build each layer on its own line, "
-                        "not in a loop")
-    if not problems:
+        notes.append(f"{len(unmatched)} layer(s) have no line of their own in {function}() to annotate "
+                     f"({names}{', ...' if len(unmatched) > 5 else ''}): build each layer on its own line, "
+                     "not in a loop.")
+    if not problems and not notes:
         return Outcome(True, f"all {required} layers that change the size or the field are annotated correctly")
-    shown = problems[:8] + ([f"... and {len(problems) - 8} more"] if len(problems) > 8 else [])
-    return Outcome(False, f"{correct} of {required} layers annotated correctly. " + " | ".join(shown),
+    return Outcome(False, feedback(correct, required, problems, notes),
                    fraction=correct / required if required else 0.0)
 
 

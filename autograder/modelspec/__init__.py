@@ -15,14 +15,28 @@ from autograder.modelspec.describe import DescriptionError, LayerInfo, ModelDesc
 from autograder.modelspec.layer import POINTWISE_KINDS, Layer
 
 __all__ = ["POINTWISE_KINDS", "DescriptionError", "Layer", "LayerInfo", "ModelDescription", "describe",
-           "framework_of", "layer_class_names"]
+           "canonical_class_name", "framework_of", "layer_class_names", "pointwise_class_names"]
 
 
 def layer_class_names() -> list[str]:
-    """The Keras layer classes the inspector understands (``Conv2D``, ...), inputs excepted."""
+    """The Keras layer classes the inspector understands (``Conv2D``, ``MaxPool2D``, ...), inputs excepted."""
     from autograder.modelspec.keras_adapter import KERAS_KINDS
 
     return [name for name, kind in KERAS_KINDS.items() if kind != "input"]
+
+
+def pointwise_class_names() -> list[str]:
+    """The layer classes (aliases included) that change neither the size nor the receptive field."""
+    from autograder.modelspec.keras_adapter import KERAS_KINDS
+
+    return [name for name, kind in KERAS_KINDS.items() if kind in POINTWISE_KINDS]
+
+
+def canonical_class_name(name: str) -> str:
+    """The class name a saved model records for ``name`` (``MaxPool2D`` -> ``MaxPooling2D``)."""
+    from autograder.modelspec.keras_adapter import KERAS_ALIASES
+
+    return KERAS_ALIASES.get(name, name)
 
 
 def framework_of(model: Any) -> str:

@@ -58,6 +58,16 @@ KERAS_KINDS = {
     "RandomBrightness": K.PREPROCESSING,
     "RandomShear": K.PREPROCESSING,
 }
+# Other names Keras 3 exports for the same classes; a saved model records the canonical name.
+KERAS_ALIASES = {
+    "Convolution2D": "Conv2D",
+    "SeparableConvolution2D": "SeparableConv2D",
+    "MaxPool2D": "MaxPooling2D",
+    "AvgPool2D": "AveragePooling2D",
+    "GlobalMaxPool2D": "GlobalMaxPooling2D",
+    "GlobalAvgPool2D": "GlobalAveragePooling2D",
+}
+KERAS_KINDS.update({alias: KERAS_KINDS[canonical] for alias, canonical in KERAS_ALIASES.items()})
 
 
 def keras_layers(model: Any, input_shape: Optional[Sequence[int]] = None) -> list[Layer]:

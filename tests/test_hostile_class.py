@@ -1,0 +1,240 @@
+"""A class with hostile students among honest ones, graded in one sandboxed run.
+
+Each hostile notebook is the warm-up's reference solution plus one attack,
+written where a student may write (a solution cell). Every attack must end
+with its exact status and no unearned point; the honest students keep full
+marks; the grader's files, the course data and every other submission are
+byte-identical afterwards, and no process of any notebook survives.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from autograder.pipeline.grade import GradingSettings, grade_class
+from autograder.sandbox import bwrap_problem, sandbox_uid
+from coursework import datasets
+from tests.conftest import ROOT
+from tests.notebooks import cell, variant
+
+WARMUP = "00_warmup"
+SECRET = "s3cr3t-token-for-the-hostile-suite"
+MARKER = "hostile-suite-orphan"
+
+# Attacks appended to the answers cell; each is wrapped so that the honest part of the notebook still runs.
+ATTEMPTS = {
+    "rewrites_grader": f"""
+import pathlib
+for target in [pathlib.Path({str(ROOT)!r}) / "autograder" / "__init__.py",
+               pathlib.Path({str(ROOT)!r}) / "autograder" / "rubric" / "00_warmup.toml",
+               pathlib.Path({str(ROOT)!r}) / "assignments" / "00_warmup" / "00_warmup.ipynb",
+               pathlib.Path(__import__("coursework").__file__)]:
+    try:
+        with open(target, "a") as fh:
+            fh.write("\\n# pwned\\n")
+        print("WROTE", target)
+    except OSError as exc:
+        print("refused", target, type(exc).__name__)
+""",
+    "reads_others": """
+import glob, os, re
+found = set()
+for cmdline in glob.glob("/proc/*/cmdline"):
+    try:
+        found |= set(re.findall(r"[^\\x00]*\\.ipynb", open(cmdline).read()))
+    except OSError:
+        pass
+found |= set(glob.glob("/tmp/**/*.ipynb", recursive=True))
+for path in found:
+    if "reads_others" not in path:
+        try:
+            open(path, "w").write("{}")
+            print("OVERWROTE", path)
+        except OSError as exc:
+            print("refused", path, type(exc).__name__)
+print("found", len(found), "notebooks")
+""",
+    "leaves_orphans": f"""
+import subprocess, sys
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(900)  # {MARKER}"], start_new_session=True)
+subprocess.Popen(["sh", "-c", "sleep 900; echo {MARKER}"], start_new_session=True)
+""",
+    "steals_secrets": f"""
+import glob
+for path in glob.glob("/proc/*/environ"):
+    try:
+        if {SECRET!r}.encode() in open(path, "rb").read():
+            print("STOLE", {SECRET!r})
+    except OSError:
+        pass
+""",
+    "poisons_data": """
+import os, glob, pathlib
+targets = glob.glob(os.path.expanduser("~/.cache/cnn-course/**/*"), recursive=True)
+targets += glob.glob(os.path.join(os.environ.get("CNN_COURSE_DATA", "/nonexistent"), "*"))
+for path in targets:
+    try:
+        with open(path, "r+b") as fh:
+            fh.write(b"poison")
+        print("POISONED", path)
+    except OSError:
+        pass
+""",
+    "plants_startup": """
+import os, pathlib
+startup = pathlib.Path(os.path.expanduser("~/.ipython/profile_default/startup"))
+startup.mkdir(parents=True, exist_ok=True)
+(startup / "00-break-fit.py").write_text("import keras\\nkeras.Model.fit = lambda *a, **k: None\\n")
+""",
+}
+
+
+def attempt(name: str):
+    def edit(nb):
+        cell(nb, "answers").source += "\ntry:\n" + "\n".join("    " + line for line in ATTEMPTS[name].splitlines()) + \
+            "\nexcept Exception as exc:\n    print('attempt failed:', exc)\n"
+    return edit
+
+
+def replace_answers(source: str):
+    def edit(nb):
+        cell(nb, "answers").source = source
+    return edit
+
+
+def forges(nb):
+    """Solves nothing, claims everything: an always-equal count, a forged history, a model it did not train."""
+    cell(nb, "answers").source = (
+        "class AlwaysEqual(int):\n    def __eq__(self, other):\n        return True\n"
+        "PARAMS_BY_HAND = AlwaysEqual(1)\n"
+        "history = {'accuracy': [1.0], 'val_accuracy': [1.0]}\n"
+        "model = keras.Sequential([keras.Input((8, 8, 1)), layers.Conv2D(1, 3), layers.Flatten(),"
+        " layers.Dense(10, activation='softmax')])\n"
+    )
+
+
+# student -> (edit, expected status per check, expected points)
+STUDENTS = {
+    "aa_honest": (None, {"locked_cells": "pass", "structure": "pass", "params_by_hand": "pass",
+                         "accuracy": "pass"}, 4),
+    "rewrites_grader": (attempt("rewrites_grader"), {"accuracy": "pass"}, 4),
+    "reads_others": (attempt("reads_others"), {"accuracy": "pass"}, 4),
+    "leaves_orphans": (attempt("leaves_orphans"), {"accuracy": "pass"}, 4),
+    "steals_secrets": (attempt("steals_secrets"), {"accuracy": "pass"}, 4),
+    "poisons_data": (attempt("poisons_data"), {"accuracy": "pass"}, 4),
+    "plants_startup": (attempt("plants_startup"), {"accuracy": "pass"}, 4),
+    "forges": (forges, {"params_by_hand": "fail", "accuracy": "fail", "history": "fail"}, 1),
+    "blanks_cells": (replace_answers(
+        "PARAMS_BY_HAND = 0\nget_ipython().input_transformers_post.append(lambda lines: [])"),
+        {"structure": "missing-artifact", "accuracy": "missing-artifact"}, 0),
+    "hides_tracebacks": (replace_answers(
+        "get_ipython().showtraceback = lambda *a, **k: None\n"
+        "get_ipython()._showtraceback = lambda *a, **k: None\nraise RuntimeError('hidden')"),
+        {"structure": "error", "accuracy": "error"}, 0),
+    "exits": (replace_answers("import os\nos._exit(0)"), {"accuracy": "kernel-died"}, 0),
+    "loops": (replace_answers("while True:\n    pass"), {"accuracy": "timeout"}, 0),
+    "floods": (replace_answers(
+        "PARAMS_BY_HAND = (3 * 3 * 1 + 1) * 16 + (4 * 4 * 16 + 1) * 32 + (32 + 1) * 10\n"
+        "for i in range(2_000):\n    print('x' * 100_000)"), {"output_size": "fail", "accuracy": "pass"}, 4),
+    "memory_bomb": (replace_answers("blocks = [bytearray(500_000_000) for _ in range(40)]"),
+                    {"accuracy": "error"}, 0),
+    "fork_bomb": (replace_answers(
+        "import os, time\nwhile True:\n    if os.fork() == 0:\n        time.sleep(600)\n        os._exit(0)"),
+        {"accuracy": "error"}, 0),
+    "zz_honest": (None, {"structure": "pass", "params_by_hand": "pass", "accuracy": "pass"}, 4),
+}
+MESSAGES = {
+    "memory_bomb": "memory limit",
+    "fork_bomb": "processes",
+    "loops": "limit",
+}
+
+pytestmark = pytest.mark.skipif(bwrap_problem() is not None, reason=f"no sandbox here: {bwrap_problem()}")
+
+
+def digest_tree(*roots: Path) -> dict[str, str]:
+    """sha256 of every regular file below ``roots`` (the grader's own files, data, submissions)."""
+    digests = {}
+    for root in roots:
+        for path in sorted(Path(root).rglob("*")):
+            if path.is_file() and not path.is_symlink() and "__pycache__" not in path.parts:
+                digests[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digests
+
+
+def sandbox_processes() -> list[str]:
+    """Processes still running as the sandbox's user, or carrying the orphan marker."""
+    uid = sandbox_uid()
+    out = subprocess.run(["ps", "-eo", "uid=,args="], capture_output=True, text=True).stdout.splitlines()
+    return [line for line in out if MARKER in line and "ps -eo" not in line
+            or (uid is not None and line.split(None, 1)[0] == str(uid))]
+
+
+@pytest.fixture(scope="module")
+def hostile_class(tmp_path_factory, data_dir):
+    root = tmp_path_factory.mktemp("hostile")
+    class_dir, out = root / "submitted", root / "grading"
+    for student, (edit, _, _) in STUDENTS.items():
+        variant(class_dir / student, WARMUP, edit)
+    watched = [ROOT / "autograder", ROOT / "coursework", ROOT / "assignments", ROOT / "reference_solutions",
+               data_dir, datasets.subset_cache_dir(), class_dir]
+    before = digest_tree(*[p for p in watched if Path(p).exists()])
+    os.environ["AUTOGRADER_HOSTILE_SECRET"] = SECRET
+    try:
+        settings = GradingSettings(profile="smoke", data_dir=str(data_dir), sandbox="require",
+                                   limits={"cell_timeout": 40, "memory_bytes": 3_000_000_000, "processes": 128})
+        graded = grade_class(class_dir, out, [WARMUP], settings)
+    finally:
+        del os.environ["AUTOGRADER_HOSTILE_SECRET"]
+    after = digest_tree(*[p for p in watched if Path(p).exists()])
+    return {"graded": graded, "out": out, "before": before, "after": after, "processes": sandbox_processes()}
+
+
+@pytest.mark.parametrize("student", list(STUDENTS))
+def test_each_attack_gets_its_status_and_no_unearned_point(hostile_class, student):
+    _, expected, points = STUDENTS[student]
+    (notebook,) = hostile_class["graded"][student]
+    got = {r.id: r for r in notebook.results}
+    for check, status in expected.items():
+        assert got[check].status == status, (check, got[check].message)
+    assert sum(r.points for r in notebook.results) == points, [(r.id, r.status, r.message) for r in notebook.results]
+    if student in MESSAGES:
+        assert MESSAGES[student] in got["accuracy"].message, got["accuracy"].message
+
+
+def test_grader_data_and_other_submissions_are_byte_identical(hostile_class):
+    changed = {path for path in hostile_class["before"].keys() | hostile_class["after"].keys()
+               if hostile_class["before"].get(path) != hostile_class["after"].get(path)}
+    assert not changed, sorted(changed)[:10]
+
+
+def test_no_process_of_any_notebook_survives(hostile_class):
+    assert hostile_class["processes"] == []
+
+
+def test_attacks_saw_nothing_to_steal_or_overwrite(hostile_class):
+    out = hostile_class["out"]
+    for student in ("rewrites_grader", "reads_others", "steals_secrets", "poisons_data"):
+        executed = (out / student / f"{WARMUP}.ipynb").read_text()
+        for sign in ("WROTE", "OVERWROTE", "STOLE", "POISONED"):
+            assert sign not in executed, (student, sign)
+
+
+def test_grades_csv_lists_every_student(hostile_class):
+    rows = list(csv.DictReader(open(hostile_class["out"] / "grades.csv")))
+    assert sorted(r["student"] for r in rows) == sorted(STUDENTS)
+    assert {r["student"]: float(r["points"]) for r in rows} == {s: float(p) for s, (_, _, p) in STUDENTS.items()}
+
+
+def test_a_planted_startup_file_reaches_no_later_kernel(hostile_class):
+    # zz_honest ran after plants_startup: its model trained (full marks above), so fit was not replaced.
+    (notebook,) = hostile_class["graded"]["zz_honest"]
+    assert all(r.status == "pass" for r in notebook.results)
+    assert json.loads((hostile_class["out"] / "zz_honest" / "results.json").read_text())["totals"]["points"] == 4

@@ -20,6 +20,8 @@ cell), not the student's copy.
 from __future__ import annotations
 
 import ast
+import atexit
+import functools
 import os
 import shutil
 import tempfile
@@ -115,6 +117,16 @@ def autograde_preprocessors() -> list[str]:
     return names
 
 
+@functools.cache
+def scoring_pool() -> Any:
+    """One scoring process for the whole nbgrader run (TensorFlow imported once, not per notebook)."""
+    from autograder.pipeline.score import ScoringPool
+
+    pool = ScoringPool()
+    atexit.register(pool.close)
+    return pool
+
+
 class PipelineGrades(NbGraderPreprocessor):
     """Replaces nbgrader's ``Execute``: run the pipeline on the notebook and write its points into the grade cells."""
 
@@ -140,7 +152,6 @@ class PipelineGrades(NbGraderPreprocessor):
     def preprocess(self, nb: NotebookNode, resources: dict[str, Any]) -> tuple[NotebookNode, dict[str, Any]]:
         from autograder import rubric as rubrics
         from autograder.pipeline.grade import GradingSettings, grade_notebook
-        from autograder.pipeline.score import ScoringPool
 
         info = resources["nbgrader"]
         rubric = rubrics.find(info["assignment"])
@@ -155,16 +166,15 @@ class PipelineGrades(NbGraderPreprocessor):
             nbformat.write(nb, submission / rubric.name / rubric.notebook)
             out = Path(tmp) / "out"
             out.mkdir()
-            with ScoringPool() as pool:
-                graded = grade_notebook(rubric=rubric, submission=submission, out=out, workroot=Path(tmp) / "work",
-                                        pool=pool, settings=settings)
+            graded = grade_notebook(rubric=rubric, submission=submission, out=out, workroot=Path(tmp) / "work",
+                                    pool=scoring_pool(), settings=settings)
             executed = out / rubric.notebook
             if executed.is_file():
                 copy_outputs(nbformat.read(executed, as_version=4), nb)
         results = {r.id: r for r in graded.results}
         for cell in nb.cells:
             if is_grade_only(cell):
-                gid = cell.metadata.nbgrader["grade_id"]
+                gid = cell.metadata.nbgrader.get("grade_id")
                 check = checks.get(gid)
                 if check is None or check not in results:
                     raise GradeCellError(f"grade cell {gid!r} of {info['notebook']} names no check of rubric "

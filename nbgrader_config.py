@@ -11,5 +11,14 @@ c.CourseDirectory.db_url = "sqlite:///gradebook.db"
 
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
-# Grade cells call the autograder, which scores in a process of its own; training cells take a while.
+# `nbgrader validate` runs notebooks with Execute; training cells take a while.
 c.ExecutePreprocessor.timeout = 1800
+
+# `nbgrader autograde` (and the formgrader's button): the autograder's pipeline, not nbgrader's Execute, runs
+# each notebook, scores it outside the student's kernel and writes its points into the grade cells
+# (autograder/course/nbgrader_grades.py). `python -m autograder autograde` passes the same on the command line.
+from autograder.course.nbgrader_grades import autograde_preprocessors  # noqa: E402
+
+c.Autograde.autograde_preprocessors = autograde_preprocessors()
+c.OverwriteCells.add_missing_cells = True  # a deleted grade cell comes back, with the pipeline's points
+

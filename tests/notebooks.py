@@ -11,6 +11,7 @@ import nbformat
 from tests.conftest import ROOT
 
 REFERENCE = ROOT / "reference_solutions"
+RELEASED = ROOT / "assignments"
 
 
 def cell(nb, grade_id: str):
@@ -20,9 +21,10 @@ def cell(nb, grade_id: str):
     raise KeyError(grade_id)
 
 
-def variant(target: Path, assignment: str, edit: Optional[Callable] = None) -> Path:
-    """Copy the reference of ``assignment`` into ``target`` (a submission dir), then apply ``edit(nb)``."""
-    shutil.copytree(REFERENCE / assignment, target / assignment)
+def variant(target: Path, assignment: str, edit: Optional[Callable] = None, base: Path = REFERENCE) -> Path:
+    """Copy ``assignment`` from ``base`` (the references, or RELEASED: nothing solved) into ``target``
+    (a submission dir), then apply ``edit(nb)``."""
+    shutil.copytree(base / assignment, target / assignment)
     path = target / assignment / f"{assignment}.ipynb"
     nb = nbformat.read(path, as_version=4)
     if edit is not None:

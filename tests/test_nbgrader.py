@@ -1,14 +1,20 @@
 """nbgrader for real: release staleness, autograde of two students, the gradebook."""
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 
 import nbformat
+import pytest
 
 from autograder.course.nbgrader_course import autograde
+from autograder.course.nbgrader_grades import grade_outputs, named_check
+from autograder.results import CheckResult, Status
 from autograder.course.release import generate
 from tests.conftest import ROOT
-from tests.notebooks import cell, variant
+from tests.notebooks import RELEASED, cell, variant
 
 
 def notebooks(directory):
@@ -39,17 +45,55 @@ def test_grade_cells_match_the_rubric():
         for c in source.cells:
             meta = c.get("metadata", {}).get("nbgrader", {})
             if meta.get("grade") and not meta.get("solution"):
-                check_id = c.source.split('grade_cell("', 1)[1].split('"')[2]
+                assignment, check_id = named_check(c.source)  # as nbgrader's autograde maps cells to checks
+                assert assignment == rubric.id, c.source
                 cells[check_id] = float(meta["points"])
         graded = {s.id: s.points for s in rubric.checks if s.points > 0}
         assert cells == graded, rubric.name
 
 
-def test_nbgrader_autograde_two_students(tmp_path):
+@pytest.mark.parametrize("points", [0.0, 4 / 3, 2.0])
+def test_grade_cell_outputs_give_nbgrader_the_pipelines_points(points):
+    """nbgrader's own determine_grade reads a grade cell's outputs as exactly the check's points."""
+    from nbgrader.utils import determine_grade
+
+    meta = {"grade": True, "solution": False, "locked": True, "points": 2, "grade_id": "test_x", "schema_version": 3}
+    grade_cell = nbformat.v4.new_code_cell('coursework.grade_cell("03", "x", OUTPUT_DIR, PROFILE)',
+                                           metadata={"nbgrader": meta})
+    status = Status.PASS if points == 2 else Status.FAIL
+    grade_cell.outputs = grade_outputs(CheckResult("03", "x", "a check", points, 2.0, status, "why"), 2.0)
+    assert determine_grade(grade_cell) == (pytest.approx(points), 2.0)
+    assert f"[{status}] why" in grade_cell.outputs[0].text
+
+
+def test_named_check_reads_the_call_not_comments():
+    assert named_check('# grade_cell("00", "fake")\ncoursework.grade_cell("00", "accuracy", OUTPUT_DIR)') == (
+        "00", "accuracy")
+    assert named_check("assert True") is None and named_check("not python (") is None
+
+
+def new_course(tmp_path, assignment):
+    """A fresh nbgrader course (config, the assignment's source, an empty gradebook) in ``tmp_path``."""
     course = tmp_path / "course"
     course.mkdir()
     shutil.copy(ROOT / "nbgrader_config.py", course)
-    shutil.copytree(ROOT / "source", course / "source", ignore=shutil.ignore_patterns("0[1-9]*"))
+    shutil.copytree(ROOT / "source" / assignment, course / "source" / assignment)
+    return course
+
+
+def gradebook_scores(course, assignment, student):
+    """(the submission's total, {grade cell: points}) as nbgrader's gradebook holds them."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        total = gradebook.find_submission(assignment, student).score
+        cells = gradebook.find_submission_notebook(assignment, assignment, student).grades
+        return total, {g.name: g.score for g in cells}
+
+
+def test_nbgrader_autograde_two_students(tmp_path):
+    """The honest reference gets full marks; a wrong hand count loses that cell's point only."""
+    course = new_course(tmp_path, "00_warmup")
 
     def wrong(nb):
         cell(nb, "answers").source = "PARAMS_BY_HAND = 7"
@@ -58,17 +102,71 @@ def test_nbgrader_autograde_two_students(tmp_path):
     variant(course / "submitted" / "bob", "00_warmup", wrong)
     csv_path = autograde(course, ["00_warmup"], profile="smoke")
 
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-        alice = gradebook.find_submission("00_warmup", "alice")
-        bob = gradebook.find_submission("00_warmup", "bob")
-        assert alice.max_score == 4
-        assert alice.score == 4
-        assert bob.score == 3
-        grades = {g.name: g.score for g in gradebook.find_submission_notebook("00_warmup", "00_warmup", "bob").grades}
-        assert grades["test_params_by_hand"] == 0 and grades["test_accuracy"] == 2
+    alice, _ = gradebook_scores(course, "00_warmup", "alice")
+    bob, grades = gradebook_scores(course, "00_warmup", "bob")
+    assert alice == 4
+    assert bob == 3
+    assert grades["test_params_by_hand"] == 0 and grades["test_accuracy"] == 2
     assert "alice" in csv_path.read_text() and "bob" in csv_path.read_text()
+    feedback = nbformat.read(course / "autograded" / "bob" / "00_warmup" / "00_warmup.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for o in cell(feedback, "test_params_by_hand").outputs)
+    assert "[fail]" in printed and "7" in printed  # the check's message, for the student's feedback
+
+
+def test_replacing_grade_cell_in_the_kernel_earns_nothing(tmp_path):
+    """A student who solves nothing and stubs out coursework.grade_cell gets no point."""
+    course = new_course(tmp_path, "00_warmup")
+
+    def stub(nb):
+        cell(nb, "answers").source = "coursework.grade_cell = lambda *a, **k: None"
+
+    variant(course / "submitted" / "mallory", "00_warmup", stub, base=RELEASED)
+    autograde(course, ["00_warmup"], profile="smoke")
+    total, grades = gradebook_scores(course, "00_warmup", "mallory")
+    assert total == 0, grades
+
+
+def test_hiding_tracebacks_earns_nothing(tmp_path):
+    """Patching IPython's showtraceback to hide a failing check gains nothing over the honest wrong answer."""
+    course = new_course(tmp_path, "00_warmup")
+
+    def hide(nb):
+        cell(nb, "answers").source = (
+            "import IPython\n"
+            "IPython.core.interactiveshell.InteractiveShell.showtraceback = lambda *a, **k: None\n"
+            "PARAMS_BY_HAND = 7"
+        )
+
+    variant(course / "submitted" / "trudy", "00_warmup", hide)
+    autograde(course, ["00_warmup"], profile="smoke")
+    total, grades = gradebook_scores(course, "00_warmup", "trudy")
+    assert grades["test_params_by_hand"] == 0 and total == 3, grades
+
+
+def test_partial_credit_is_the_pipelines(tmp_path, data_dir):
+    """A partly right hand count: nbgrader's gradebook holds the same points as `python -m autograder grade`."""
+    course = new_course(tmp_path, "03_lenet5")
+
+    def two_wrong(nb):
+        cell(nb, "answers").source = (
+            'PARAMS = {"conv1": 150, "conv2": 2416, "fc1": 48120, "fc2": 10164, "fc3": 850, "total": 61000}'
+        )
+
+    variant(course / "submitted" / "carol", "03_lenet5", two_wrong)
+    autograde(course, ["03_lenet5"], profile="smoke")
+    total, grades = gradebook_scores(course, "03_lenet5", "carol")
+
+    out = tmp_path / "grading"
+    env = {**os.environ, "CNN_COURSE_DATA": str(data_dir)}
+    subprocess.run([sys.executable, "-m", "autograder", "grade", str(course / "submitted" / "carol"),
+                    "--assignment", "03", "--profile", "smoke", "--out", str(out)], check=True, env=env,
+                   capture_output=True)
+    results = json.loads((out / "results.json").read_text())
+    points = {r["id"]: r["points"] for r in results["results"]}
+
+    assert 0 < points["params_by_hand"] < 2  # the case this test is about: partial credit
+    assert grades == pytest.approx({f"test_{k}": v for k, v in points.items() if f"test_{k}" in grades})
+    assert total == pytest.approx(results["totals"]["points"])
 
 
 def test_grade_cells_find_the_notebook_for_sandboxed_checks(tmp_path, monkeypatch):

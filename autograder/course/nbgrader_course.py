@@ -2,9 +2,12 @@
 
 The course directory is the repository root (``nbgrader_config.py``):
 ``source/`` -> ``assignments/`` (released) and ``submitted/STUDENT/NN_name/``.
-Grade cells call :func:`coursework.grade_cell`, which scores each check in a
-process of its own, so nbgrader's points come from the same check functions
-as the CLI's.
+nbgrader keeps the gradebook, but its ``Execute`` step is replaced by
+:class:`~autograder.course.nbgrader_grades.PipelineGrades`: the pipeline grades
+each notebook outside the student's kernel and its points (partial credit
+included) are what nbgrader records for each grade cell. :func:`autograde`
+passes that configuration on nbgrader's command line, so it holds whatever the
+course's ``nbgrader_config.py`` says.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+from autograder.course.nbgrader_grades import autograde_preprocessors
 from autograder.course.release import assignment_names, nbgrader_environment
 from autograder.errors import ReleaseError
 
@@ -26,14 +30,24 @@ def _nbgrader(course: Path, *args: str, env: dict[str, str]) -> None:
         raise ReleaseError(f"nbgrader {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
 
 
+def pipeline_options(profile: str, seed: int = 0) -> list[str]:
+    """nbgrader command-line options: grade with the pipeline, never with nbgrader's in-kernel ``Execute``."""
+    return [
+        *(f"--Autograde.autograde_preprocessors={name}" for name in autograde_preprocessors()),
+        "--OverwriteCells.add_missing_cells=True",  # a deleted grade cell comes back and gets the pipeline's points
+        f"--PipelineGrades.profile={profile}",
+        f"--PipelineGrades.seed={seed}",
+    ]
+
+
 def autograde(course: Path, assignments: Optional[Sequence[str]] = None, profile: str = "full",
-              csv_path: str = "grades.csv") -> Path:
+              csv_path: str = "grades.csv", seed: int = 0) -> Path:
     """Autograde every submitted notebook of ``assignments`` and export the gradebook to CSV."""
     env = nbgrader_environment(CNN_PROFILE=profile)
     names = list(assignments or assignment_names(course))
     for name in names:
         # Registers the assignment's cells and checksums in the gradebook (and rewrites the same release).
         _nbgrader(course, "generate_assignment", name, "--force", env=env)
-        _nbgrader(course, "autograde", name, "--create", "--force", env=env)
+        _nbgrader(course, "autograde", name, "--create", "--force", *pipeline_options(profile, seed), env=env)
     _nbgrader(course, "export", f"--to={csv_path}", env=env)
     return course / csv_path

@@ -52,13 +52,13 @@ for cmdline in glob.glob("/proc/*/cmdline"):
     except OSError:
         pass
 found |= set(glob.glob("/tmp/**/*.ipynb", recursive=True))
+found = {p for p in found if not os.path.abspath(p).startswith(os.getcwd())}  # its own staged copy is its own
 for path in found:
-    if "reads_others" not in path:
-        try:
-            open(path, "w").write("{}")
-            print("OVERWROTE", path)
-        except OSError as exc:
-            print("refused", path, type(exc).__name__)
+    try:
+        open(path, "w").write("{}")
+        print("OVERWROTE", path)
+    except OSError as exc:
+        print("refused", path, type(exc).__name__)
 print("found", len(found), "notebooks")
 """,
     "leaves_orphans": f"""
@@ -219,12 +219,19 @@ def test_no_process_of_any_notebook_survives(hostile_class):
     assert hostile_class["processes"] == []
 
 
+def printed(out: Path, student: str) -> str:
+    nb = json.loads((out / student / f"{WARMUP}.ipynb").read_text())
+    return "".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
+
+
 def test_attacks_saw_nothing_to_steal_or_overwrite(hostile_class):
     out = hostile_class["out"]
+    assert "found 0 notebooks" in printed(out, "reads_others")
+    assert printed(out, "rewrites_grader").count("refused") == 4
     for student in ("rewrites_grader", "reads_others", "steals_secrets", "poisons_data"):
-        executed = (out / student / f"{WARMUP}.ipynb").read_text()
-        for sign in ("WROTE", "OVERWROTE", "STOLE", "POISONED"):
-            assert sign not in executed, (student, sign)
+        text = printed(out, student)
+        for sign in ("WROTE", "OVERWROTE", "STOLE", "POISONED", "attempt failed"):
+            assert sign not in text, (student, sign, text[-500:])
 
 
 def test_grades_csv_lists_every_student(hostile_class):

@@ -1,0 +1,133 @@
+"""The sandbox itself, and the lifting of a student's definitions, attack by attack."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import rubric as rubrics
+from autograder.pipeline.execute import _last_words
+from autograder.sandbox import Sandbox, bwrap_problem, sandbox_for
+from autograder.studentcode.harness import run_harness
+from autograder.studentcode.lift import student_definitions
+from tests.conftest import ROOT
+
+needs_bwrap = pytest.mark.skipif(bwrap_problem() is not None, reason=f"no sandbox here: {bwrap_problem()}")
+LIMITS = rubrics.find("00").profiles["smoke"].limits
+CASES = [[[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 3, 5], [["a", "b", "c"], 2, 4]]
+
+
+def notebook(tmp_path: Path, *sources: str) -> Path:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    path = tmp_path / "student.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def in_sandbox(code: str, box: Sandbox) -> subprocess.CompletedProcess:
+    command = box.command([sys.executable, "-c", code], Path("/tmp"))
+    return subprocess.run(command, capture_output=True, text=True, timeout=120,
+                          env=box.environment({"PATH": "/usr/bin:/bin"}))
+
+
+def test_lifting_keeps_definitions_and_constants_only(tmp_path):
+    source = student_definitions(notebook(
+        tmp_path,
+        "import os\nSIZE = 3\nNAMES: list = ['a']\nos.environ['X'] = 'y'\nprint('top-level call')",
+        "class Table:\n    import sys\n    sys.modules.clear()\n",
+        "@print\ndef decorated():\n    return 1\n",
+        "def bad_default(x=__import__('os').system('true')):\n    return x\n",
+        "def good(items, size=3, kind=None):\n    yield items[:size]\n",
+        "%matplotlib inline\n!rm -rf /\nAUTOTUNE = os.sep",
+    ))
+    assert "import os" in source and "SIZE = 3" in source and "NAMES = ['a']" in source
+    assert "def good" in source and "def decorated" in source and "AUTOTUNE = os.sep" in source
+    for dropped in ("print('top-level call')", "os.environ", "class Table", "sys.modules", "@print",
+                    "bad_default", "rm -rf"):
+        assert dropped not in source, dropped
+    compile(source, "lifted", "exec")
+
+
+@needs_bwrap
+def test_a_class_body_cannot_forge_the_harness(tmp_path):
+    """The attack that once gave "passes all 4 hidden cases" for a batches() that returns None."""
+    attack = notebook(tmp_path, (
+        "class Forge:\n"
+        "    import autograder.studentcode.harnesses as h\n"
+        "    h.TASKS['generator'] = lambda *a: {'is_generator_function': True, 'cases': [], 'empty': 'ValueError'}\n"
+        "def batches(items, batch_size):\n"
+        "    return None\n"
+    ))
+    box = sandbox_for(LIMITS, [], None)
+    facts = run_harness(attack, "generator", {"function": "batches", "cases": CASES}, 60, box)
+    assert facts["is_generator_function"] is False
+    assert all("error" in case for case in facts["cases"])
+
+
+@needs_bwrap
+def test_a_function_body_that_patches_its_process_changes_no_fact(tmp_path):
+    attack = notebook(tmp_path, (
+        "def batches(items, batch_size):\n"
+        "    import sys, json\n"
+        "    main = sys.modules['__main__']\n"
+        "    main.generator = lambda *a: {'is_generator_function': True, 'cases': [], 'empty': 'ValueError'}\n"
+        "    main.TASKS['generator'] = main.generator\n"
+        "    yield [0] * batch_size\n"
+    ))
+    facts = run_harness(attack, "generator", {"function": "batches", "cases": CASES}, 60, sandbox_for(LIMITS, [], None))
+    assert len(facts["cases"]) == len(CASES)  # the facts the grader gathered, not the forged ones
+    assert facts["cases"][0]["got"][0] == [0, 0, 0]
+
+
+@needs_bwrap
+def test_the_sandbox_sees_no_grader_no_network_and_its_own_processes(tmp_path):
+    result = in_sandbox(
+        "import os, socket\n"
+        "try:\n    import autograder\n    print('GRADER VISIBLE')\nexcept ImportError:\n    print('no grader')\n"
+        "import coursework\nprint('coursework', coursework.submit.__name__)\n"
+        f"print('readme', os.path.exists({str(ROOT / 'README.md')!r}))\n"
+        "print('processes', len([p for p in os.listdir('/proc') if p.isdigit()]))\n"
+        "try:\n    socket.create_connection(('1.1.1.1', 53), timeout=3)\n    print('NETWORK')\n"
+        "except OSError:\n    print('no network')\n",
+        sandbox_for(LIMITS, [], None))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "no grader" in out and "coursework submit" in out and "readme False" in out and "no network" in out
+    assert int(out.split("processes ")[1].split()[0]) <= 3
+
+
+@needs_bwrap
+def test_memory_and_process_limits_hold(tmp_path):
+    box = sandbox_for(LIMITS.replace({"memory_bytes": 500_000_000, "processes": 32}), [], None)
+    memory = in_sandbox("try:\n    b = bytearray(2_000_000_000)\nexcept MemoryError:\n    print('refused')", box)
+    assert "refused" in memory.stdout, memory.stderr
+    forks = in_sandbox(
+        "import os, time\nn = 0\ntry:\n    while n < 1000:\n        if os.fork() == 0:\n            time.sleep(60)\n"
+        "            os._exit(0)\n        n += 1\nexcept OSError:\n    print('stopped after', n)", box)
+    assert "stopped after" in forks.stdout and int(forks.stdout.split()[-1]) < 32, forks.stdout + forks.stderr
+
+
+@pytest.mark.skipif(not list(Path("/dev").glob("nvidia[0-9]*")), reason="no NVIDIA GPU on this machine")
+def test_the_kernel_still_sees_its_gpu():
+    result = in_sandbox("import tensorflow as tf\nprint('gpus', len(tf.config.list_physical_devices('GPU')))",
+                        sandbox_for(LIMITS, [], None))
+    assert "gpus 0" not in result.stdout and "gpus" in result.stdout, result.stdout + result.stderr[-2000:]
+
+
+def test_a_dead_kernels_last_words_skip_start_up_chatter(tmp_path):
+    log = tmp_path / "kernel.log"
+    log.write_text(
+        "Killed: out of memory in a thread\n"
+        "NOTE: When using the `ipython kernel` entry point, Ctrl-C will not work.\n"
+        "To exit, you will have to explicitly quit this process, by either sending\n"
+        "\"quit\" from a client, or using Ctrl-\\ in UNIX-like environments.\n"
+        "To read more about this, see https://github.com/ipython/ipython/issues/2049\n"
+        "To connect another client to this kernel, use:\n    --existing /tmp/kernel.json\n"
+        "/venv/lib/python3.11/site-packages/jupyter_client/session.py:203: DeprecationWarning: datetime.utcnow()\n"
+        "  warnings.warn(\n"
+    )
+    assert _last_words(log) == "Killed: out of memory in a thread"

@@ -19,7 +19,7 @@ PROFILE ?= smoke
 OUT ?= grading
 AUTOGRADE_PROFILE ?= full
 
-.PHONY: setup sandbox test grade check release autograde calibrate bench data help
+.PHONY: setup sandbox test grade check release autograde calibrate bench bench-full data help
 
 help:
 	@echo "make grade       grade reference_solutions/ (or SUBMISSION=DIR, ASSIGNMENT=\"00 03\") with the smoke profile on CPU"
@@ -28,7 +28,8 @@ help:
 	@echo "make release     instructors: source/ -> assignments/ (nbgrader) and reference_solutions/"
 	@echo "make autograde   instructors: nbgrader autograde submitted/ and export grades.csv (AUTOGRADE_PROFILE=full)"
 	@echo "make calibrate   rerun the references (3 seeds), compare with the thresholds; WRITE=1 records the figures"
-	@echo "make bench       time the grader's own overhead against nbgrader's"
+	@echo "make bench       time the grader's own overhead against nbgrader's, and the sandbox's cost"
+	@echo "make bench-full  GPU runners: the full profile once, wall time and peak GPU memory per notebook"
 	@echo "make data        fetch MNIST and CIFAR-10 into Keras's cache (needs a network)"
 
 setup: $(STAMP)
@@ -67,8 +68,13 @@ autograde: setup
 calibrate: setup
 	$(BIN)/python -m autograder calibrate --profile $(PROFILE) $(if $(WRITE),--write)
 
+# The full profile, every reference once (seed 0), with wall time and peak GPU memory per notebook: on a GPU runner.
+bench-full: setup
+	$(BIN)/python -m autograder calibrate --profile full --seeds 0
+
 bench: setup
 	$(BIN)/python benchmarks/grading_overhead.py
+	$(BIN)/python benchmarks/sandbox_overhead.py
 
 data: setup
 	$(BIN)/python -m autograder data fetch

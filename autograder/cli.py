@@ -205,10 +205,10 @@ def _autograde(args: argparse.Namespace) -> int:
 def _calibrate(args: argparse.Namespace) -> int:
     from autograder.course import calibrate
 
-    values = calibrate.measure(args.profile, args.seeds, args.assignment, args.data_dir)
-    print(calibrate.table(args.profile, values))
+    measured = calibrate.measure(args.profile, args.seeds, args.assignment, args.data_dir)
+    print(calibrate.table(measured))
     if args.write:
-        for path in calibrate.write(args.profile, values):
+        for path in calibrate.write(measured):
             print(f"recorded in {path}")
     return 0
 

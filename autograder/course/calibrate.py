@@ -1,70 +1,221 @@
-"""``make calibrate``: rerun the reference solutions and compare them with the rubric.
+"""``make calibrate``: rerun the reference solutions, compare them with the rubric, record what they reach.
 
-For every check that records a ``reference_*`` figure, print the thresholds,
-the recorded figures and what the reference measures now, for several seeds;
-with ``write=True`` the measured figures replace the recorded ones in the
-rubric files (thresholds are never changed automatically).
+Every reference notebook is graded for several seeds, one notebook at a time,
+so that each gets its own wall time and (on a GPU) its own peak GPU memory.
+:func:`table` prints each threshold beside the recorded and the measured
+figures; :func:`write` records the measured ones in the rubric files: a
+``reference_*`` figure per seed on each check that has a threshold, and a
+``[calibration.PROFILE]`` table with the machine, the versions, the wall time
+and the peak GPU memory per seed. Thresholds are never changed automatically,
+and full-profile figures are only recorded from a GPU: a CPU figure is never a
+full-profile reference.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Optional, Sequence
 
 from autograder import rubric as rubrics
+from autograder.errors import AutograderError
 from autograder.paths import REFERENCE_DIR
 from autograder.pipeline.grade import GradingSettings, grade
 from autograder.pipeline.score import ScoringPool
 
+# Which recorded figure a check's measured value is, by check function.
+REFERENCE_KEYS = {"beats_model": "reference_gap"}
+DEFAULT_REFERENCE_KEY = "reference_accuracy"
+
+
+@dataclass
+class Calibration:
+    """What the references reached: per check and per notebook, one entry per seed."""
+
+    profile: str
+    seeds: list[int]
+    values: dict[tuple[str, str], list[Optional[float]]] = field(default_factory=dict)
+    wall_s: dict[str, list[float]] = field(default_factory=dict)
+    peak_gpu_mb: dict[str, list[Optional[int]]] = field(default_factory=dict)
+    machine: dict[str, str] = field(default_factory=dict)
+
+
+class GpuMemory:
+    """Peak memory used on the GPUs while the block runs, sampled with nvidia-smi (None without one)."""
+
+    def __init__(self, interval: float = 0.5):
+        self.interval = interval
+        self.peak: Optional[int] = None
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+
+    @staticmethod
+    def used_mb() -> Optional[int]:
+        if shutil.which("nvidia-smi") is None:
+            return None
+        try:
+            out = subprocess.run(["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits"],
+                                 capture_output=True, text=True, timeout=10).stdout
+            return sum(int(v) for v in out.split())
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            return None
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            used = self.used_mb()
+            if used is not None:
+                self.peak = max(self.peak or 0, used)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "GpuMemory":
+        if shutil.which("nvidia-smi"):
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+def machine() -> dict[str, str]:
+    """The GPU, driver and CUDA versions (when there is a GPU) and the framework versions."""
+    info = {"device": "CPU"}
+    if shutil.which("nvidia-smi"):
+        try:
+            out = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
+                                 capture_output=True, text=True, timeout=10).stdout.splitlines()
+            name, driver = (part.strip() for part in out[0].split(","))
+            header = subprocess.run(["nvidia-smi"], capture_output=True, text=True, timeout=10).stdout
+            cuda = re.search(r"CUDA Version:\s*([\d.]+)", header)
+            info.update(device=name, driver=driver, cuda=cuda.group(1) if cuda else "unknown")
+        except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
+            pass
+    for package in ("tensorflow", "tensorflow-cpu", "keras", "torch"):
+        try:
+            info[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return info
+
 
 def measure(profile: str, seeds: Sequence[int], assignments: Optional[Sequence[str]] = None,
-            data_dir: Optional[str] = None) -> dict[tuple[str, str], list[Optional[float]]]:
-    """{(assignment, check): [value per seed]} from grading the reference solutions."""
-    values: dict[tuple[str, str], list[Optional[float]]] = {}
+            data_dir: Optional[str] = None) -> Calibration:
+    """Grade each reference notebook for each seed and collect its figures."""
+    chosen = [r.id for r in rubrics.all_rubrics().values()
+              if not assignments or r.id in assignments or r.name in assignments]
+    result = Calibration(profile, list(seeds), machine=machine())
     with ScoringPool() as pool, tempfile.TemporaryDirectory(prefix="calibrate-") as tmp:
         for seed in seeds:
-            notebooks = grade(REFERENCE_DIR, Path(tmp) / str(seed), assignments,
-                              GradingSettings(profile, data_dir, seed), pool)
-            for r in (r for nb in notebooks for r in nb.results):
-                values.setdefault((r.assignment, r.id), []).append(r.value)
-    return values
+            for assignment in chosen:
+                started = time.perf_counter()
+                with GpuMemory() as gpu:
+                    notebooks = grade(REFERENCE_DIR, Path(tmp) / str(seed), [assignment],
+                                      GradingSettings(profile, data_dir, seed), pool)
+                result.wall_s.setdefault(assignment, []).append(round(time.perf_counter() - started, 1))
+                result.peak_gpu_mb.setdefault(assignment, []).append(gpu.peak)
+                for r in (r for nb in notebooks for r in nb.results):
+                    result.values.setdefault((r.assignment, r.id), []).append(r.value)
+    return result
 
 
-def table(profile: str, values: dict[tuple[str, str], list[Optional[float]]]) -> str:
-    lines = [f"{'check':<28} {'threshold':<24} {'recorded':<28} measured ({profile})"]
+def _figures(values: Sequence[Optional[float]]) -> str:
+    return ", ".join("-" if v is None else f"{v:.4g}" for v in values)
+
+
+def table(calibration: Calibration) -> str:
+    """Thresholds, recorded and measured figures side by side, then wall time and GPU memory per notebook."""
+    profile = calibration.profile
+    lines = [f"{'check':<28} {'threshold':<24} {'recorded':<28} measured ({profile}, seeds "
+             f"{', '.join(map(str, calibration.seeds))})"]
     for rubric in rubrics.all_rubrics().values():
         for spec in rubric.checks:
-            refs = spec.references(profile)
-            if not refs:
-                continue
             args = spec.args_for(profile)
-            thresholds = ", ".join(f"{k}={v}" for k, v in args.items() if k.startswith(("min_", "max_")))
-            measured = values.get((rubric.id, spec.id))
-            shown = "not run" if measured is None else ", ".join("-" if v is None else f"{v:.4g}" for v in measured)
-            recorded = ", ".join(map(str, refs.values()))
+            thresholds = ", ".join(f"{k}={v}" for k, v in args.items() if k.startswith(("min_", "max_", "margin")))
+            measured = calibration.values.get((rubric.id, spec.id))
+            if not thresholds and not spec.references(profile):
+                continue
+            shown = "not run" if measured is None else _figures(measured)
+            recorded = ", ".join(map(str, spec.references(profile).values())) or "none"
             lines.append(f"{rubric.id + ' ' + spec.id:<28} {thresholds:<24} {recorded:<28} {shown}")
+    lines += ["", f"{'notebook':<10} {'wall s per seed':<28} peak GPU MB per seed   on {calibration.machine.get('device')}"]
+    for assignment, walls in calibration.wall_s.items():
+        memory = calibration.peak_gpu_mb.get(assignment, [])
+        lines.append(f"{assignment:<10} {', '.join(f'{w:g}' for w in walls):<28} "
+                     f"{', '.join('-' if m is None else str(m) for m in memory)}")
     return "\n".join(lines)
 
 
-def write(profile: str, values: dict[tuple[str, str], list[Optional[float]]]) -> list[Path]:
-    """Replace each recorded ``reference_*`` figure with the measured ones (rounded to 4 places)."""
+def _toml_list(values: Sequence[object]) -> str:
+    def one(v: object) -> str:
+        if v is None:
+            return "nan"
+        if isinstance(v, float):
+            return repr(round(v, 4))
+        return str(v)
+
+    return "[" + ", ".join(one(v) for v in values) + "]"
+
+
+def _record_reference(block: list[str], profile: str, key: str, figures: str) -> list[str]:
+    """One [[checks]] block's lines with ``key = figures`` in its ``profile = { ... }`` table."""
+    for i, line in enumerate(block):
+        if line.lstrip().startswith(f"{profile} ="):
+            if re.search(rf"{key}\s*=", line):
+                block[i] = re.sub(rf"({key}\s*=\s*)(\[[^\]]*\]|[^,}}\s]+)", rf"\g<1>{figures}", line)
+            else:
+                block[i] = re.sub(r"\s*}\s*$", f", {key} = {figures} }}\n", line)
+            return block
+    end = len(block)
+    while end > 0 and not block[end - 1].strip():
+        end -= 1
+    return [*block[:end], f"{profile} = {{ {key} = {figures} }}\n", *block[end:]]
+
+
+def _calibration_table(calibration: Calibration, assignment: str) -> str:
+    info = calibration.machine
+    lines = [f"[calibration.{calibration.profile}]  # written by `make calibrate PROFILE={calibration.profile} "
+             "WRITE=1`; never by hand"]
+    lines += [f"{key} = {value!r}".replace("'", '"') for key, value in info.items()]
+    lines.append(f"seeds = {_toml_list(calibration.seeds)}")
+    lines.append(f"wall_s = {_toml_list(calibration.wall_s.get(assignment, []))}")
+    lines.append(f"peak_gpu_mb = {_toml_list(calibration.peak_gpu_mb.get(assignment, []))}")
+    return "\n".join(lines) + "\n"
+
+
+def write(calibration: Calibration, directory: Path = rubrics.RUBRIC_DIR) -> list[Path]:
+    """Record the measured figures in the rubric files of ``directory``; the paths changed."""
+    profile = calibration.profile
+    if profile == "full" and calibration.machine.get("device", "CPU") == "CPU":
+        raise AutograderError("the full profile's figures are recorded only from a GPU run; this one ran on a CPU")
     changed = []
-    for rubric in rubrics.all_rubrics().values():
+    for rubric in rubrics.all_rubrics(directory).values():
+        if rubric.id not in calibration.wall_s:
+            continue
         text = rubric.path.read_text()
-        lines = text.splitlines(keepends=True)
-        check_id = None
-        for i, line in enumerate(lines):
-            found = re.match(r'\s*id\s*=\s*"([^"]+)"', line)
-            if found:
-                check_id = found.group(1)
-            measured = values.get((rubric.id, check_id or ""))
-            if measured and line.lstrip().startswith(f"{profile} =") and "reference_" in line:
-                figures = "[" + ", ".join("nan" if v is None else f"{v:.4f}" for v in measured) + "]"
-                lines[i] = re.sub(r"(reference_\w+\s*=\s*)(\[[^\]]*\]|[^,}\s]+)", rf"\g<1>{figures}", line)
-        new = "".join(lines)
-        if new != text:
+        text = re.sub(rf"(?ms)\n*^\[calibration\.{profile}\].*?(?=^\[|\Z)", "\n", text).rstrip("\n") + "\n"
+        blocks = re.split(r"(?m)^(?=\[)", text)
+        for b, block in enumerate(blocks):
+            found = re.search(r'(?m)^id\s*=\s*"([^"]+)"', block)
+            if not block.startswith("[[checks]]") or not found:
+                continue
+            spec = rubric.check(found.group(1))
+            values = calibration.values.get((rubric.id, spec.id))
+            has_threshold = any(k.startswith(("min_", "max_", "margin")) for k in spec.args_for(profile))
+            if not values or not (has_threshold or spec.references(profile)):
+                continue
+            key = REFERENCE_KEYS.get(spec.function, DEFAULT_REFERENCE_KEY)
+            blocks[b] = "".join(_record_reference(block.splitlines(keepends=True), profile, key, _toml_list(values)))
+        new = "".join(blocks).rstrip("\n") + "\n\n" + _calibration_table(calibration, rubric.id)
+        if new != rubric.path.read_text():
             rubric.path.write_text(new)
             changed.append(rubric.path)
     return changed

@@ -171,7 +171,7 @@ def load(path: Path, defaults: Mapping[str, Limits] | None = None) -> Rubric:
 def all_rubrics(directory: Path = RUBRIC_DIR) -> dict[str, Rubric]:
     """Every rubric, by assignment id ("00", "01", ...)."""
     defaults = default_limits()
-    rubrics = [load(p, defaults) for p in sorted(directory.glob("*.toml")) if p != LIMITS_FILE]
+    rubrics = [load(p, defaults) for p in sorted(directory.glob("*.toml")) if p.name != LIMITS_FILE.name]
     return {r.id: r for r in rubrics}
 
 

@@ -1,0 +1,81 @@
+"""What the sandbox costs per notebook: kernel start-up and a harness run, with and without bubblewrap.
+
+Runs a one-cell notebook through the real execute stage, and the generator
+harness on a two-line definition, alternating sandboxed and unsandboxed runs,
+and prints the median wall time of each and their ratio.
+Usage: python benchmarks/sandbox_overhead.py [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from autograder import rubric as rubrics  # noqa: E402
+from autograder.pipeline.execute import execute  # noqa: E402
+from autograder.sandbox import bwrap_problem, hand_over, sandbox_for  # noqa: E402
+from autograder.studentcode.harness import run_harness  # noqa: E402
+
+LIMITS = rubrics.find("00").profiles["smoke"].limits
+
+
+def kernel_run(root: Path, sandboxed: bool) -> float:
+    folder = Path(tempfile.mkdtemp(dir=root))
+    notebook = folder / "n.ipynb"
+    cells = [nbformat.v4.new_code_cell("OUTPUT_DIR = None", metadata={"tags": ["parameters"]}),
+             nbformat.v4.new_code_cell("import coursework\nprint('ok')")]
+    kernel = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+              "language_info": {"name": "python"}}
+    nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata=kernel), notebook)
+    box = sandbox_for(LIMITS, [folder], None) if sandboxed else None
+    if box:
+        hand_over(folder)
+    start = time.perf_counter()
+    run = execute(notebook, folder / "out.ipynb", {"OUTPUT_DIR": str(folder)}, folder, LIMITS, box)
+    elapsed = time.perf_counter() - start
+    assert run.ok, run.message
+    return elapsed
+
+
+def harness_run(root: Path, sandboxed: bool) -> float:
+    notebook = Path(tempfile.mkdtemp(dir=root)) / "h.ipynb"
+    source = "def batches(items, size):\n    while True:\n        yield items[:size]\n"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)]), notebook)
+    box = sandbox_for(LIMITS, [], None) if sandboxed else None
+    start = time.perf_counter()
+    run_harness(notebook, "generator", {"function": "batches", "cases": [[[1, 2, 3], 2, 3]]}, 60, box)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    if bwrap_problem():
+        sys.exit(f"no sandbox here: {bwrap_problem()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        print(f"sandbox overhead, median of {args.repeat} alternating runs (s)")
+        print(f"{'what':<40} {'plain':>8} {'sandbox':>8} {'ratio':>7}")
+        for name, measure in (("one-cell notebook: kernel start to end", kernel_run),
+                              ("harness: lift, run, read back", harness_run)):
+            measure(root, True), measure(root, False)  # warm the file cache for both
+            plain, boxed = [], []
+            for _ in range(args.repeat):
+                boxed.append(measure(root, True))
+                plain.append(measure(root, False))
+            p, b = statistics.median(plain), statistics.median(boxed)
+            print(f"{name:<40} {p:8.2f} {b:8.2f} {b / p:7.2f}")
+
+
+if __name__ == "__main__":
+    main()

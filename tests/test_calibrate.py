@@ -1,0 +1,63 @@
+"""Recording what the references reached: figures per seed, the machine, and never a CPU run as full."""
+
+from __future__ import annotations
+
+import shutil
+import tomllib
+
+import pytest
+
+from autograder import rubric as rubrics
+from autograder.course.calibrate import Calibration, table, write
+from autograder.errors import AutograderError
+
+
+@pytest.fixture()
+def rubric_copy(tmp_path):
+    shutil.copytree(rubrics.RUBRIC_DIR, tmp_path / "rubric", ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    return tmp_path / "rubric"
+
+
+def measured(profile: str, device: str) -> Calibration:
+    return Calibration(
+        profile, [0, 1, 2],
+        values={("03", "accuracy"): [0.99, 0.991, 0.989], ("06", "beats_base"): [0.05, 0.06, 0.07],
+                ("03", "param_count"): [61706, 61706, 61706]},
+        wall_s={"03": [30.5, 31.0, 29.9], "06": [400.0, 410.0, 405.0]},
+        peak_gpu_mb={"03": [1200, 1210, 1190], "06": [None, None, None]},
+        machine={"device": device, "driver": "550.54", "cuda": "12.4", "tensorflow": "2.21.0", "keras": "3.15.1"},
+    )
+
+
+def test_figures_and_machine_are_recorded_per_seed(rubric_copy):
+    changed = write(measured("full", "NVIDIA H100 80GB HBM3"), rubric_copy)
+    assert {p.name for p in changed} == {"03_lenet5.toml", "06_separable_cifar10.toml"}
+    lenet = rubrics.load(rubric_copy / "03_lenet5.toml")
+    assert lenet.check("accuracy").references("full") == {"reference_accuracy": [0.99, 0.991, 0.989]}
+    assert lenet.check("accuracy").args_for("full")["min_accuracy"] == 0.985  # thresholds are a person's call
+    assert lenet.check("param_count").references("full") == {}  # no threshold, nothing recorded
+    assert rubrics.load(rubric_copy / "06_separable_cifar10.toml").check("beats_base").references("full") == {
+        "reference_gap": [0.05, 0.06, 0.07]}
+    run = tomllib.loads((rubric_copy / "03_lenet5.toml").read_text())["calibration"]["full"]
+    assert run["device"] == "NVIDIA H100 80GB HBM3" and run["wall_s"] == [30.5, 31.0, 29.9]
+    assert run["peak_gpu_mb"] == [1200, 1210, 1190] and run["seeds"] == [0, 1, 2]
+
+
+def test_writing_twice_replaces_not_appends(rubric_copy):
+    write(measured("full", "NVIDIA H100 80GB HBM3"), rubric_copy)
+    once = (rubric_copy / "03_lenet5.toml").read_text()
+    write(measured("full", "NVIDIA H100 80GB HBM3"), rubric_copy)
+    assert (rubric_copy / "03_lenet5.toml").read_text() == once
+
+
+def test_a_cpu_run_is_never_a_full_profile_reference(rubric_copy):
+    with pytest.raises(AutograderError, match="only from a GPU"):
+        write(measured("full", "CPU"), rubric_copy)
+    write(measured("smoke", "CPU"), rubric_copy)  # smoke is calibrated on a CPU, as it runs
+    assert rubrics.load(rubric_copy / "03_lenet5.toml").check("accuracy").references("smoke")
+
+
+def test_the_table_shows_thresholds_figures_and_times():
+    text = table(measured("full", "NVIDIA H100 80GB HBM3"))
+    assert "03 accuracy" in text and "min_accuracy=0.985" in text and "0.99, 0.991, 0.989" in text
+    assert "30.5, 31, 29.9" in text and "NVIDIA H100" in text

@@ -62,3 +62,18 @@ def test_data_locate_names_missing_sets(tmp_path):
     result = run("data", "locate", env=env)
     assert result.returncode == 1
     assert result.stdout.count("not found") == 3
+
+
+def test_inspect_gives_one_clear_line_when_a_model_cannot_be_built(tmp_path):
+    for name, source in (
+        ("keras_net.py", "import keras\ndef build_model():\n"
+                         "    return keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Conv2D(2, 7)])\n"),
+        ("torch_net.py", "import torch\nINPUT_SHAPE = (1, 4, 4)\n"
+                         "def build_model():\n    return torch.nn.Sequential(torch.nn.Conv2d(1, 2, 7))\n"),
+    ):
+        (tmp_path / name).write_text(source)
+        proc = subprocess.run([sys.executable, "-m", "autograder", "inspect", str(tmp_path / name)],
+                              cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 2, proc.stderr
+        assert "Traceback" not in proc.stderr and proc.stderr.startswith("error: "), proc.stderr
+        assert "Kernel size" in proc.stderr or "Computed output size" in proc.stderr

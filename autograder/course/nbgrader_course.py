@@ -30,24 +30,28 @@ def _nbgrader(course: Path, *args: str, env: dict[str, str]) -> None:
         raise ReleaseError(f"nbgrader {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
 
 
-def pipeline_options(profile: str, seed: int = 0) -> list[str]:
+def pipeline_options(profile: str, seed: int = 0, sandbox: str = "require") -> list[str]:
     """nbgrader command-line options: grade with the pipeline, never with nbgrader's in-kernel ``Execute``."""
     return [
         *(f"--Autograde.autograde_preprocessors={name}" for name in autograde_preprocessors()),
         "--OverwriteCells.add_missing_cells=True",  # a deleted grade cell comes back and gets the pipeline's points
         f"--PipelineGrades.profile={profile}",
         f"--PipelineGrades.seed={seed}",
+        f"--PipelineGrades.sandbox={sandbox}",
     ]
 
 
 def autograde(course: Path, assignments: Optional[Sequence[str]] = None, profile: str = "full",
-              csv_path: str = "grades.csv", seed: int = 0) -> Path:
+              csv_path: str = "grades.csv", seed: int = 0, sandbox: str = "require") -> Path:
     """Autograde every submitted notebook of ``assignments`` and export the gradebook to CSV."""
+    from autograder.pipeline.grade import GradingSettings
+
+    GradingSettings(profile=profile, sandbox=sandbox).resolved()  # no sandbox where one is required: stop now
     env = nbgrader_environment(CNN_PROFILE=profile)
     names = list(assignments or assignment_names(course))
     for name in names:
         # Registers the assignment's cells and checksums in the gradebook (and rewrites the same release).
         _nbgrader(course, "generate_assignment", name, "--force", env=env)
-        _nbgrader(course, "autograde", name, "--create", "--force", *pipeline_options(profile, seed), env=env)
+        _nbgrader(course, "autograde", name, "--create", "--force", *pipeline_options(profile, seed, sandbox), env=env)
     _nbgrader(course, "export", f"--to={csv_path}", env=env)
     return course / csv_path

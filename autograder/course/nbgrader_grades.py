@@ -134,6 +134,7 @@ class PipelineGrades(NbGraderPreprocessor):
     data_dir = Unicode(None, allow_none=True,
                        help="the course's data sets (default: $CNN_COURSE_DATA)").tag(config=True)
     seed = Integer(0, help="the seed the notebook runs with").tag(config=True)
+    sandbox = Unicode("require", help="require, prefer or off: student code in the bubblewrap sandbox").tag(config=True)
 
     @default("profile")
     def _profile(self) -> str:
@@ -159,7 +160,7 @@ class PipelineGrades(NbGraderPreprocessor):
             raise GradeCellError(f"{info['notebook']}.ipynb is not the notebook of rubric {rubric.name}")
         checks = self.grade_cell_checks(info, rubric.id)
         settings = GradingSettings(profile=self.profile, data_dir=self.data_dir, seed=self.seed,
-                                   released_dir=self.released_dir())
+                                   released_dir=self.released_dir(), sandbox=self.sandbox).resolved()
         with tempfile.TemporaryDirectory(prefix="nbgrader-pipeline-") as tmp:
             submission = Path(tmp) / "submission"
             shutil.copytree(Path(resources["metadata"]["path"]).resolve(), submission / rubric.name, symlinks=True)

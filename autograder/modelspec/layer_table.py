@@ -31,11 +31,17 @@ def load_model(path: Path) -> tuple[Any, Optional[Sequence[int]]]:
         except Exception as exc:
             raise ModelLoadError(f"{path}: not a loadable .keras model ({exc})") from exc
     if path.suffix == ".py":
-        namespace = runpy.run_path(str(path), run_name="__inspect__")
-        build = namespace.get("build_model")
-        if not callable(build):
-            raise ModelLoadError(f"{path}: defines no build_model() function")
-        return build(), namespace.get("INPUT_SHAPE")
+        try:
+            namespace = runpy.run_path(str(path), run_name="__inspect__")
+            build = namespace.get("build_model")
+            if not callable(build):
+                raise ModelLoadError(f"{path}: defines no build_model() function")
+            return build(), namespace.get("INPUT_SHAPE")
+        except ModelLoadError:
+            raise
+        except Exception as exc:  # the file's own code failed: say where, without our traceback
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise ModelLoadError(f"{path}: building the model failed: {type(exc).__name__}: {first}") from exc
     raise ModelLoadError(f"{path}: expected a .keras file or a .py file defining build_model()")
 
 

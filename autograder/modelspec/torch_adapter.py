@@ -8,6 +8,9 @@ framework's own shapes. Shapes are then reported channels-last.
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 import operator
 from typing import Any, Optional, Sequence
 
@@ -75,10 +78,12 @@ def torch_layers(module: Any, input_shape: Sequence[int]) -> list[Layer]:
     was_training = module.training
     module.eval()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):  # ShapeProp prints its own traceback
             ShapeProp(traced).propagate(torch.zeros(1, *input_shape))
     except Exception as exc:
-        raise DescriptionError(f"{type(module).__name__} fails on an input of shape {tuple(input_shape)}: {exc}") from exc
+        cause = exc.__cause__ or exc  # ShapeProp wraps the module's own error
+        raise DescriptionError(f"{type(module).__name__} fails on an input of shape {tuple(input_shape)}: "
+                               f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}") from exc
     finally:
         module.train(was_training)
 

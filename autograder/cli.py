@@ -116,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     build = data_commands.add_parser("cats-and-dogs", help="build dogs-vs-cats small from Kaggle's train.zip")
     build.add_argument("--archive", required=True, help="Kaggle's Dogs vs. Cats train.zip, or its extracted folder")
     build.add_argument("--out", required=True, help="the folder to create (name it cats_and_dogs_small)")
+    _add_classroom(commands)
+    _add_collect(commands)
     return parser
 
 
@@ -124,7 +126,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "inspect": _inspect, "grade": _grade, "batch": _batch, "score": _score, "release": _release,
-        "autograde": _autograde, "calibrate": _calibrate, "data": _data,
+        "autograde": _autograde, "calibrate": _calibrate, "data": _data, "classroom": _classroom, "collect": _collect,
     }
     try:
         return handlers[args.command](args)
@@ -244,4 +246,65 @@ def _data(args: argparse.Namespace) -> int:
         return 0
     out = datasets.build_cats_and_dogs_small(args.archive, args.out)
     print(f"built {out}")
+    return 0
+
+
+def _add_classroom(commands) -> None:
+    classroom = commands.add_parser(
+        "classroom", help="GitHub Classroom: the reporter's payload, annotations and summary from results.json files",
+        description="Read every results.json under RESULTS_DIR (one per notebook job) and write the base64 payload "
+        "classroom-resources/autograding-grading-reporter reads, ::error annotations naming notebook and cell, "
+        "and one Markdown summary (also to $GITHUB_STEP_SUMMARY).")
+    classroom.add_argument("results_dir", metavar="RESULTS_DIR")
+    classroom.add_argument("--submission", help="the student's repository, to point annotations at cells")
+    classroom.add_argument("--expect", nargs="+", metavar="ID", default=[],
+                           help="assignments that must have results (missing ones become error rows: a red job)")
+    classroom.add_argument("--red-below", type=float, metavar="FRACTION",
+                           help="also fail the reporter's step when the score is under this fraction of the maximum")
+    classroom.add_argument("--step-output", metavar="FILE",
+                           help="append result=PAYLOAD to this file ($GITHUB_OUTPUT); default: print the payload")
+    classroom.add_argument("--annotate", action="store_true", help="print ::error workflow commands")
+
+
+def _classroom(args: argparse.Namespace) -> int:
+    from autograder import rubric as rubrics
+    from autograder.pipeline import classroom, report
+
+    available = list(rubrics.all_rubrics().values())
+    graded = classroom.load(Path(args.results_dir), args.expect, available)
+    index = classroom.rubric_index(available)
+    submission = Path(args.submission) if args.submission else None
+    encoded = classroom.encode(classroom.payload(graded, index, submission, args.red_below))
+    if args.annotate:
+        print("\n".join(classroom.annotations(graded, index, submission)))
+    titles = {r.id: r.title for r in available}
+    report.write_summary(Path(args.results_dir) / "summary.md", report.markdown(graded.results, titles, graded.profile))
+    if args.step_output:
+        with open(args.step_output, "a", encoding="utf-8") as fh:
+            fh.write(f"result={encoded}\n")
+    else:
+        print(encoded)
+    return 0
+
+
+def _add_collect(commands) -> None:
+    collect = commands.add_parser(
+        "collect", help="clone each student's repository at its last commit before the deadline into submitted/",
+        description="ROSTER is a GitHub Classroom roster CSV (with a repository URL column) or a text file of "
+        "repository URLs, one a line. Writes OUT/STUDENT/ (nbgrader's submitted/ layout) with timestamp.txt, "
+        "and OUT/collected.csv: the commit graded per student, or why there is none.")
+    collect.add_argument("roster", metavar="ROSTER")
+    collect.add_argument("--deadline", required=True, help="ISO 8601, e.g. 2025-03-01T23:59:00+01:00 (UTC if no zone)")
+    collect.add_argument("--out", default="submitted", help="the submitted/ folder (default: submitted/)")
+    collect.add_argument("--url-template", help="for a roster without URLs: e.g. "
+                         "https://github.com/ORG/cnn-{student}.git ({student}: the roster's GitHub username)")
+
+
+def _collect(args: argparse.Namespace) -> int:
+    from autograder.course import collect
+
+    rows = collect.collect(collect.read_roster(Path(args.roster), args.url_template),
+                           collect.parse_deadline(args.deadline), Path(args.out))
+    print(collect.table(rows))
+    print(f"\nRecorded in {Path(args.out) / collect.RECORD}")
     return 0

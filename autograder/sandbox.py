@@ -152,6 +152,7 @@ class Sandbox:
         command += _parents([*self._python_paths(), *self.readable, HOME])
         for path in [*self._python_paths(), *self.readable]:
             command += ["--ro-bind", str(path), str(path)]
+        command += self._grader_hidden()
         command += ["--perms", "0777", "--size", str(limits.tmp_bytes), "--tmpfs", str(HOME)]
         command += _parents([HOME / relative for relative in self.home_readable] + list(self.writable))
         for relative, path in self.home_readable.items():
@@ -166,6 +167,14 @@ class Sandbox:
         # --die-with-parent ties the sandbox to the grader instead.
         command += ["--unsetenv", "JPY_PARENT_PID", "--chdir", str(cwd), "--", *_drop_privileges(), *argv]
         return command
+
+    def _grader_hidden(self) -> list[str]:
+        """An empty folder over the grader's package where it sits in the bound environment (an installed wheel):
+        its rubrics, hidden cases and checks stay out of the sandbox."""
+        grader = Path(__file__).resolve().parent
+        if any(grader.is_relative_to(path) for path in self._python_paths()):
+            return ["--perms", "0000", "--tmpfs", str(grader)]
+        return []
 
     def _python_paths(self) -> list[Path]:
         """The interpreter, the virtual environment and the student API (not the grader)."""

@@ -1,0 +1,55 @@
+"""`pytest --submission DIR`: the warm-up's checks as test items, with the statuses and points of `grade`."""
+
+import importlib.metadata
+import json
+import os
+import subprocess
+import sys
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.notebooks import variant
+
+
+def wrong_hand_count(nb) -> None:
+    for c in nb.cells:
+        if c.cell_type == "code" and "PARAMS_BY_HAND =" in c.source:
+            c.source = "PARAMS_BY_HAND = 1234"
+            return
+    raise AssertionError("no PARAMS_BY_HAND cell")
+
+
+def plugin_args() -> list[str]:
+    """Nothing once the project is installed (the pytest11 entry point); -p in a checkout not yet reinstalled."""
+    registered = any(ep.value == "autograder.pytest_plugin"
+                     for ep in importlib.metadata.entry_points(group="pytest11"))
+    return [] if registered else ["-p", "autograder.pytest_plugin"]
+
+
+@pytest.mark.parametrize("edit", [None, wrong_hand_count], ids=["correct", "wrong"])
+def test_pytest_reports_what_grade_reports(tmp_path, data_dir, edit):
+    submission = variant(tmp_path / "submission", "00_warmup", edit)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CNN_COURSE_DATA": str(data_dir)}
+    junit = tmp_path / "junit.xml"
+    run = subprocess.run([sys.executable, "-m", "pytest", *plugin_args(), "--submission", str(submission),
+                          "--profile", "smoke", "--junitxml", str(junit), "-p", "no:cacheprovider", "-q"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)  # not the project root
+    grade = subprocess.run([sys.executable, "-m", "autograder", "grade", str(submission), "--profile", "smoke",
+                            "--out", str(tmp_path / "grading")], cwd=ROOT, env=env, capture_output=True, text=True,
+                           timeout=600)
+    assert grade.returncode == 0, grade.stderr
+
+    rows = json.loads((tmp_path / "grading" / "results.json").read_text())["results"]
+    checks = [r for r in rows if r["id"] not in ("locked_cells", "output_size", "feedback")]
+    cases = ET.parse(junit).getroot().iter("testcase")
+    reported = {c.get("name"): {p.get("name"): p.get("value") for p in c.iter("property")} for c in cases}
+    assert list(reported) == [r["id"] for r in checks]  # one item per rubric check, and no project test
+    for r in checks:
+        assert reported[r["id"]] == {"status": r["status"], "points": str(r["points"]),
+                                     "max_points": str(r["max_points"])}
+    failed = [r["id"] for r in checks if r["status"] != "pass"]
+    assert run.returncode == (1 if failed else 0), run.stdout[-3000:]
+    assert failed == ([] if edit is None else ["params_by_hand"])
+    assert "total: " in run.stdout  # the score table in the terminal summary

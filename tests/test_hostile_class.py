@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -169,12 +170,18 @@ def digest_tree(*roots: Path) -> dict[str, str]:
     return digests
 
 
-def sandbox_processes() -> list[str]:
-    """Processes still running as the sandbox's user, or carrying the orphan marker."""
+def sandbox_processes(grace: float = 10.0) -> list[str]:
+    """Processes still alive (not zombies) as the sandbox's user or carrying the orphan marker, after
+    ``grace`` seconds for the last kernel's namespace to finish dying."""
     uid = sandbox_uid()
-    out = subprocess.run(["ps", "-eo", "uid=,args="], capture_output=True, text=True).stdout.splitlines()
-    return [line for line in out if MARKER in line and "ps -eo" not in line
-            or (uid is not None and line.split(None, 1)[0] == str(uid))]
+    deadline = time.monotonic() + grace
+    while True:
+        out = subprocess.run(["ps", "-eo", "uid=,stat=,args="], capture_output=True, text=True).stdout.splitlines()
+        alive = [line for line in out if not line.split()[1].startswith("Z") and "ps -eo" not in line
+                 and (MARKER in line or (uid is not None and line.split(None, 1)[0] == str(uid)))]
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")

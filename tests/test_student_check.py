@@ -200,3 +200,86 @@ def test_released_notebooks_default_to_the_chosen_profile():
         nb = nbformat.read(path, as_version=4)
         assert cell(nb, "parameters").source.count("PROFILE = None") == 1, path
         assert "coursework.choose_profile(PROFILE)" in cell(nb, "setup").source, path
+
+
+# --- 06: the smoke profile judges the design; the layer table ---------------------------------------------------
+
+def _built(source: str):
+    scope = {"keras": keras, "layers": layers}
+    exec(source, scope)
+    return scope["build_model"]()
+
+
+@pytest.fixture(scope="module")
+def cifar_smoke():
+    from coursework.datasets import load_subset
+
+    (x, y), (xv, yv) = load_subset("cifar10", 4000, 1000, seed=0, data_dir=DATA)
+    return x[:2000].astype("float32") / 255, y[:2000], xv.astype("float32") / 255, yv
+
+
+def _trained(model, data, epochs: int = 2):
+    x, y, xv, yv = data
+    model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model.fit(x, y, validation_data=(xv, yv), epochs=epochs, batch_size=128, verbose=0)
+
+
+@pytest.fixture(scope="module")
+def trained_base(cifar_smoke):
+
+    keras.utils.set_random_seed(0)
+    base = keras.Sequential([keras.Input((32, 32, 3)), layers.Conv2D(16, 3, activation="relu"), layers.MaxPooling2D(4),
+                             layers.Flatten(), layers.Dense(10, activation="softmax")], name="base")
+    return base, _trained(base, cifar_smoke)
+
+
+@pytest.mark.parametrize("variant", ["default_bn_flatten", "bn_before_relu_gap", "bn_after_relu_gap"])
+def test_correct_06_networks_never_fail_the_smoke_comparison(variant, cifar_smoke, trained_base, tmp_path):
+    """Default BatchNormalization momentum after ~30 steps: the saved model scores at chance in inference mode;
+    the smoke check settles the statistics on training images and judges the design."""
+    from tests.separable_variants import VARIANTS
+
+    keras.utils.set_random_seed(0)
+    model = _built(VARIANTS[variant])
+    history = _trained(model, cifar_smoke)
+    base, base_history = trained_base
+    autograder.submit(tmp_path, models={"model": model, "base": base},
+                      histories={"model": history, "base": base_history})
+    spec = next(s for s in rubrics.find("06").checks if s.id == "beats_base")
+    context = ScoringContext(tmp_path, None, "smoke", rubrics.find("06").profiles["smoke"].limits, DATA)
+    status, message, *_ = run_check("beats_model", context, spec.args_for("smoke"))
+    assert status in (Status.PASS, Status.NOT_JUDGED), message
+    settled = context.accuracy("model", "cifar10", 1000, 255, settle_batchnorm=True)
+    as_saved = context.accuracy("model", "cifar10", 1000, 255)
+    assert settled > max(as_saved, 0.2), (settled, as_saved)
+
+
+def test_settling_leaves_the_saved_model_alone(cifar_smoke):
+    from autograder.checks.batchnorm import batchnorm_layers, settled
+    from tests.separable_variants import DEFAULT_BN_FLATTEN
+
+    model = _built(DEFAULT_BN_FLATTEN)
+    before = [w.copy() for w in model.get_weights()]
+    copy = settled(model, cifar_smoke[0][:500])
+    assert all((a == b).all() for a, b in zip(before, model.get_weights()))
+    moved = batchnorm_layers(copy)[0].moving_variance.numpy()
+    assert not np.allclose(moved, 1.0) and batchnorm_layers(copy)[0].momentum == 0.99
+
+
+def test_layer_table_marks_each_written_value_without_revealing(tmp_path):
+    from autograder.pipeline.report import figure_cells
+    from autograder.pipeline.score import score
+    from tests.separable_variants import DEFAULT_BN_FLATTEN
+
+    wrong = DEFAULT_BN_FLATTEN.replace("# out: 16x16x96  RF: 10", "# out: 16x16x96  RF: 11")
+    notebook = notebook_variant(tmp_path, "06_separable_cifar10", build_model=wrong)
+    autograder.submit(tmp_path / "a", models={"model": _built(wrong)})
+    (result,) = score(rubrics.find("06"), "smoke", tmp_path / "a", notebook, DATA, ["annotations"])
+    rows = result.detail["layers"]
+    bad = next(r for r in rows if r["rf"] == "11")
+    assert bad["rf_ok"] is False and bad["out_ok"] is True and "rf_true" not in bad
+    assert all(r["rf_ok"] for r in rows if r["rf"] not in (None, "11"))
+    html = "".join(c.outputs[0]["data"]["text/html"] for c in figure_cells([result], rubrics.find("06"))
+                   if c.cell_type == "code")
+    assert html.count("✘ wrong") == 1 and "grader's values are not shown" in html

@@ -27,6 +27,10 @@ SYMBOL = {Status.PASS: "✅", Status.FAIL: "❌", Status.ERROR: "💥", Status.T
 # Where emoji cannot be shown (a terminal without UTF-8, a font without them): plain ASCII, one per status.
 ASCII_SYMBOL = {Status.PASS: "[ok]", Status.FAIL: "[x]", Status.ERROR: "[!]", Status.TIMEOUT: "[t]",
                 Status.KERNEL_DIED: "[k]", Status.MISSING: "[?]", Status.TAMPERED: "[~]", Status.NOT_JUDGED: "[-]"}
+# For pages read in any browser: symbols every text font has (emoji fonts are often missing on Linux, where
+# the emoji above show as empty boxes); U+FE0E asks for the text form.
+TEXT_SYMBOL = {Status.PASS: "✓", Status.FAIL: "✗", Status.ERROR: "‼", Status.TIMEOUT: "⧗", Status.KERNEL_DIED: "☠\ufe0e",
+               Status.MISSING: "∅", Status.TAMPERED: "⚠\ufe0e", Status.NOT_JUDGED: "–"}
 # What each status means, for the pages a student reads.
 MEANING = {Status.PASS: "passed", Status.FAIL: "did not pass", Status.ERROR: "could not be graded: an error",
            Status.TIMEOUT: "stopped at a time limit", Status.KERNEL_DIED: "the notebook's kernel died",
@@ -34,9 +38,11 @@ MEANING = {Status.PASS: "passed", Status.FAIL: "did not pass", Status.ERROR: "co
            Status.NOT_JUDGED: "not judged in this profile (no points here; the full profile judges it)"}
 
 
-def symbol(status: Status, ascii_only: bool = False) -> str:
-    """The status's emoji, or its ASCII fallback."""
-    return (ASCII_SYMBOL if ascii_only else SYMBOL).get(status, "[ ]" if ascii_only else "")
+def symbol(status: Status, ascii_only: bool = False, text: bool = False) -> str:
+    """The status's emoji; its plain-text symbol (``text``); or its ASCII fallback (``ascii_only``)."""
+    if ascii_only:
+        return ASCII_SYMBOL.get(status, "[ ]")
+    return (TEXT_SYMBOL if text else SYMBOL).get(status, "")
 
 
 def _emoji_ok(stream: Any = None) -> bool:
@@ -166,10 +172,10 @@ def feedback_cells(results: Sequence[CheckResult], rubric: "Rubric") -> list[Any
     rows = ["| | check | points | message |", "|---|---|---:|---|"]
     for r in results:
         message = r.message.replace("|", "\\|").replace("\n", " ")
-        rows.append(f"| {symbol(r.status)} {r.status} | {r.id} | {_pts(r.points)} / {_pts(r.max_points)} | "
+        rows.append(f"| {symbol(r.status, text=True)} {r.status} | {r.id} | {_pts(r.points)} / {_pts(r.max_points)} | "
                     f"{message} |")
     seen = sorted({r.status for r in results}, key=list(Status).index)
-    legend = "; ".join(f"{symbol(s)} {s}: {MEANING[s]}" for s in seen)
+    legend = "; ".join(f"{symbol(s, text=True)} {s}: {MEANING[s]}" for s in seen)
     title = rubric.title if rubric.title.startswith(rubric.id) else f"{rubric.id} · {rubric.title}"
     cells = [nbformat.v4.new_markdown_cell(
         f"# Feedback: {title}\n\n**Score: {_pts(t['points'])} / {_pts(t['max_points'])}**\n\n" + "\n".join(rows)

@@ -142,6 +142,8 @@ def edited_warmup(tmp_path_factory):
     path = tmp / "assignments" / "00_warmup" / "00_warmup.ipynb"
     nb = nbformat.read(path, as_version=4)
     cell(nb, "train").source += '\nprint("EDITED LOCKED CELL RAN")'
+    plot = nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nplt.plot([0, 1], [1, 0])\nplt.show()")
+    nb.cells.insert(nb.cells.index(cell(nb, "train")) + 1, plot)  # a cell of the student's own
     nbformat.write(nb, path)
     stream = io.StringIO()
     graded = grade(tmp / "assignments", tmp / "out", ["00"], GradingSettings(data_dir=DATA, sandbox="prefer"),
@@ -168,7 +170,7 @@ def test_feedback_page_draws_curves_and_confusion_and_hides_grader_paths(edited_
     _, out, _ = edited_warmup
     page = (out / "00_warmup.html").read_text()
     assert "Learning curves of model" in page and "Confusion matrix of model" in page
-    assert page.count("data:image/png") >= 3  # both figures and the notebook's own plot, inline
+    assert page.count("data:image/png") >= 3  # both figures and the student's own plot, inline
     assert "/tmp/" not in page and "autograder-" not in page.replace("autograder-feedback", "")
     assert "Autograder tests" not in page  # its grade cells are not run: no orphaned heading
     assert "00 00" not in page and "Feedback: 00 · Warm-up" in page

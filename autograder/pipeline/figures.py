@@ -27,6 +27,7 @@ def _png(figure: Any) -> bytes:
 def learning_curves(history: Mapping[str, Sequence[Optional[float]]], title: str) -> Optional[bytes]:
     """Loss and accuracy per epoch, training and validation side by side; None when there is nothing to draw."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     panels = [(name, [m for m in (name, f"val_{name}") if history.get(m)]) for name in ("loss", "accuracy")]
     panels = [(name, metrics) for name, metrics in panels if metrics]
@@ -40,6 +41,7 @@ def learning_curves(history: Mapping[str, Sequence[Optional[float]]], title: str
             epochs = [e + 1 for e, v in enumerate(values) if v is not None]
             axis.plot(epochs, [v for v in values if v is not None], marker="o", markersize=3,
                       label="validation" if metric.startswith("val_") else "training")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.set_xlabel("epoch")
         axis.set_ylabel(name)
         axis.grid(alpha=0.3)

@@ -169,11 +169,11 @@ def feedback_cells(results: Sequence[CheckResult], rubric: "Rubric") -> list[Any
     import nbformat
 
     t = totals(results)
-    rows = ["| | check | points | message |", "|---|---|---:|---|"]
+    rows = ["| status | check | points | message |", "|---|---|---:|---|"]
     for r in results:
         message = r.message.replace("|", "\\|").replace("\n", " ")
-        rows.append(f"| {symbol(r.status, text=True)} {r.status} | {r.id} | {_pts(r.points)} / {_pts(r.max_points)} | "
-                    f"{message} |")
+        shown = f"{symbol(r.status, text=True)}\u00a0{r.status}"  # kept on one line
+        rows.append(f"| {shown} | {r.id} | {_pts(r.points)} / {_pts(r.max_points)} | {message} |")
     seen = sorted({r.status for r in results}, key=list(Status).index)
     legend = "; ".join(f"{symbol(s, text=True)} {s}: {MEANING[s]}" for s in seen)
     title = rubric.title if rubric.title.startswith(rubric.id) else f"{rubric.id} · {rubric.title}"

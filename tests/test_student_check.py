@@ -57,7 +57,8 @@ def test_not_judged_in_every_report():
     text = report.markdown(results, {"01": "Data generators"}, "smoke")
     assert "➖ not-judged | 0 / 3" in text
     assert report.symbol(Status.NOT_JUDGED, ascii_only=True) == "[-]"
-    assert all(report.symbol(s) and report.symbol(s, True).isascii() for s in Status)  # a symbol and a fallback
+    assert all(report.symbol(s) and report.symbol(s, text=True) and report.symbol(s, True).isascii()
+               for s in Status)  # an emoji, a text symbol for pages, an ASCII fallback for terminals
     assert report.totals(results)["points"] == 1.0
 
 

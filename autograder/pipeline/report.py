@@ -22,15 +22,15 @@ if TYPE_CHECKING:
     from autograder.pipeline.grade import NotebookGrade
     from autograder.rubric import Rubric
 
-SYMBOL = {Status.PASS: "✅", Status.FAIL: "❌", Status.ERROR: "💥", Status.TIMEOUT: "⌛", Status.KERNEL_DIED: "💀",
-          Status.MISSING: "📭", Status.TAMPERED: "🚧", Status.NOT_JUDGED: "➖"}
+SYMBOL = {Status.PASS: "✅", Status.FAIL: "❌", Status.ERROR: "💥", Status.TIMEOUT: "⌛",
+          Status.KERNEL_DIED: "💀", Status.MISSING: "📭", Status.TAMPERED: "🚧", Status.NOT_JUDGED: "➖"}
 # Where emoji cannot be shown (a terminal without UTF-8, a font without them): plain ASCII, one per status.
 ASCII_SYMBOL = {Status.PASS: "[ok]", Status.FAIL: "[x]", Status.ERROR: "[!]", Status.TIMEOUT: "[t]",
                 Status.KERNEL_DIED: "[k]", Status.MISSING: "[?]", Status.TAMPERED: "[~]", Status.NOT_JUDGED: "[-]"}
 # For pages read in any browser: symbols every text font has (emoji fonts are often missing on Linux, where
 # the emoji above show as empty boxes); U+FE0E asks for the text form.
-TEXT_SYMBOL = {Status.PASS: "✓", Status.FAIL: "✗", Status.ERROR: "‼", Status.TIMEOUT: "⧗", Status.KERNEL_DIED: "☠\ufe0e",
-               Status.MISSING: "∅", Status.TAMPERED: "⚠\ufe0e", Status.NOT_JUDGED: "–"}
+TEXT_SYMBOL = {Status.PASS: "✓", Status.FAIL: "✗", Status.ERROR: "‼", Status.TIMEOUT: "⧗",
+               Status.KERNEL_DIED: "☠\ufe0e", Status.MISSING: "∅", Status.TAMPERED: "⚠\ufe0e", Status.NOT_JUDGED: "–"}
 # What each status means, for the pages a student reads.
 MEANING = {Status.PASS: "passed", Status.FAIL: "did not pass", Status.ERROR: "could not be graded: an error",
            Status.TIMEOUT: "stopped at a time limit", Status.KERNEL_DIED: "the notebook's kernel died",

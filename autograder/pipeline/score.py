@@ -29,6 +29,9 @@ from autograder.sandbox import Sandbox
 from coursework.submit import ANSWERS, HISTORIES, METADATA
 
 
+SETTLE_IMAGES = 2000  # training images that re-estimate BatchNormalization statistics (stratified, seed 1)
+
+
 class ScoringContext:
     """What a check may look at: the artifacts, the staged notebook's code, the grader's data."""
 
@@ -224,8 +227,7 @@ class ScoringContext:
 
             if dataset not in ("mnist", "cifar10"):
                 raise ValueError(f"no training sample for {dataset!r}")
-            n = size or 2000
-            (x, _), _ = datasets.load_subset(dataset, max(n, 1000), 10, seed=1, data_dir=self.data_dir)
+            (x, _), _ = datasets.load_subset(dataset, SETTLE_IMAGES, 10, seed=1, data_dir=self.data_dir)
             x = x.astype("float32") / scale
             if preprocess:
                 raise ValueError(f"no training sample with preprocessing {preprocess!r}")

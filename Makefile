@@ -24,7 +24,7 @@ AUTOGRADE_PROFILE ?= full
 help:
 	@echo "make grade       grade reference_solutions/ (or SUBMISSION=DIR, ASSIGNMENT=\"00 03\") with the smoke profile on CPU"
 	@echo "make test        run the test suite"
-	@echo "make check       students: grade your notebooks in assignments/ with the smoke profile"
+	@echo "make check       students: grade your notebooks in assignments/ with the smoke profile (ASSIGNMENT=03: one)"
 	@echo "make release     instructors: source/ -> assignments/ (nbgrader) and reference_solutions/"
 	@echo "make autograde   instructors: nbgrader autograde submitted/ and export grades.csv (AUTOGRADE_PROFILE=full)"
 	@echo "make calibrate   rerun the references (3 seeds), compare with the thresholds; WRITE=1 records the figures"
@@ -80,7 +80,7 @@ grade: setup
 	$(BIN)/python -m autograder grade $(SUBMISSION) --profile $(PROFILE) --out $(OUT) $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT))
 
 check: setup
-	$(BIN)/python -m autograder grade assignments --profile smoke --out $(OUT)/check --sandbox prefer
+	$(BIN)/python -m autograder grade assignments --profile smoke --out $(OUT)/check --sandbox prefer $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT))
 
 release: setup
 	$(BIN)/python -m autograder release

@@ -152,11 +152,13 @@ def _directory(path: str) -> Optional[Path]:
 def _grade(args: argparse.Namespace) -> int:
     from autograder.pipeline import report
     from autograder.pipeline.grade import grade
+    from autograder.pipeline.progress import TerminalProgress
 
     submission = _directory(args.submission)
     if submission is None:
         return 2
-    notebooks = grade(submission, Path(args.out), args.assignment, _settings(args))
+    notebooks = grade(submission, Path(args.out), args.assignment, _settings(args),
+                      progress=TerminalProgress(sys.stderr))
     print(report.table([r for nb in notebooks for r in nb.results]))
     print(f"\nReports in {args.out}/: results.json, summary.md, junit.xml, executed notebooks and HTML feedback")
     return 0

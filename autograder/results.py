@@ -19,6 +19,7 @@ class Status(StrEnum):
     KERNEL_DIED = "kernel-died"
     MISSING = "missing-artifact"
     TAMPERED = "tampered"
+    NOT_JUDGED = "not-judged"  # the check cannot judge in this profile (too little training): no points, no blame
 
     @property
     def is_error(self) -> bool:
@@ -28,12 +29,17 @@ class Status(StrEnum):
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a check function returns: its verdict, a message, and the figure it measured."""
+    """What a check function returns: its verdict, a message, and the figure it measured.
 
-    passed: bool
+    ``passed`` is None when the check cannot judge in this profile (reported as not judged, no points).
+    ``detail`` carries what the feedback page draws (a confusion matrix, a layer table), as plain JSON data.
+    """
+
+    passed: Optional[bool]
     message: str
     value: Optional[float] = None  # the measured figure (an accuracy, ...), for calibration
     fraction: Optional[float] = None  # partial credit in [0, 1]; default: all or nothing
+    detail: Optional[dict[str, Any]] = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,7 @@ class CheckResult:
     status: Status
     message: str
     value: Optional[float] = None
+    detail: Optional[dict[str, Any]] = None  # for the feedback page (see Outcome)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))

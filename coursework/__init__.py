@@ -1,7 +1,8 @@
 """The student-facing API of the course: what a notebook imports.
 
 ``coursework.submit`` saves a notebook's work for grading, ``coursework.grade_cell``
-runs one rubric check from an nbgrader grade cell, and ``coursework.datasets`` and
+runs one rubric check from an nbgrader grade cell, ``coursework.choose_profile`` picks
+the profile a notebook runs, and ``coursework.datasets`` and
 ``coursework.pretrained`` load the course's data and weights. Nothing here
 imports the grader (:mod:`autograder`), so a student's sandboxed kernel can
 import this package while the grader's checks, rubrics and hidden cases stay out
@@ -10,6 +11,7 @@ of its sight.
 
 from coursework.errors import AutograderError
 from coursework.grade_cell import grade_cell
+from coursework.profile import choose_profile
 from coursework.submit import submit
 
-__all__ = ["AutograderError", "grade_cell", "submit"]
+__all__ = ["AutograderError", "choose_profile", "grade_cell", "submit"]

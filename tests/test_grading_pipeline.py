@@ -101,7 +101,7 @@ def test_wrong_submission_fails_the_right_checks(graded):
     assert status["locked_cells"] == "pass"
     text = messages(results, "wrong")
     assert "no conv layer" in text["structure"]
-    assert "1,234" in text["params_by_hand"] and "650" in text["params_by_hand"]
+    assert "1,234" in text["params_by_hand"] and "650" not in text["params_by_hand"]  # wrong, not the answer
 
 
 def test_raising_notebook_is_an_error_naming_the_cell(graded):

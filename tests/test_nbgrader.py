@@ -22,9 +22,9 @@ def notebooks(directory):
 
 
 def test_released_and_reference_notebooks_are_current(tmp_path):
-    """Fails when assignments/ or reference_solutions/ is stale against source/: run `make release`."""
+    """Fails when assignments/, .released/ or reference_solutions/ is stale against source/: run `make release`."""
     generate(out=tmp_path)
-    for folder in ("assignments", "reference_solutions"):
+    for folder in ("assignments", ".released", "reference_solutions"):
         assert notebooks(tmp_path / folder) == notebooks(ROOT / folder), f"{folder}/ is stale: run `make release`"
 
 

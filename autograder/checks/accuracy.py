@@ -14,17 +14,22 @@ def validation_accuracy(
 ) -> Outcome:
     """The saved model's accuracy, recomputed by the grader, reaches the threshold.
 
-    Without ``min_accuracy`` (a profile too small to learn in) the check only
-    requires that the saved model evaluates on the grader's data, and says so.
+    Without ``min_accuracy`` (a profile too small to learn in) the check cannot
+    judge: it is reported as not judged, for no points, once the saved model has
+    evaluated on the grader's data. The detail holds the confusion matrix.
     """
     accuracy = ctx.accuracy(model, dataset, size, scale, preprocess)
+    detail = {"confusion": ctx.confusion(model, dataset, size, scale, preprocess), "model": model,
+              "dataset": dataset}
     where = f"on the grader's {dataset} validation set" + (f" ({size} images)" if size else "")
     if min_accuracy is None:
-        return Outcome(True, f"{model}: {accuracy:.4f} {where}; no threshold in the {ctx.profile} profile. {note}",
-                       accuracy)
+        return Outcome(None, f"not judged in the {ctx.profile} profile (too little training to tell learning from "
+                       f"chance): {model} evaluates to {accuracy:.4f} {where}. {note}".strip(), accuracy,
+                       detail=detail)
     if accuracy >= min_accuracy:
-        return Outcome(True, f"{model}: {accuracy:.4f} {where} (needs {min_accuracy:g})", accuracy)
-    return Outcome(False, f"{model}: {accuracy:.4f} {where}, below the {min_accuracy:g} required", accuracy)
+        return Outcome(True, f"{model}: {accuracy:.4f} {where} (needs {min_accuracy:g})", accuracy, detail=detail)
+    return Outcome(False, f"{model}: {accuracy:.4f} {where}, below the {min_accuracy:g} required", accuracy,
+                   detail=detail)
 
 
 @check("history_consistent")
@@ -51,13 +56,16 @@ def history_consistent(
     claimed = values[-1] if which == "last" else max(values)
     recomputed = ctx.accuracy(model, dataset, size, scale, preprocess)
     gap = abs(claimed - recomputed)
+    detail = {"history": history, "model": model}  # as the grader read it, for the page's learning curves
     if gap <= tolerance:
-        return Outcome(True, f"reported {metric} {claimed:.4f} agrees with the recomputed {recomputed:.4f}", gap)
+        return Outcome(True, f"reported {metric} {claimed:.4f} agrees with the recomputed {recomputed:.4f}", gap,
+                       detail=detail)
     return Outcome(
         False,
         f"reported {metric} {claimed:.4f} ({which} epoch) but the saved model scores {recomputed:.4f}: "
         f"a gap of {gap:.4f} (tolerance {tolerance}); was the saved model the one trained?",
         gap,
+        detail=detail,
     )
 
 
@@ -74,13 +82,27 @@ def epochs_within(ctx, max_epochs: int, model: str = "model") -> Outcome:
 
 @check("beats_model")
 def beats_model(ctx, dataset: str, baseline: str = "base", model: str = "model", size: Optional[int] = None,
-                scale: float = 1.0, margin: float = 0.0) -> Outcome:
-    """The saved model beats the saved baseline, both re-evaluated on the grader's validation data."""
-    ours = ctx.accuracy(model, dataset, size, scale)
-    theirs = ctx.accuracy(baseline, dataset, size, scale)
+                scale: float = 1.0, margin: float = 0.0, settle_batchnorm: bool = False,
+                chance_margin: Optional[float] = None) -> Outcome:
+    """The saved model beats the saved baseline, both re-evaluated on the grader's validation data.
+
+    ``settle_batchnorm`` (short profiles): both are evaluated after re-estimating their BatchNormalization
+    statistics (:mod:`autograder.checks.batchnorm`), so that a default momentum is not mistaken for a bad
+    design. ``chance_margin``: when the baseline itself is within this of chance, the profile trained too
+    little to compare, and a model that does not beat it is reported as not judged rather than failed.
+    """
+    ours = ctx.accuracy(model, dataset, size, scale, settle_batchnorm=settle_batchnorm)
+    theirs = ctx.accuracy(baseline, dataset, size, scale, settle_batchnorm=settle_batchnorm)
+    confusion = ctx.confusion(model, dataset, size, scale, settle_batchnorm=settle_batchnorm)
+    detail = {"confusion": confusion, "model": model, "dataset": dataset}
     gap = ours - theirs
-    text = f"{model} {ours:.4f} against {baseline} {theirs:.4f} on the grader's {dataset} validation set"
+    settled = " (BatchNormalization statistics re-estimated on training images)" if settle_batchnorm else ""
+    text = f"{model} {ours:.4f} against {baseline} {theirs:.4f} on the grader's {dataset} validation set{settled}"
     if gap > margin:
-        return Outcome(True, f"{text}: better by {gap:.4f}", gap)
+        return Outcome(True, f"{text}: better by {gap:.4f}", gap, detail=detail)
+    chance = 1 / max(2, len(confusion))
+    if chance_margin is not None and theirs < chance + chance_margin:
+        return Outcome(None, f"not judged in the {ctx.profile} profile: {text}; the {baseline} network is still "
+                       f"near chance ({chance:.2f}), too little training to compare", gap, detail=detail)
     need = f" by more than {margin}" if margin else ""
-    return Outcome(False, f"{text}: it must be better{need}", gap)
+    return Outcome(False, f"{text}: it must be better{need}", gap, detail=detail)

@@ -212,15 +212,17 @@ def layer_problems(call: LayerCall, info, previous, by_name: dict, annotation: O
     return problems
 
 
-def feedback(correct: int, required: int, problems: Sequence[Problem], notes: Sequence[str]) -> str:
-    """A short message: the score, every wrong layer grouped by cell and layer, each rule once."""
+def feedback(correct: int, required: int, problems: Sequence[Problem], notes: Sequence[str],
+             function: str = "build_model") -> str:
+    """A short message: the score, every wrong layer grouped by layer (lines counted within the cell of
+    ``function``, as Jupyter numbers them), each rule once."""
     parts = [f"{correct} of {required} layers annotated correctly."]
-    cells: dict[int, dict[str, list[str]]] = {}
+    by_layer: dict[str, list[str]] = {}
     for p in problems:
-        cells.setdefault(p.cell, {}).setdefault(p.layer, []).append(f"line {p.line} {' & '.join(p.details)}")
-    for cell, by_layer in cells.items():
+        by_layer.setdefault(p.layer, []).append(f"line {p.line} {' & '.join(p.details)}")
+    if by_layer:
         listed = "; ".join(f"{layer} {', '.join(entries)}" for layer, entries in by_layer.items())
-        parts.append(f"Cell {cell + 1}: {listed}.")
+        parts.append(f"In {function}(): {listed}.")
     parts += notes
     rules = list(dict.fromkeys(r for p in problems for r in p.rules))
     if rules:
@@ -244,6 +246,7 @@ def annotations(ctx, function: str = "build_model", model: str = "model", reveal
     layers = [info for info in description if info.kind != "input"]
     problems: list[Problem] = []
     notes: list[str] = []
+    rows: list[dict[str, Any]] = []
     required = correct = 0
     position = 0
     matched: set[str] = set()
@@ -252,7 +255,7 @@ def annotations(ctx, function: str = "build_model", model: str = "model", reveal
         while position < len(layers) and layers[position].layer.class_name != canonical:
             position += 1
         if position == len(layers):
-            notes.append(f"Cell {call.cell + 1}, line {call.line}: {call.class_name} is not in the saved model, in "
+            notes.append(f"{function}(), line {call.line}: {call.class_name} is not in the saved model, in "
                          f"this order; was the model saved from {function}()?")
             break
         info = layers[position]
@@ -265,13 +268,14 @@ def annotations(ctx, function: str = "build_model", model: str = "model", reveal
             annotation = Annotation(f"answers[{structured_answer!r}]", _structured(structured[info.name]))
         required += needed
         wrong = layer_problems(call, info, previous, by_name, annotation, needed, reveal)
+        rows.append(table_row(call, info, previous, by_name, annotation, needed, reveal))
         if wrong:
             problems.append(Problem(call.cell, call.line, call.class_name, tuple(d for d, _ in wrong),
                                     tuple(r for _, r in wrong)))
         correct += needed and not wrong
     shared = {(c.cell, c.shared.line): c.shared for c in calls if c.shared is not None and c.annotation is None}
     for (cell, line), comment in shared.items():
-        notes.append(f"Cell {cell + 1}, line {line} {_quote(comment.text)} touches the layers of lines "
+        notes.append(f"{function}(), line {line} {_quote(comment.text)} touches the layers of lines "
                      f"{comment.layer_lines[0]} and {comment.layer_lines[1]}.")
     unmatched = [info for info in layers if info.qualname not in matched and info.kind not in POINTWISE_KINDS]
     if unmatched:  # built by a loop or a helper: no line of their own to annotate
@@ -280,10 +284,31 @@ def annotations(ctx, function: str = "build_model", model: str = "model", reveal
         notes.append(f"{len(unmatched)} layer(s) have no line of their own in {function}() to annotate "
                      f"({names}{', ...' if len(unmatched) > 5 else ''}): build each layer on its own line, "
                      "not in a loop.")
+    detail = {"layers": rows, "reveal": reveal}
     if not problems and not notes:
-        return Outcome(True, f"all {required} layers that change the size or the field are annotated correctly")
-    return Outcome(False, feedback(correct, required, problems, notes),
-                   fraction=correct / required if required else 0.0)
+        return Outcome(True, f"all {required} layers that change the size or the field are annotated correctly",
+                       detail=detail)
+    return Outcome(False, feedback(correct, required, problems, notes, function),
+                   fraction=correct / required if required else 0.0, detail=detail)
+
+
+def table_row(call: LayerCall, info, previous, by_name: dict, annotation: Optional[Annotation], needed: bool,
+              reveal: bool) -> dict[str, Any]:
+    """One row of the feedback page's layer table: what was written for the output size and the RF, whether
+    each is right (None: not written), and the computed values where the rubric reveals them."""
+    expected = expected_values(info, previous, by_name)
+    row: dict[str, Any] = {"line": call.line, "layer": call.class_name, "name": info.name, "needed": needed}
+    fields = annotation.fields if annotation is not None and not annotation.unreadable else {}
+    for column, keys in (("out", ("out", "nout")), ("rf", ("rf",))):
+        key = next((k for k in keys if k in fields), None)
+        row[column] = _figure(fields[key]) if key else None
+        row[f"{column}_ok"] = matches(key, fields[key], expected.get(key)) if key else None
+    if annotation is not None and annotation.unreadable:
+        row["unreadable"] = annotation.text
+    if reveal:
+        row["out_true"] = _figure(info.output_shape)
+        row["rf_true"] = _figure(expected["rf"][0]) if expected.get("rf") else None
+    return row
 
 
 def _structured(entry: dict[str, Any]) -> dict[str, tuple]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from autograder.checks import Outcome, check
+from autograder.checks import MissingArtifact, Outcome, check
 
 
 def _shape(shape: Sequence[Optional[int]]) -> str:
@@ -77,8 +77,13 @@ def answer_equals_params(ctx, answer: str, model: str = "model") -> Outcome:
         return Outcome(False, f"answer {answer!r} should be a number, got {claimed!r}")
     if claimed == actual:
         return Outcome(True, f"{answer} = {actual:,} is right")
-    return Outcome(False, f"{answer} = {claimed:,} but the saved model has {actual:,} parameters; "
-                          "recount layer by layer")
+    return Outcome(False, f"{answer} = {claimed:,} does not match the saved model's parameter count; "
+                          f"{HOW_TO_COUNT}")
+
+
+# How to count, without the count: what a wrong hand count is told.
+HOW_TO_COUNT = ("recount layer by layer: a Conv2D with f filters of k×k on c input channels has (k·k·c + 1)·f, "
+                "a Dense layer with n inputs and m units (n + 1)·m, pooling and Flatten none; then add them up")
 
 
 SKIPPED_KINDS = ("input", "activation", "dropout", "batchnorm", "norm", "preprocessing")
@@ -159,8 +164,13 @@ def dropout_before_classifier(ctx, rate: float, model: str = "model") -> Outcome
 
 @check("answers_params_by_layer")
 def answers_params_by_layer(ctx, answer: str, names: list[str], model: str = "model",
-                            kinds: Sequence[str] = ("conv", "dense", "depthwise_conv", "separable_conv")) -> Outcome:
-    """A dict of hand-computed parameter counts (one per weighted layer, in order, plus "total")."""
+                            kinds: Sequence[str] = ("conv", "dense", "depthwise_conv", "separable_conv"),
+                            arithmetic: Optional[str] = None) -> Outcome:
+    """A dict of hand-computed parameter counts (one per weighted layer, in order, plus "total").
+
+    ``arithmetic``: the notebook variable holding the dict; each layer's count must be written there as
+    arithmetic (read with ``ast``), a bare number counts as wrong.
+    """
     answers = ctx.answers().get(answer)
     if not isinstance(answers, dict):
         return Outcome(False, f"answer {answer!r} should be a dict like {{'{names[0]}': ..., 'total': ...}}")
@@ -174,9 +184,24 @@ def answers_params_by_layer(ctx, answer: str, names: list[str], model: str = "mo
             wrong.append(f"{name}={answers.get(name)!r}")
     if answers.get("total") != description.params:
         wrong.append(f"total={answers.get('total')!r}")
-    if wrong:
-        return Outcome(False, f"these counts do not match the saved model: {', '.join(wrong)}",
-                       fraction=1 - len(wrong) / (len(names) + 1))
+    bare: list[str] = []
+    if arithmetic is not None:
+        from autograder.studentcode.arithmetic import dict_entries, plain_numbers
+
+        try:
+            cells = ctx.code_cells()
+        except MissingArtifact:  # scored from artifacts alone: the values are still checked
+            cells = []
+        entries = dict_entries(cells, arithmetic)
+        bare = [n for n in plain_numbers(entries or {}, names) if not any(w.startswith(f"{n}=") for w in wrong)]
+    if wrong or bare:
+        problems = []
+        if wrong:
+            problems.append(f"these counts do not match the saved model: {', '.join(wrong)} ({HOW_TO_COUNT})")
+        if bare:
+            problems.append(f"written as a bare number, not as arithmetic: {', '.join(bare)} (write the formula, "
+                            "such as (k·k·c + 1)·f, so the count shows how it was made)")
+        return Outcome(False, "; ".join(problems), fraction=1 - (len(wrong) + len(bare)) / (len(names) + 1))
     return Outcome(True, f"all {len(names)} layer counts and the total ({description.params:,}) are right")
 
 

@@ -1,7 +1,9 @@
 """Release: source/ -> assignments/ (nbgrader) and reference_solutions/ (completed notebooks).
 
 ``assignments/NN/NN.ipynb`` is what ``nbgrader generate_assignment`` makes of
-``source/NN/NN.ipynb``. ``reference_solutions/NN/NN.ipynb`` is that released
+``source/NN/NN.ipynb``; ``.released/NN/NN.ipynb`` is a pristine copy of it, which
+students do not edit: the locked cells that staging restores from, so that a
+student's ``make check`` of ``assignments/`` runs the released cells, as the GPU runner does. ``reference_solutions/NN/NN.ipynb`` is that released
 notebook with every solution cell filled in from the source: exactly what a
 student who solved everything would hand in, so the reference is itself a
 gradable submission, and the solutions exist once (in ``source/``).
@@ -77,6 +79,12 @@ def generate(names: Optional[Sequence[str]] = None, root: Path = ROOT, out: Opti
             if target.exists():
                 shutil.rmtree(target)
             shutil.copytree(released, target)
+            pristine = out / ".released" / name
+            if pristine.exists():
+                shutil.rmtree(pristine)
+            pristine.mkdir(parents=True)
+            for notebook in released.glob("*.ipynb"):
+                shutil.copy(notebook, pristine / notebook.name)
             reference_dir = out / "reference_solutions" / name
             if reference_dir.exists():
                 shutil.rmtree(reference_dir)

@@ -36,6 +36,7 @@ ENV_ALLOW = {
     "XDG_CACHE_HOME",
 }
 ENV_ALLOW_PREFIXES = ("NVIDIA_", "CUDA_")
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"  # IPython's own: figures become cell outputs
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,7 @@ def execute(notebook: Path, executed: Path, parameters: dict[str, Any], cwd: Pat
     message = "ran to the end"
     logging.getLogger("papermill").setLevel(logging.WARNING)
     socket_dir = Path(tempfile.mkdtemp(prefix="kernel-")) if sandbox is not None else None
-    env = kernel_environment()
+    env = {**kernel_environment(), "MPLBACKEND": INLINE_BACKEND}  # plt.show() draws into the executed notebook
     if sandbox is not None:
         hand_over(socket_dir)
         sandbox = dataclasses.replace(sandbox, writable=(*sandbox.writable, socket_dir))
@@ -186,7 +187,8 @@ def execute(notebook: Path, executed: Path, parameters: dict[str, Any], cwd: Pat
     except papermill.PapermillExecutionError as exc:
         status = Status.ERROR
         detail = _first_line(exc.evalue)
-        message = f"cell {exc.exec_count or exc.cell_index} raised {exc.ename}" + (f": {detail}" if detail else "")
+        message = f"{cell_label(executed, exc.cell_index, exc.exec_count)} raised {exc.ename}" + (
+            f": {detail}" if detail else "")
         if exc.ename == "NotImplementedError":
             message += " (a '# YOUR CODE HERE' cell is not filled in yet?)"
         message += _limit_hit(exc.ename, str(exc.evalue), limits, sandbox)
@@ -254,12 +256,26 @@ def _cells(executed: Path) -> list[Any]:
         return []
 
 
+def cell_label(executed: Path, index: Optional[int], count: Optional[int] = None) -> str:
+    """A cell as a student finds it: by its first line of code (cell numbers differ between the student's
+    Jupyter, which counts runs, and the graded notebook), with its number on the feedback page."""
+    cells = _cells(executed)
+    source = cells[index].get("source", "") if index is not None and 0 <= index < len(cells) else ""
+    source = "".join(source) if isinstance(source, list) else source
+    lines = [line.strip() for line in source.splitlines() if line.strip() and not line.strip().startswith("#")]
+    count = count or (cells[index].get("execution_count") if source else None)
+    shown = f" (In [{count}] on the feedback page)" if count else ""
+    if not lines:
+        return f"cell {count or index}"
+    first = lines[0] if len(lines[0]) <= 60 else lines[0][:59] + "…"
+    return f"the cell starting `{first}`{shown}"
+
+
 def _where(executed: Path) -> str:
-    """' (in cell N)' for the cell that was running when execution stopped."""
+    """' (in the cell starting ...)' for the cell that was running when execution stopped."""
     for index, cell in enumerate(_cells(executed)):
         if cell.get("metadata", {}).get("papermill", {}).get("status") == "running":
-            count = cell.get("execution_count")
-            return f" (in cell {count if count else f'#{index + 1}'})"
+            return f" (in {cell_label(executed, index)})"
     return ""
 
 

@@ -22,6 +22,7 @@ from autograder.errors import StagingError
 from autograder.paths import RELEASED_DIR
 from autograder.pipeline import report
 from autograder.pipeline.execute import execute
+from autograder.pipeline.progress import Progress
 from autograder.pipeline.score import ScoringPool
 from autograder.pipeline.stage import stage
 from autograder.results import CheckResult, Status, unscored
@@ -133,10 +134,12 @@ def chosen_rubrics(available: Sequence[rubrics.Rubric], submission: Path,
 
 def grade(submission: Path, out: Path = Path("grading"), assignments: Optional[Sequence[str]] = None,
           settings: GradingSettings = GradingSettings(), pool: Optional[ScoringPool] = None,
-          available: Optional[Sequence[rubrics.Rubric]] = None) -> list[NotebookGrade]:
+          available: Optional[Sequence[rubrics.Rubric]] = None,
+          progress: Optional[Progress] = None) -> list[NotebookGrade]:
     """Grade every assignment (or those named) of ``submission`` and write the reports into ``out``.
 
     ``available``: the rubrics, loaded once before any student code runs (default: all of them, now).
+    ``progress``: told as each notebook starts and finishes (default: nothing is printed).
     """
     submission, out = submission.resolve(), out.resolve()  # papermill runs notebooks from another directory
     available = list(rubrics.all_rubrics().values()) if available is None else available
@@ -146,7 +149,12 @@ def grade(submission: Path, out: Path = Path("grading"), assignments: Optional[S
     with (ScoringPool() if pool is None else contextlib.nullcontext(pool)) as scoring:
         scoring.warm_up()
         with tempfile.TemporaryDirectory(prefix="autograder-") as tmp:
-            notebooks = [grade_notebook(r, submission, out, Path(tmp), scoring, settings) for r in chosen]
+            progress = progress or Progress()
+            notebooks = []
+            for index, r in enumerate(chosen, 1):
+                progress.started(r, index, len(chosen))
+                notebooks.append(grade_notebook(r, submission, out, Path(tmp), scoring, settings))
+                progress.finished(notebooks[-1], index, len(chosen))
     report.write_reports(out, notebooks, {"submission": str(submission), "profile": settings.profile,
                                           "seed": settings.seed})
     return notebooks

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
@@ -21,8 +22,32 @@ if TYPE_CHECKING:
     from autograder.pipeline.grade import NotebookGrade
     from autograder.rubric import Rubric
 
-SYMBOL = {Status.PASS: "✅", Status.FAIL: "❌", Status.ERROR: "💥", Status.TIMEOUT: "⏱️", Status.KERNEL_DIED: "☠️",
-          Status.MISSING: "📭", Status.TAMPERED: "⚠️"}
+SYMBOL = {Status.PASS: "✅", Status.FAIL: "❌", Status.ERROR: "💥", Status.TIMEOUT: "⌛",
+          Status.KERNEL_DIED: "💀", Status.MISSING: "📭", Status.TAMPERED: "🚧", Status.NOT_JUDGED: "➖"}
+# Where emoji cannot be shown (a terminal without UTF-8, a font without them): plain ASCII, one per status.
+ASCII_SYMBOL = {Status.PASS: "[ok]", Status.FAIL: "[x]", Status.ERROR: "[!]", Status.TIMEOUT: "[t]",
+                Status.KERNEL_DIED: "[k]", Status.MISSING: "[?]", Status.TAMPERED: "[~]", Status.NOT_JUDGED: "[-]"}
+# For pages read in any browser: symbols every text font has (emoji fonts are often missing on Linux, where
+# the emoji above show as empty boxes); U+FE0E asks for the text form.
+TEXT_SYMBOL = {Status.PASS: "✓", Status.FAIL: "✗", Status.ERROR: "‼", Status.TIMEOUT: "⧗",
+               Status.KERNEL_DIED: "☠\ufe0e", Status.MISSING: "∅", Status.TAMPERED: "⚠\ufe0e", Status.NOT_JUDGED: "–"}
+# What each status means, for the pages a student reads.
+MEANING = {Status.PASS: "passed", Status.FAIL: "did not pass", Status.ERROR: "could not be graded: an error",
+           Status.TIMEOUT: "stopped at a time limit", Status.KERNEL_DIED: "the notebook's kernel died",
+           Status.MISSING: "an artifact the check needs is missing", Status.TAMPERED: "a locked cell was edited",
+           Status.NOT_JUDGED: "not judged in this profile (no points here; the full profile judges it)"}
+
+
+def symbol(status: Status, ascii_only: bool = False, text: bool = False) -> str:
+    """The status's emoji; its plain-text symbol (``text``); or its ASCII fallback (``ascii_only``)."""
+    if ascii_only:
+        return ASCII_SYMBOL.get(status, "[ ]")
+    return (TEXT_SYMBOL if text else SYMBOL).get(status, "")
+
+
+def _emoji_ok(stream: Any = None) -> bool:
+    encoding = getattr(stream or sys.stdout, "encoding", None) or ""
+    return encoding.lower().replace("-", "") in ("utf8", "utf16", "utf32")
 
 
 def totals(results: Sequence[CheckResult]) -> dict[str, Any]:
@@ -55,7 +80,7 @@ def markdown(results: Sequence[CheckResult], titles: dict[str, str], profile: st
         for r in results:
             if r.assignment == assignment:
                 message = r.message.replace("|", "\\|").replace("\n", " ")
-                lines.append(f"| {r.id} | {SYMBOL.get(r.status, '')} {r.status} | {_pts(r.points)} / "
+                lines.append(f"| {r.id} | {symbol(r.status)} {r.status} | {_pts(r.points)} / "
                              f"{_pts(r.max_points)} | {message} |")
         lines.append("")
     return "\n".join(lines)
@@ -64,8 +89,10 @@ def markdown(results: Sequence[CheckResult], titles: dict[str, str], profile: st
 def table(results: Sequence[CheckResult]) -> str:
     """A plain-text score table for the terminal."""
     rows = [("assignment", "check", "status", "points", "message")]
+    ascii_only = not _emoji_ok()
     for r in results:
-        rows.append((r.assignment, r.id, r.status, f"{_pts(r.points)}/{_pts(r.max_points)}", r.message))
+        shown = f"{symbol(r.status, True)} {r.status}" if ascii_only else str(r.status)
+        rows.append((r.assignment, r.id, shown, f"{_pts(r.points)}/{_pts(r.max_points)}", r.message))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     out = []
     for i, row in enumerate(rows):
@@ -84,13 +111,17 @@ def write_junit(path: Path, results: Sequence[CheckResult]) -> None:
     suites = ET.Element("testsuites")
     for assignment in sorted({r.assignment for r in results}):
         mine = [r for r in results if r.assignment == assignment]
-        failures = sum(r.status != Status.PASS and not r.status.is_error for r in mine)
+        failures = sum(r.status not in (Status.PASS, Status.NOT_JUDGED) and not r.status.is_error for r in mine)
         errors = sum(r.status.is_error for r in mine)
+        skipped = sum(r.status == Status.NOT_JUDGED for r in mine)
         suite = ET.SubElement(suites, "testsuite", name=f"assignment {assignment}", tests=str(len(mine)),
-                              failures=str(failures), errors=str(errors))
+                              failures=str(failures), errors=str(errors), skipped=str(skipped))
         for r in mine:
             case = ET.SubElement(suite, "testcase", classname=f"assignment_{assignment}", name=r.id)
             if r.status == Status.PASS:
+                continue
+            if r.status == Status.NOT_JUDGED:
+                ET.SubElement(case, "skipped", message=r.message)
                 continue
             tag = "error" if r.status.is_error else "failure"
             ET.SubElement(case, tag, type=r.status, message=r.message).text = (
@@ -108,7 +139,8 @@ def write_summary(path: Path, text: str) -> None:
 
 
 def feedback_page(executed: Path, results: Sequence[CheckResult], rubric: "Rubric") -> list[CheckResult]:
-    """The executed notebook as HTML beside it, with its results at the top; an error row if it cannot be made.
+    """The executed notebook as HTML beside it, with its results and the grader's figures at the top (learning
+    curves, confusion matrices, the layer table); an error row if it cannot be made.
 
     The page runs none of the student's JavaScript: script outputs and widgets are dropped, HTML sanitized.
     """
@@ -117,8 +149,8 @@ def feedback_page(executed: Path, results: Sequence[CheckResult], rubric: "Rubri
     try:
         nb = nbformat.read(executed, as_version=4)
         nb.metadata.pop("widgets", None)  # widget state would load the widget manager and render it
-        summary = markdown(results, {rubric.id: rubric.title}, "").split("\n", 2)[2]
-        nb.cells.insert(0, nbformat.v4.new_markdown_cell(f"# Feedback: {rubric.id} {rubric.title}\n\n{summary}"))
+        hide_grader_parameters(nb)
+        nb.cells[0:0] = feedback_cells(results, rubric)
         exporter = _exporter()
         _drop_unshown_outputs(nb, _SHOWN_TYPES)
         body, _ = exporter.from_notebook_node(nb)
@@ -127,6 +159,114 @@ def feedback_page(executed: Path, results: Sequence[CheckResult], rubric: "Rubri
         return [CheckResult(rubric.id, "feedback", "Feedback page", 0.0, 0.0, Status.ERROR,
                             f"could not render feedback HTML: {exc}")]
     return []
+
+
+FIGURE_TAG = "autograder-feedback"  # cells the page adds: their (empty) input is not shown
+
+
+def feedback_cells(results: Sequence[CheckResult], rubric: "Rubric") -> list[Any]:
+    """The cells at the top of a feedback page: title and score, one row per check, then the grader's figures."""
+    import nbformat
+
+    t = totals(results)
+    rows = ["| status | check | points | message |", "|---|---|---:|---|"]
+    for r in results:
+        message = r.message.replace("|", "\\|").replace("\n", " ")
+        shown = f"{symbol(r.status, text=True)}\u00a0{r.status}"  # kept on one line
+        rows.append(f"| {shown} | {r.id} | {_pts(r.points)} / {_pts(r.max_points)} | {message} |")
+    seen = sorted({r.status for r in results}, key=list(Status).index)
+    legend = "; ".join(f"{symbol(s, text=True)} {s}: {MEANING[s]}" for s in seen)
+    title = rubric.title if rubric.title.startswith(rubric.id) else f"{rubric.id} · {rubric.title}"
+    cells = [nbformat.v4.new_markdown_cell(
+        f"# Feedback: {title}\n\n**Score: {_pts(t['points'])} / {_pts(t['max_points'])}**\n\n" + "\n".join(rows)
+        + f"\n\n<small>{legend}</small>")]
+    figures = figure_cells(results, rubric)
+    if figures:
+        cells.append(nbformat.v4.new_markdown_cell("## What the grader measured"))
+        cells += figures
+    cells.append(nbformat.v4.new_markdown_cell("## Your notebook, as the grader ran it"))
+    return cells
+
+
+def figure_cells(results: Sequence[CheckResult], rubric: "Rubric") -> list[Any]:
+    """Learning curves from the histories the grader read, confusion matrices of its re-evaluations, and the
+    annotation table, each as a cell whose output is the figure."""
+    import base64
+
+    import nbformat
+
+    from autograder.pipeline import figures
+
+    cells = []
+
+    def output(data: dict[str, str], caption: str) -> None:
+        cell = nbformat.v4.new_code_cell("", metadata={"tags": [FIGURE_TAG]})
+        cell.outputs = [nbformat.v4.new_output("display_data", data=data)]
+        cells.append(nbformat.v4.new_markdown_cell(f"**{caption}**"))
+        cells.append(cell)
+
+    drawn: set[tuple[str, str]] = set()
+    for r in results:
+        detail = r.detail or {}
+        model = str(detail.get("model", "model"))
+        if "history" in detail and ("history", model) not in drawn:
+            png = figures.learning_curves(detail["history"], f"{model}: learning curves")
+            if png:
+                drawn.add(("history", model))
+                output({"image/png": base64.b64encode(png).decode()},
+                       f"Learning curves of {model} (the history the grader read)")
+        if "confusion" in detail and ("confusion", model) not in drawn:
+            drawn.add(("confusion", model))
+            png = figures.confusion_matrix(detail["confusion"], model, str(detail.get("dataset", "")))
+            output({"image/png": base64.b64encode(png).decode()},
+                   f"Confusion matrix of {model}, re-evaluated by the grader ({r.id})")
+        if "layers" in detail:
+            output({"text/html": figures.layer_table(detail["layers"], bool(detail.get("reveal")))},
+                   "Your annotations, layer by layer")
+    return cells
+
+
+# Parameters a student may see on the page: the grader's paths (DATA_DIR, OUTPUT_DIR) are its own business.
+SHOWN_PARAMETERS = ("PROFILE", "EPOCHS", "SEED")
+
+
+def hide_grader_parameters(nb: Any) -> None:
+    """Rewrite papermill's injected-parameters cell to show the profile, epochs and seed, not the grader's paths;
+    where an output prints one of those paths, it reads as the parameter's name."""
+    import ast
+
+    paths: dict[str, str] = {}
+    for cell in nb.cells:
+        if "injected-parameters" not in cell.get("metadata", {}).get("tags", []):
+            continue
+        kept = []
+        try:
+            for node in ast.parse(cell.source).body:
+                if not (isinstance(node, ast.Assign) and len(node.targets) == 1
+                        and isinstance(node.targets[0], ast.Name)):
+                    continue
+                if node.targets[0].id in SHOWN_PARAMETERS:
+                    kept.append(ast.get_source_segment(cell.source, node))
+                elif isinstance(node.value, ast.Constant) and isinstance(node.value.value, str) and node.value.value:
+                    paths[node.value.value] = node.targets[0].id
+        except SyntaxError:
+            pass
+        cell.source = "# Parameters set by the grader\n" + "\n".join(k for k in kept if k)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
+            if "text" in output:
+                output["text"] = _replace_all(output["text"], paths)
+            for kind in ("text/plain",):
+                if kind in output.get("data", {}):
+                    output["data"][kind] = _replace_all(output["data"][kind], paths)
+
+
+def _replace_all(text: Any, replacements: Mapping[str, str]) -> Any:
+    if isinstance(text, list):
+        text = "".join(text)
+    for old in sorted(replacements, key=len, reverse=True):
+        text = text.replace(old, replacements[old])
+    return text
 
 
 def write_reports(out: Path, notebooks: Sequence["NotebookGrade"], meta: Mapping[str, Any]) -> None:
@@ -169,8 +309,11 @@ def _exporter():
         from nbconvert import HTMLExporter
         from nbconvert.preprocessors.sanitize import SanitizeHTML
 
+        from nbconvert.preprocessors import TagRemovePreprocessor
+
         sanitizer = SanitizeHTML(tags=list(SAFE_TAGS), attributes=SAFE_ATTRIBUTES)
         _EXPORTER = HTMLExporter()
+        _EXPORTER.register_preprocessor(TagRemovePreprocessor(remove_input_tags={FIGURE_TAG}), enabled=True)
         _EXPORTER.register_preprocessor(sanitizer, enabled=True)
         _SHOWN_TYPES.update(set(sanitizer.safe_output_keys) | set(sanitizer.sanitized_output_types))
         _SHOWN_TYPES.discard("metadata")

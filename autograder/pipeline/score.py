@@ -29,6 +29,9 @@ from autograder.sandbox import Sandbox
 from coursework.submit import ANSWERS, HISTORIES, METADATA
 
 
+SETTLE_IMAGES = 2000  # training images that re-estimate BatchNormalization statistics (stratified, seed 1)
+
+
 class ScoringContext:
     """What a check may look at: the artifacts, the staged notebook's code, the grader's data."""
 
@@ -165,15 +168,24 @@ class ScoringContext:
         return self._cached(key, lambda: run_harness(self.notebook, name, args, self.limits.harness_timeout,
                                                      self.sandbox))
 
-    def accuracy(self, model_name: str, dataset: str, size: Optional[int] = None, scale: float = 1.0,
-                 preprocess: str = "") -> float:
-        """The saved model's accuracy on the grader's validation data."""
+    def predictions(self, model_name: str, dataset: str, size: Optional[int] = None, scale: float = 1.0,
+                    preprocess: str = "", settle_batchnorm: bool = False) -> Any:
+        """(true labels, predicted labels) of the saved model on the grader's validation data.
 
-        def evaluate() -> float:
+        ``settle_batchnorm``: first re-estimate every BatchNormalization's moving statistics on the grader's
+        training sample (a copy of the model; see :func:`autograder.checks.batchnorm.settled`), for profiles
+        too short for a default momentum to settle them.
+        """
+
+        def predict() -> Any:
             import numpy as np
 
             x, y = self.validation_data(dataset, size, scale, preprocess=preprocess)
             model = self.model(model_name)
+            if settle_batchnorm:
+                from autograder.checks.batchnorm import settled
+
+                model = settled(model, self.training_sample(dataset, size, scale, preprocess))
             try:
                 scores = np.asarray(model.predict(x, batch_size=256, verbose=0))
             except Exception as exc:
@@ -182,9 +194,46 @@ class ScoringContext:
                 predicted = (scores[:, 0] > 0.5).astype(int)
             else:
                 predicted = scores.reshape(len(x), -1).argmax(axis=1)
-            return float((predicted == y).mean())
+            return y, predicted
 
-        return self._cached(("accuracy", model_name, dataset, size, scale, preprocess), evaluate)
+        return self._cached(("predictions", model_name, dataset, size, scale, preprocess, settle_batchnorm),
+                            predict)
+
+    def accuracy(self, model_name: str, dataset: str, size: Optional[int] = None, scale: float = 1.0,
+                 preprocess: str = "", settle_batchnorm: bool = False) -> float:
+        """The saved model's accuracy on the grader's validation data."""
+        y, predicted = self.predictions(model_name, dataset, size, scale, preprocess, settle_batchnorm)
+        return float((predicted == y).mean())
+
+    def confusion(self, model_name: str, dataset: str, size: Optional[int] = None, scale: float = 1.0,
+                  preprocess: str = "", settle_batchnorm: bool = False) -> list[list[int]]:
+        """The confusion matrix (rows: true class, columns: predicted) of the grader's re-evaluation."""
+        import numpy as np
+
+        y, predicted = self.predictions(model_name, dataset, size, scale, preprocess, settle_batchnorm)
+        classes = int(max(y.max(initial=0), predicted.max(initial=0))) + 1
+        matrix = np.zeros((classes, classes), dtype=int)
+        np.add.at(matrix, (y.astype(int), predicted.astype(int)), 1)
+        return matrix.tolist()
+
+    def training_sample(self, dataset: str, size: Optional[int] = None, scale: float = 1.0,
+                        preprocess: str = "") -> Any:
+        """Images from the grader's training split (never the validation images), prepared as the validation
+        data is: what re-estimating BatchNormalization statistics reads."""
+        from coursework import datasets
+
+        def load() -> Any:
+            import numpy as np
+
+            if dataset not in ("mnist", "cifar10"):
+                raise ValueError(f"no training sample for {dataset!r}")
+            (x, _), _ = datasets.load_subset(dataset, SETTLE_IMAGES, 10, seed=1, data_dir=self.data_dir)
+            x = x.astype("float32") / scale
+            if preprocess:
+                raise ValueError(f"no training sample with preprocessing {preprocess!r}")
+            return x[..., None] if x.ndim == 3 else x
+
+        return self._cached(("train", dataset, size, scale, preprocess), load)
 
     def keras_config(self, model_name: str) -> dict[str, Any]:
         """The JSON config inside a saved ``.keras`` file (read from the zip, nothing deserialized)."""
@@ -266,22 +315,26 @@ def _per_epoch(model: str, metric: str, values: Any) -> list[Optional[float]]:
     return [number(v) for v in values]
 
 
-def run_check(function: str, context: ScoringContext, args: dict[str, Any]) -> tuple[Status, str, Optional[float], float]:
-    """(status, message, value, fraction) for one check; never raises."""
+def run_check(function: str, context: ScoringContext, args: dict[str, Any]
+                       ) -> tuple[Status, str, Optional[float], float, Optional[dict[str, Any]]]:
+    """(status, message, value, fraction, detail) for one check; never raises."""
     try:
         outcome = CHECKS[function](context, **args)
     except MissingArtifact as exc:
-        return Status.MISSING, str(exc), None, 0.0
+        return Status.MISSING, str(exc), None, 0.0, None
     except ArtifactError as exc:
-        return Status.ERROR, str(exc), None, 0.0
+        return Status.ERROR, str(exc), None, 0.0, None
     except CheckTimeout as exc:
-        return Status.TIMEOUT, str(exc), None, 0.0
+        return Status.TIMEOUT, str(exc), None, 0.0, None
     except Exception as exc:  # a check that crashes on odd input is an error for this check only
-        return Status.ERROR, f"the check could not run: {type(exc).__name__}: {exc}", None, 0.0
+        return Status.ERROR, f"the check could not run: {type(exc).__name__}: {exc}", None, 0.0, None
     if not isinstance(outcome, Outcome):
-        return Status.ERROR, f"check {function} returned {type(outcome).__name__}, not an Outcome", None, 0.0
+        return Status.ERROR, f"check {function} returned {type(outcome).__name__}, not an Outcome", None, 0.0, None
+    if outcome.passed is None:
+        return Status.NOT_JUDGED, outcome.message, outcome.value, 0.0, outcome.detail
     fraction = outcome.fraction if outcome.fraction is not None else (1.0 if outcome.passed else 0.0)
-    return (Status.PASS if outcome.passed else Status.FAIL), outcome.message, outcome.value, max(0.0, min(1.0, fraction))
+    return ((Status.PASS if outcome.passed else Status.FAIL), outcome.message, outcome.value,
+            max(0.0, min(1.0, fraction)), outcome.detail)
 
 
 def selected(rubric: Rubric, check_ids: Optional[Sequence[str]] = None, static_only: bool = False) -> list[CheckSpec]:
@@ -306,9 +359,10 @@ def score(
                              sandbox)
     results = []
     for spec in selected(rubric, check_ids, static_only):
-        status, message, value, fraction = run_check(spec.function, context, spec.args_for(profile))
+        status, message, value, fraction, detail = run_check(spec.function, context,
+                                                                      spec.args_for(profile))
         results.append(CheckResult(rubric.id, spec.id, spec.description, round(spec.points * fraction, 3),
-                                   spec.points, status, message, value))
+                                   spec.points, status, message, value, detail))
     return results
 
 

@@ -73,6 +73,25 @@ def _is_grade_only(cell: NotebookNode) -> bool:
     return "nbgrader" in cell.get("metadata", {}) and is_grade(cell) and not is_solution(cell)
 
 
+def without_grade_cells(cells: list[NotebookNode]) -> list[NotebookNode]:
+    """``cells`` without grade cells, and without a markdown cell that only introduced grade cells (one
+    followed by grade cells up to the next markdown cell or the end): no orphaned "Autograder tests" heading."""
+    kept: list[NotebookNode] = []
+    for i, cell in enumerate(cells):
+        if _is_grade_only(cell):
+            continue
+        if cell.get("cell_type") == "markdown":
+            section = []
+            for following in cells[i + 1:]:
+                if following.get("cell_type") == "markdown":
+                    break
+                section.append(following)
+            if section and all(_is_grade_only(c) for c in section):
+                continue
+        kept.append(cell)
+    return kept
+
+
 def _checksum(cell: NotebookNode) -> Optional[str]:
     from nbgrader.utils import compute_checksum
 
@@ -264,7 +283,7 @@ def stage(submission: Path, released: Path, workdir: Path, copy_bytes: int, copy
     notebook = read_notebook(target)
     truth = read_notebook(released)
     restored, notes = restore_locked_cells(notebook, truth)
-    restored.cells = [c for c in restored.cells if not _is_grade_only(c)]
+    restored.cells = without_grade_cells(restored.cells)
     if not any(PARAMETERS_TAG in c.get("metadata", {}).get("tags", []) for c in restored.cells):
         raise StagingError("the released notebook has no cell tagged 'parameters'")
     nbformat.write(restored, target)

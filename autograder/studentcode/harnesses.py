@@ -28,7 +28,12 @@ def task(function: Callable[[Any, dict, Path], dict]) -> Callable[[Any, dict, Pa
 
 
 def _error(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:300]
+    text = str(exc).strip()
+    if text:
+        return f"{type(exc).__name__}: {text}"[:300]
+    if isinstance(exc, NotImplementedError):
+        return "NotImplementedError (a '# YOUR CODE HERE' stub is not filled in yet?)"
+    return f"{type(exc).__name__} (with no message)"
 
 
 def _plain(value: Any) -> Any:

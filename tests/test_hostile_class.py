@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from autograder.pipeline.grade import GradingSettings, grade_class
-from autograder.sandbox import bwrap_problem, sandbox_uid
+from autograder.sandbox import MAX_SLOTS, bwrap_problem, sandbox_uid
 from coursework import datasets
 from tests.conftest import ROOT
 from tests.notebooks import cell, variant
@@ -169,12 +169,13 @@ def digest_tree(*roots: Path) -> dict[str, str]:
     return digests
 
 
-def sandbox_processes() -> list[str]:
-    """Processes still running as the sandbox's user, or carrying the orphan marker."""
-    uid = sandbox_uid()
+def sandbox_processes(marker: str = MARKER) -> list[str]:
+    """Processes still running as a sandbox user (of any job slot), or carrying the orphan marker.
+
+    Only meaningful where no other grader runs on this machine at the same time."""
+    uids = {str(sandbox_uid(slot)) for slot in range(MAX_SLOTS)} if sandbox_uid() is not None else set()
     out = subprocess.run(["ps", "-eo", "uid=,args="], capture_output=True, text=True).stdout.splitlines()
-    return [line for line in out if MARKER in line and "ps -eo" not in line
-            or (uid is not None and line.split(None, 1)[0] == str(uid))]
+    return [line for line in out if marker in line and "ps -eo" not in line or line.split(None, 1)[0] in uids]
 
 
 @pytest.fixture(scope="module")

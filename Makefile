@@ -28,7 +28,7 @@ help:
 	@echo "make release     instructors: source/ -> assignments/ (nbgrader) and reference_solutions/"
 	@echo "make autograde   instructors: nbgrader autograde submitted/ and export grades.csv (AUTOGRADE_PROFILE=full)"
 	@echo "make calibrate   rerun the references (3 seeds), compare with the thresholds; WRITE=1 records the figures"
-	@echo "make bench       time the grader's own overhead against nbgrader's"
+	@echo "make bench       time the grader's own overhead against nbgrader's, and a class at scale (jobs, rerun, Ray)"
 	@echo "make data        fetch MNIST and CIFAR-10 into Keras's cache (needs a network)"
 
 setup: $(STAMP)
@@ -69,6 +69,7 @@ calibrate: setup
 
 bench: setup
 	$(BIN)/python benchmarks/grading_overhead.py
+	$(BIN)/python benchmarks/class_scale.py
 
 data: setup
 	$(BIN)/python -m autograder data fetch

@@ -172,6 +172,8 @@ def run_job(job: Job, settings: Any, gpus: Optional[list[str]] = None) -> dict[s
     if gpus is not None:
         pin_gpu(slot, gpus)
     rubric = next(r for r in _rubrics() if r.name == job.assignment)
+    if not Path(settings.released_dir).is_dir():  # a node with the grader elsewhere (its version was checked)
+        settings = dataclasses.replace(settings, released_dir=RELEASED_DIR)
     with tempfile.TemporaryDirectory(prefix="autograder-job-") as tmp:
         tmp = Path(tmp)
         submission = Path(job.submission)

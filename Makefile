@@ -28,7 +28,7 @@ help:
 	@echo "make release     instructors: source/ -> assignments/ (nbgrader) and reference_solutions/"
 	@echo "make autograde   instructors: nbgrader autograde submitted/ and export grades.csv (AUTOGRADE_PROFILE=full)"
 	@echo "make calibrate   rerun the references (3 seeds), compare with the thresholds; WRITE=1 records the figures"
-	@echo "make bench       time the grader's own overhead against nbgrader's, and the sandbox's cost"
+	@echo "make bench       time the grader's overhead against nbgrader's, the sandbox's cost, and a class at scale"
 	@echo "make bench-full  GPU runners: the full profile once, wall time and peak GPU memory per notebook"
 	@echo "make data        fetch MNIST and CIFAR-10 into Keras's cache (needs a network)"
 	@echo "make grader-wheel  build the grader wheel (no solutions) into dist/"
@@ -98,6 +98,7 @@ bench-full: setup
 bench: setup
 	$(BIN)/python benchmarks/grading_overhead.py
 	$(BIN)/python benchmarks/sandbox_overhead.py
+	$(BIN)/python benchmarks/class_scale.py
 
 data: setup
 	$(BIN)/python -m autograder data fetch

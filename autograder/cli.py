@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -80,6 +81,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     batch.add_argument("class_dir", metavar="CLASS_DIR")
     _grading_options(batch)
+    batch.add_argument("--jobs", "-j", type=int, help="notebooks graded at once (default: one per GPU, "
+                       "else as many as the cores and memory allow)")
+    batch.add_argument("--executor", choices=("local", "ray"), default="local",
+                       help="where jobs run: processes on this machine (default) or a Ray cluster")
+    batch.add_argument("--address", help="the Ray cluster (\"auto\": the one this machine belongs to; "
+                       "default: start one here)")
+    batch.add_argument("--student", action="append", metavar="NAME",
+                       help="regrade only this student (repeatable); the others' stored results stay")
+    batch.add_argument("--course-config", help="due dates per assignment (default: course.toml here, if any)")
 
     score = commands.add_parser("score", help="score one notebook's artifacts (what nbgrader grade cells call)")
     score.add_argument("artifacts", metavar="OUTPUT_DIR")
@@ -172,12 +182,27 @@ def _batch(args: argparse.Namespace) -> int:
     if class_dir is None:
         return 2
     out = Path(args.out)
-    graded = grade_class(class_dir, out, args.assignment, _settings(args))
+    if args.jobs is not None and args.jobs < 1:
+        print("error: --jobs must be at least 1", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGTERM, _interrupt)  # like Ctrl-C: end the workers, keep what finished
+    try:
+        graded = grade_class(class_dir, out, args.assignment, _settings(args), args.jobs, args.executor,
+                             args.address, args.student, Path(args.course_config) if args.course_config else None)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: {out / 'grades.csv'} holds every notebook finished so far; "
+              "the same command resumes", file=sys.stderr)
+        return 130
     for student, notebooks in graded.items():
         total = report.totals([r for nb in notebooks for r in nb.results])
         print(f"{student}: {total['points']:g} / {total['max_points']:g}")
-    print(f"\nGrades in {out / 'grades.csv'}; each student's reports in {out}/STUDENT/")
+    print(f"\nGrades in {out / 'grades.csv'} (wide: {out / 'gradebook.csv'}), class report in "
+          f"{out / 'class_report.html'}; each student's reports in {out}/STUDENT/")
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _score(args: argparse.Namespace) -> int:

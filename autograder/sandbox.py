@@ -40,6 +40,7 @@ from autograder.rubric import Limits
 # The unprivileged user a root grader runs student code as. RLIMIT_NPROC counts every process of a user:
 # graders running side by side (parallel test workers, batch jobs) each take their own.
 SANDBOX_UID = int(os.environ.get("AUTOGRADER_SANDBOX_UID", "61000"))
+MAX_SLOTS = 1000  # job slot N runs as SANDBOX_UID + N: parallel jobs never share RLIMIT_NPROC's count
 HOME = Path("/home/student")  # the sandbox's fresh home (a tmpfs)
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt/conda")
 ETC_FILES = (
@@ -77,21 +78,24 @@ def _namespaces() -> list[str]:
             "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
 
 
-def _drop_privileges() -> list[str]:
+def _drop_privileges(slot: int = 0) -> list[str]:
     """Inside a sandbox started by root, become an unprivileged user (root ignores RLIMIT_NPROC)."""
-    if os.geteuid() != 0:
+    uid = sandbox_uid(slot)
+    if uid is None:
         return []
-    return ["setpriv", f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}", "--clear-groups", "--inh-caps=-all"]
+    return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all"]
 
 
-def sandbox_uid() -> Optional[int]:
-    """The user id student code runs as, when it differs from the grader's."""
-    return SANDBOX_UID if os.geteuid() == 0 else None
+def sandbox_uid(slot: int = 0) -> Optional[int]:
+    """The user id student code of job slot ``slot`` runs as, when it differs from the grader's."""
+    if not 0 <= slot < MAX_SLOTS:
+        raise ValueError(f"job slot {slot} is outside 0..{MAX_SLOTS - 1}")
+    return SANDBOX_UID + slot if os.geteuid() == 0 else None
 
 
-def hand_over(*paths: Path) -> None:
-    """Make ``paths`` (recursively) writable by the sandbox's user."""
-    uid = sandbox_uid()
+def hand_over(*paths: Path, slot: int = 0) -> None:
+    """Make ``paths`` (recursively) writable by the sandbox's user of job slot ``slot``."""
+    uid = sandbox_uid(slot)
     if uid is None:
         return
     for top in paths:
@@ -121,6 +125,7 @@ class Sandbox:
     writable: tuple[Path, ...] = ()
     readable: tuple[Path, ...] = ()  # extra read-only folders at their own path (the course data)
     home_readable: dict[str, Path] = field(default_factory=dict)  # read-only folders inside the fresh home
+    slot: int = 0  # the job slot: which unprivileged user a root grader runs it as
 
     def environment(self, env: dict[str, str]) -> dict[str, str]:
         """``env`` adjusted to the sandbox's home."""
@@ -135,7 +140,7 @@ class Sandbox:
         if problem:
             raise SandboxUnavailable(problem)
         limits = self.limits
-        processes = limits.processes + (0 if sandbox_uid() is not None else _processes_of_this_user())
+        processes = limits.processes + (0 if sandbox_uid(self.slot) is not None else _processes_of_this_user())
         command = [
             "prlimit", f"--data={limits.memory_bytes}", f"--nproc={processes}", f"--fsize={limits.file_bytes}", "--",
             "bwrap", *_namespaces(), "--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm",
@@ -165,7 +170,7 @@ class Sandbox:
             command += ["--ro-bind-try", "/sys", "/sys"]
         # jupyter_client's parent pid means nothing in a PID namespace (ipykernel would exit at once);
         # --die-with-parent ties the sandbox to the grader instead.
-        command += ["--unsetenv", "JPY_PARENT_PID", "--chdir", str(cwd), "--", *_drop_privileges(), *argv]
+        command += ["--unsetenv", "JPY_PARENT_PID", "--chdir", str(cwd), "--", *_drop_privileges(self.slot), *argv]
         return command
 
     def _grader_hidden(self) -> list[str]:
@@ -190,7 +195,7 @@ def _parents(paths: Sequence[Path]) -> list[str]:
             for arg in ("--perms", "0777" if HOME in parent.parents else "0755", "--dir", str(parent))]
 
 
-def sandbox_for(limits: Limits, writable: Sequence[Path], data_dir: Optional[str]) -> Sandbox:
+def sandbox_for(limits: Limits, writable: Sequence[Path], data_dir: Optional[str], slot: int = 0) -> Sandbox:
     """The sandbox of one notebook: its folders writable, the course data and the grader's caches read-only."""
     from coursework import datasets, pretrained
 
@@ -202,4 +207,4 @@ def sandbox_for(limits: Limits, writable: Sequence[Path], data_dir: Optional[str
                            (".keras/models", pretrained.keras_models_dir())):
         if path.is_dir():
             home[relative] = path.resolve()
-    return Sandbox(limits, tuple(Path(p).resolve() for p in writable), tuple(dict.fromkeys(readable)), home)
+    return Sandbox(limits, tuple(Path(p).resolve() for p in writable), tuple(dict.fromkeys(readable)), home, slot)

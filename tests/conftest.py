@@ -11,8 +11,9 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["CNN_COURSE_OFFLINE"] = "1"
 # Parallel test workers sandbox as different users: RLIMIT_NPROC counts every process of a user.
+# Each worker's job slots take 1,000 user ids from its base (autograder.sandbox.MAX_SLOTS).
 os.environ.setdefault("AUTOGRADER_SANDBOX_UID",
-                      str(61010 + int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").lstrip("gw") or 0)))
+                      str(62000 + 1000 * int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").lstrip("gw") or 0)))
 
 ROOT = Path(__file__).resolve().parent.parent
 

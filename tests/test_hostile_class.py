@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from autograder.pipeline.grade import GradingSettings, grade_class
-from autograder.sandbox import bwrap_problem, sandbox_uid
+from autograder.sandbox import MAX_SLOTS, bwrap_problem, sandbox_uid
 from coursework import datasets
 from tests.conftest import ROOT
 from tests.notebooks import cell, variant
@@ -170,15 +170,15 @@ def digest_tree(*roots: Path) -> dict[str, str]:
     return digests
 
 
-def sandbox_processes(grace: float = 10.0) -> list[str]:
-    """Processes still alive (not zombies) as the sandbox's user or carrying the orphan marker, after
-    ``grace`` seconds for the last kernel's namespace to finish dying."""
-    uid = sandbox_uid()
+def sandbox_processes(marker: str = MARKER, grace: float = 10.0) -> list[str]:
+    """Processes still alive (not zombies) as a sandbox user of this grader (any job slot) or carrying the
+    orphan marker, after ``grace`` seconds for the last kernel's namespace to finish dying."""
+    uids = {str(sandbox_uid(slot)) for slot in range(MAX_SLOTS)} if sandbox_uid() is not None else set()
     deadline = time.monotonic() + grace
     while True:
         out = subprocess.run(["ps", "-eo", "uid=,stat=,args="], capture_output=True, text=True).stdout.splitlines()
         alive = [line for line in out if not line.split()[1].startswith("Z") and "ps -eo" not in line
-                 and (MARKER in line or (uid is not None and line.split(None, 1)[0] == str(uid)))]
+                 and (marker in line or line.split(None, 1)[0] in uids)]
         if not alive or time.monotonic() > deadline:
             return alive
         time.sleep(0.5)

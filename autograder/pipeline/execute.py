@@ -145,7 +145,7 @@ def _sandboxed_kernel_manager():
             command = super().format_kernel_cmd(extra_arguments)
             if self.sandbox is None:
                 return command
-            hand_over(Path(self.connection_file))  # written by the grader, read by the sandbox's user
+            hand_over(Path(self.connection_file), slot=self.sandbox.slot)  # written by the grader, read by the sandbox's user
             return self.sandbox.command(command, self.sandbox_cwd)
 
     return SandboxedKernelManager
@@ -173,7 +173,7 @@ def execute(notebook: Path, executed: Path, parameters: dict[str, Any], cwd: Pat
     socket_dir = Path(tempfile.mkdtemp(prefix="kernel-")) if sandbox is not None else None
     env = {**kernel_environment(), "MPLBACKEND": INLINE_BACKEND}  # plt.show() draws into the executed notebook
     if sandbox is not None:
-        hand_over(socket_dir)
+        hand_over(socket_dir, slot=sandbox.slot)
         sandbox = dataclasses.replace(sandbox, writable=(*sandbox.writable, socket_dir))
         env = sandbox.environment(env)
     try:

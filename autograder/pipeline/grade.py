@@ -41,6 +41,7 @@ class GradingSettings:
     released_dir: Path = RELEASED_DIR  # the released notebooks whose locked cells are the truth
     limits: dict[str, float] = field(default_factory=dict)  # overrides of the rubric's limits
     sandbox: str = "require"  # one of SANDBOX_MODES
+    slot: int = 0  # the job slot grading runs in (its sandbox user); no bearing on the grade
 
     def limits_for(self, rubric: rubrics.Rubric) -> rubrics.Limits:
         return rubric.profiles[self.profile].limits.replace(self.limits)
@@ -68,6 +69,7 @@ class NotebookGrade:
     rubric: rubrics.Rubric
     results: list[CheckResult]
     timings: dict[str, float] = field(default_factory=dict)
+    lateness: Any = None  # an autograder.course.lateness.Lateness, for a class run
 
 
 def grade_notebook(rubric: rubrics.Rubric, submission: Path, out: Path, workroot: Path, pool: ScoringPool,
@@ -90,8 +92,8 @@ def grade_notebook(rubric: rubrics.Rubric, submission: Path, out: Path, workroot
     artifacts.mkdir(parents=True, exist_ok=True)
     box = None
     if settings.sandbox != "off":
-        box = sandbox_for(limits, [staged.directory, artifacts], settings.data_dir)
-        hand_over(staged.directory, artifacts)
+        box = sandbox_for(limits, [staged.directory, artifacts], settings.data_dir, settings.slot)
+        hand_over(staged.directory, artifacts, slot=settings.slot)
     timings["stage_s"] = time.perf_counter() - t0
 
     parameters: dict[str, Any] = {
@@ -161,19 +163,98 @@ def grade(submission: Path, out: Path = Path("grading"), assignments: Optional[S
 
 
 def grade_class(class_dir: Path, out: Path = Path("grading"), assignments: Optional[Sequence[str]] = None,
-                settings: GradingSettings = GradingSettings()) -> dict[str, list[NotebookGrade]]:
-    """Grade every student folder of ``class_dir`` (nbgrader's ``submitted/`` layout) with one scoring process.
+                settings: GradingSettings = GradingSettings(), jobs: Optional[int] = None, executor: str = "local",
+                address: Optional[str] = None, students: Optional[Sequence[str]] = None,
+                course_config: Optional[Path] = None, live: Optional[bool] = None) -> dict[str, list[NotebookGrade]]:
+    """Grade every student folder of ``class_dir`` (nbgrader's ``submitted/`` layout), one job per notebook.
 
-    Writes ``out/STUDENT/`` per student and ``out/grades.csv`` for the class.
+    ``jobs`` notebooks run at once (default: one per GPU, else what the cores and memory allow) on ``executor``
+    ("local" processes, or "ray" at ``address``). Each finished notebook is stored at once under
+    ``out/STUDENT/``; a notebook whose stored result has the same key (submission, grader version, profile,
+    seed) is skipped; ``students`` regrades only those. ``grades.csv``, ``gradebook.csv`` and the class
+    report always hold every notebook finished so far, also after an interruption.
     """
-    students = sorted(p.name for p in class_dir.iterdir()
+    from autograder.course.lateness import due_dates
+    from autograder.errors import AutograderError
+    from autograder.pipeline import class_report, jobs as joblib
+    from autograder.pipeline.executors import EXECUTORS, run_local, run_ray
+    from autograder.pipeline.progress import ClassProgress
+    from autograder.pipeline.resources import default_jobs, visible_gpus
+
+    if executor not in EXECUTORS:
+        raise AutograderError(f"executor must be one of {', '.join(EXECUTORS)}, not {executor!r}")
+    class_dir, out = class_dir.resolve(), out.resolve()
+    everyone = sorted(p.name for p in class_dir.iterdir()
                       if p.is_dir() and not p.is_symlink() and not p.name.startswith("."))
+    unknown = sorted(set(students or ()) - set(everyone))
+    if unknown:
+        raise AutograderError(f"no submission folder in {class_dir} for {', '.join(unknown)}")
     available = list(rubrics.all_rubrics().values())  # once, before any student code runs
     settings = settings.resolved()
-    graded: dict[str, list[NotebookGrade]] = {}
-    with ScoringPool() as pool:
-        for student in students:
-            graded[student] = grade(class_dir / student, out / student, assignments, settings, pool, available)
-    report.write_grades_csv(out / "grades.csv", graded)
+    due = due_dates(course_config)
+    plan = [(s, r) for s in everyone for r in chosen_rubrics(available, class_dir / s, assignments)]
+    keys = {(s, r.name): joblib.job_key(class_dir / s, r.name, settings) for s, r in plan}
+    current = {(s, r.name): _current(out, s, r.name, keys[s, r.name]) for s, r in plan}
+    chosen = [(s, r) for s, r in plan if s in students] if students else [p for p in plan if not current[p[0], p[1].name]]
+    todo = [joblib.Job(s, r.name, str(class_dir / s), keys[s, r.name]) for s, r in chosen]
+    unchanged = 0 if students else sum(current.values())
+    out.mkdir(parents=True, exist_ok=True)
+    workers = max(1, min(jobs or default_jobs(), len(todo)))
+    meta = {"profile": settings.profile, "seed": settings.seed}
+
+    def write_class_files() -> dict[str, list[NotebookGrade]]:
+        graded = _stored(out, plan, keys, class_dir, due)
+        report.write_grades_csv(out / "grades.csv", graded)
+        class_report.write_gradebook(out / "gradebook.csv", graded, [r.name for r in available])
+        class_report.write_class_report(out, graded)
+        return graded
+
+    try:
+        with ClassProgress(len(todo), workers, live=live) as shown:
+            if unchanged:
+                shown.say(f"{unchanged} notebook(s) unchanged since their stored results: skipped")
+            if executor == "local":
+                stream = run_local(todo, settings, workers, visible_gpus())
+            else:
+                stream = run_ray(todo, settings, address, num_cpus=jobs)
+            with contextlib.closing(stream):
+                for job, done in stream:
+                    if isinstance(done, BaseException):  # the grader failed, not the student: retried next run
+                        shown.say(f"{job.student} {job.assignment}: the job failed: {type(done).__name__}: {done}")
+                        continue
+                    if done["grader"] != joblib.grader_version():
+                        raise AutograderError(f"a worker runs grader {done['grader']}, this machine "
+                                              f"{joblib.grader_version()}: install the same grader everywhere")
+                    joblib.store_result(out, done)
+                    mine = [(s, r) for s, r in plan if s == job.student]
+                    notebooks = _stored(out, mine, keys, class_dir, due).get(job.student, [])
+                    report.write_reports(out / job.student, notebooks,
+                                         {"submission": job.submission, **meta})
+                    write_class_files()
+                    shown.finished(job.student, job.assignment, joblib.results_of(done), joblib.seconds(done))
+    finally:
+        graded = write_class_files()
     return graded
 
+
+def _current(out: Path, student: str, assignment: str, key: str) -> bool:
+    from autograder.pipeline.jobs import load_result
+
+    stored = load_result(out, student, assignment)
+    return stored is not None and stored.get("key") == key
+
+
+def _stored(out: Path, plan: Sequence[tuple[str, rubrics.Rubric]], keys: dict[tuple[str, str], str],
+            class_dir: Path, due: dict[str, Any]) -> dict[str, list[NotebookGrade]]:
+    """The notebooks of ``plan`` whose stored result is current, per student, in the plan's order."""
+    from autograder.course.lateness import lateness
+    from autograder.pipeline.jobs import load_result, results_of
+
+    graded: dict[str, list[NotebookGrade]] = {}
+    for student, rubric in plan:
+        stored = load_result(out, student, rubric.name)
+        if stored is None or stored.get("key") != keys[student, rubric.name]:
+            continue
+        late = lateness(class_dir / student / rubric.name, due.get(rubric.name, due.get(rubric.id)))
+        graded.setdefault(student, []).append(NotebookGrade(rubric, results_of(stored), stored["timings"], late))
+    return graded

@@ -279,15 +279,21 @@ def write_reports(out: Path, notebooks: Sequence["NotebookGrade"], meta: Mapping
 
 
 def write_grades_csv(path: Path, graded: Mapping[str, Sequence["NotebookGrade"]]) -> None:
-    """One row per student and assignment: points, maximum, and the statuses seen."""
-    with open(path, "w", newline="") as fh:
+    """One row per student and assignment: points, maximum, the statuses seen, and the lateness where known
+    (nbgrader's submission time, seconds past the due date). Replaced atomically."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["student", "assignment", "points", "max_points", "statuses"])
+        writer.writerow(["student", "assignment", "points", "max_points", "statuses", "submitted", "seconds_late"])
         for student, notebooks in graded.items():
             for nb in notebooks:
                 statuses = sorted({str(r.status) for r in nb.results})
+                late = nb.lateness
                 writer.writerow([student, nb.rubric.name, round(sum(r.points for r in nb.results), 3),
-                                 round(sum(r.max_points for r in nb.results), 3), " ".join(statuses)])
+                                 round(sum(r.max_points for r in nb.results), 3), " ".join(statuses),
+                                 late.submitted if late and late.submitted else "",
+                                 f"{late.seconds_late:g}" if late and late.seconds_late is not None else ""])
+    os.replace(tmp, path)
 
 
 _EXPORTER = None

@@ -442,6 +442,10 @@ class ScoringPool:
             status, message = Status.ERROR, "the scoring process died while loading or evaluating the artifacts"
         return unscored(rubric.id, selected(rubric, static_only=static_only), status, message)
 
+    def kill(self) -> None:
+        """End the scoring process now, with any job in it."""
+        self._kill()
+
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)

@@ -138,7 +138,7 @@ def run_harness(notebook: Optional[Path], harness: str, args: dict[str, Any], ti
                    str(work / "args.json"), str(out)]
         env = {**kernel_environment(), "TF_CPP_MIN_LOG_LEVEL": "3"}
         if sandbox is not None:
-            hand_over(out)
+            hand_over(out, slot=sandbox.slot)
             box = dataclasses.replace(sandbox, writable=(out,), readable=(*sandbox.readable, *readable))
             command, env = box.command(command, work), box.environment(env)
         try:

@@ -1,0 +1,195 @@
+"""A class graded in parallel, interrupted, resumed, regraded in part and on a real Ray cluster.
+
+Three warm-up submissions: an honest one (submitted two hours late), one that
+hangs and one that crashes its kernel. Every run must end with the
+``grades.csv`` of one uninterrupted sequential run.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder.course.lateness import Lateness, due_dates, lateness
+from autograder.pipeline.grade import GradingSettings
+from autograder.pipeline.jobs import job_key, pack, unpack
+from autograder.sandbox import bwrap_problem
+from tests.conftest import ROOT
+from tests.notebooks import cell, variant
+
+WARMUP = "00_warmup"
+LIMITS = ["--cell-timeout", "30", "--notebook-timeout", "90"]
+
+
+def hangs(nb):
+    cell(nb, "answers").source = "while True:\n    pass"
+
+
+def crashes(nb):
+    cell(nb, "answers").source = "import os\nos._exit(3)"
+
+
+needs_sandbox = pytest.mark.skipif(bwrap_problem() is not None, reason=f"no sandbox here: {bwrap_problem()}")
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory, data_dir):
+    root = tmp_path_factory.mktemp("scale")
+    class_dir = root / "submitted"
+    variant(class_dir / "honest", WARMUP)
+    variant(class_dir / "hangs", WARMUP, hangs)
+    variant(class_dir / "crashes", WARMUP, crashes)
+    (class_dir / "honest" / WARMUP / "timestamp.txt").write_text("2026-10-02 01:59:00.000000 UTC")
+    (class_dir / "hangs" / WARMUP / "timestamp.txt").write_text("2026-09-30 12:00:00.000000 UTC")
+    config = root / "course.toml"
+    config.write_text(f'[due]\n"{WARMUP}" = 2026-10-01T23:59:00Z\n')
+    return root, class_dir, config, data_dir
+
+
+def batch(course, out: Path, *extra: str, wait: bool = True):
+    root, class_dir, config, data_dir = course
+    command = [sys.executable, "-m", "autograder", "batch", str(class_dir), "--out", str(out), "--data-dir",
+               str(data_dir), "--course-config", str(config), *LIMITS, *extra]
+    if not wait:
+        return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+@pytest.fixture(scope="module")
+def sequential(course):
+    out = course[0] / "sequential"
+    proc = batch(course, out, "--jobs", "1")
+    return out, proc
+
+
+def rows(out: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader((out / "grades.csv").open()))
+
+
+def descendants(pid: int) -> set[int]:
+    table = [line.split() for line in subprocess.run(["ps", "-eo", "pid=,ppid="], capture_output=True,
+                                                     text=True).stdout.splitlines()]
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {int(p) for p, pp in table if int(pp) in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    left = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            left.add(pid)
+    return left
+
+
+@needs_sandbox
+def test_sequential_grades_lateness_gradebook_and_report(sequential):
+    out, proc = sequential
+    got = {r["student"]: r for r in rows(out)}
+    assert {s: float(r["points"]) for s, r in got.items()} == {"crashes": 0, "hangs": 0, "honest": 4}
+    assert "timeout" in got["hangs"]["statuses"] and "kernel-died" in got["crashes"]["statuses"]
+    assert got["honest"]["seconds_late"] == "7200" and got["hangs"]["seconds_late"] == "0"
+    assert got["crashes"]["submitted"] == got["crashes"]["seconds_late"] == ""  # no timestamp.txt
+    wide = list(csv.DictReader((out / "gradebook.csv").open()))
+    assert [(r["student"], r[WARMUP], r["total"]) for r in wide] == [("crashes", "0", "0"), ("hangs", "0", "0"),
+                                                                     ("honest", "4", "4")]
+    report = (out / "class_report.md").read_text()
+    assert "[hangs](hangs/00_warmup.html)" in report and "[crashes](crashes/00_warmup.html)" in report
+    assert "| 00_warmup | accuracy | 33% | 3 |" in report
+    assert (out / "class_scores.png").stat().st_size > 1000 and "<table>" in (out / "class_report.html").read_text()
+    assert (out / "hangs" / "00_warmup.html").is_file()
+    assert proc.stderr.count("[") >= 3 and "[3/3]" in proc.stderr  # a plain line per notebook without a terminal
+
+
+@needs_sandbox
+def test_interrupted_parallel_run_resumes_to_the_sequential_grades(course, sequential):
+    out = course[0] / "parallel"
+    run = batch(course, out, "--jobs", "2", wait=False)
+    deadline = time.monotonic() + 900
+    workers: set[int] = set()
+    while not list(out.glob(f"*/{WARMUP}.result.json")):
+        assert run.poll() is None and time.monotonic() < deadline, run.stderr.read() if run.poll() else "too slow"
+        workers |= descendants(run.pid)
+        time.sleep(0.5)
+    workers |= descendants(run.pid)
+    run.send_signal(signal.SIGTERM)
+    _, stderr = run.communicate(timeout=120)
+    assert run.returncode == 130, stderr[-2000:]
+    time.sleep(2)
+    assert not alive(workers), "orphans after SIGTERM"
+    finished = sorted(p.parent.name for p in out.glob(f"*/{WARMUP}.result.json"))
+    assert sorted(r["student"] for r in rows(out)) == finished  # grades.csv holds what finished, nothing else
+    resumed = batch(course, out, "--jobs", "2")
+    assert f"{len(finished)} notebook(s) unchanged since their stored results: skipped" in resumed.stderr
+    assert (out / "grades.csv").read_text() == (sequential[0] / "grades.csv").read_text()
+    again = batch(course, out)  # a no-op rerun
+    assert "3 notebook(s) unchanged" in again.stderr and "[1/" not in again.stderr
+
+
+@needs_sandbox
+def test_student_option_regrades_only_those(course, sequential):
+    out = sequential[0]
+    before = {s: (out / s / f"{WARMUP}.result.json").stat().st_mtime_ns for s in ("honest", "hangs", "crashes")}
+    proc = batch(course, out, "--student", "crashes")
+    assert "[1/1] crashes 00_warmup: 0 / 4 (kernel-died)" in proc.stderr
+    after = {s: (out / s / f"{WARMUP}.result.json").stat().st_mtime_ns for s in before}
+    assert [s for s in before if before[s] != after[s]] == ["crashes"]
+    assert len(rows(out)) == 3
+
+
+@needs_sandbox
+def test_ray_cluster_grades_as_the_local_executor(course, sequential):
+    pytest.importorskip("ray")
+    out = course[0] / "ray"
+    proc = batch(course, out, "--executor", "ray", "--jobs", "2")  # ray.init(num_cpus=2): a local cluster
+    assert (out / "grades.csv").read_text() == (sequential[0] / "grades.csv").read_text(), proc.stderr[-2000:]
+    assert (out / "honest" / "00_warmup.html").is_file()
+    rerun = batch(course, out, "--executor", "ray", "--jobs", "2")
+    assert "3 notebook(s) unchanged" in rerun.stderr
+
+
+def test_job_key_follows_the_submission_and_settings(tmp_path):
+    variant(tmp_path / "s", WARMUP)
+    settings = GradingSettings()
+    key = job_key(tmp_path / "s", WARMUP, settings)
+    assert job_key(tmp_path / "s", WARMUP, GradingSettings(slot=3)) == key  # the job slot is no input
+    assert job_key(tmp_path / "s", WARMUP, GradingSettings(seed=1)) != key
+    (tmp_path / "s" / WARMUP / "notes.txt").write_text("x")
+    assert job_key(tmp_path / "s", WARMUP, settings) != key
+
+
+def test_pack_keeps_files_and_links_for_staging_to_judge(tmp_path):
+    folder = tmp_path / "sub" / WARMUP
+    (folder / "data").mkdir(parents=True)
+    (folder / "data" / "a.txt").write_text("a")
+    (folder / "link").symlink_to("/etc/passwd")
+    unpack(pack(folder), tmp_path / "out")
+    assert (tmp_path / "out" / WARMUP / "data" / "a.txt").read_text() == "a"
+    assert os.readlink(tmp_path / "out" / WARMUP / "link") == "/etc/passwd"
+
+
+def test_lateness_from_the_nbgrader_timestamp(tmp_path):
+    config = tmp_path / "course.toml"
+    config.write_text('[due]\n"00_warmup" = 2026-10-01T23:59:00+02:00\n')
+    due = due_dates(config)[WARMUP]
+    (tmp_path / "timestamp.txt").write_text("2026-10-01 22:00:00.000000 UTC")
+    late = lateness(tmp_path, due)
+    assert late == Lateness("2026-10-01T22:00:00+00:00", 60.0) and late.describe() == "late by 0:01:00"
+    assert lateness(tmp_path / "nowhere", due) == Lateness(None, None)
+    assert lateness(tmp_path, None).seconds_late is None

@@ -1,4 +1,4 @@
-"""``autograder.submit(...)``: what a notebook's last locked cell calls.
+"""``coursework.submit(...)``: what a notebook's last locked cell calls.
 
 It writes the artifacts the grader scores, all in formats that load without
 running code: models as ``.keras`` files, histories, answers and metadata as

@@ -1,1 +1,1 @@
-"""course"""
+"""Instructor tooling: release, the nbgrader route, calibration, collecting repositories, lateness."""

@@ -1,1 +1,1 @@
-"""pipeline"""
+"""The four stages (stage, execute, score, report), the orchestrator (grade), and what a class run needs."""

@@ -11,6 +11,7 @@ its scoring process (``PR_SET_PDEATHSIG``).
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Iterator, Optional, Sequence
@@ -21,18 +22,18 @@ from autograder.pipeline.jobs import Job, pack, run_job
 EXECUTORS = ("local", "ray")
 
 
-def _start_worker() -> None:
+def _start_worker(grader: int) -> None:
     """A local worker: dies with the grader, leaves Ctrl-C to it (the grader ends the workers)."""
-    from autograder.pipeline.score import _start_worker as die_with_parent
+    from autograder.pipeline.score import die_with
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    die_with_parent()
+    die_with(grader)
 
 
 def run_local(jobs: Sequence[Job], settings: Any, workers: int, gpus: list[str]) -> Iterator[tuple[Job, Any]]:
     """Run ``jobs`` on ``workers`` processes of this machine, each with a job slot (and a GPU, where there are)."""
     executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_start_worker)
+                                   initializer=_start_worker, initargs=(os.getpid(),))
     futures: dict[Future, Job] = {executor.submit(run_job, job, settings, gpus): job for job in jobs}
     finished = False
     try:

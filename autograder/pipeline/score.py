@@ -379,8 +379,8 @@ def _score_job(rubric: Rubric, profile: str, artifacts: str, notebook: Optional[
             sys.modules["keras"].backend.clear_session()
 
 
-def _start_worker(grader: int) -> None:
-    """Die with the grader (no orphan after SIGTERM or SIGKILL); TensorFlow's C++ logging to /dev/null."""
+def die_with(grader: int) -> None:
+    """Make this worker process die with ``grader``, its parent: no orphan after SIGTERM or SIGKILL."""
     import ctypes
 
     PR_SET_PDEATHSIG = 1
@@ -390,6 +390,11 @@ def _start_worker(grader: int) -> None:
         pass
     if os.getppid() != grader:  # the grader died while this worker was starting
         os._exit(0)
+
+
+def _start_worker(grader: int) -> None:
+    """A scoring worker: dies with the grader; TensorFlow's C++ logging to /dev/null."""
+    die_with(grader)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
 

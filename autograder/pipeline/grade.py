@@ -224,7 +224,7 @@ def grade_class(class_dir: Path, out: Path = Path("grading"), assignments: Optio
             if unchanged:
                 shown.say(f"{unchanged} notebook(s) unchanged since their stored results: skipped")
             if not todo:
-                stream = iter(())
+                stream = (done for done in ())  # a generator, closed like the others
             elif executor == "local":
                 stream = run_local(todo, settings, workers, visible_gpus())
             else:

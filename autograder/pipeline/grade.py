@@ -174,7 +174,7 @@ def grade_class(class_dir: Path, out: Path = Path("grading"), assignments: Optio
     seed) is skipped; ``students`` regrades only those. ``grades.csv``, ``gradebook.csv`` and the class
     report always hold every notebook finished so far, also after an interruption.
     """
-    from autograder.course.lateness import due_dates
+    from autograder.course.lateness import due_dates, lateness
     from autograder.errors import AutograderError
     from autograder.pipeline import class_report, jobs as joblib
     from autograder.pipeline.executors import EXECUTORS, run_local, run_ray
@@ -194,26 +194,40 @@ def grade_class(class_dir: Path, out: Path = Path("grading"), assignments: Optio
     due = due_dates(course_config)
     plan = [(s, r) for s in everyone for r in chosen_rubrics(available, class_dir / s, assignments)]
     keys = {(s, r.name): joblib.job_key(class_dir / s, r.name, settings) for s, r in plan}
-    current = {(s, r.name): _current(out, s, r.name, keys[s, r.name]) for s, r in plan}
-    chosen = [(s, r) for s, r in plan if s in students] if students else [p for p in plan if not current[p[0], p[1].name]]
+    finished = _stored(out, plan, keys)  # (student, assignment) -> NotebookGrade, current ones only
+    if students:
+        chosen = [(s, r) for s, r in plan if s in students]
+    else:
+        chosen = [(s, r) for s, r in plan if (s, r.name) not in finished]
     todo = [joblib.Job(s, r.name, str(class_dir / s), keys[s, r.name]) for s, r in chosen]
-    unchanged = 0 if students else sum(current.values())
+    unchanged = 0 if students else len(finished)
     out.mkdir(parents=True, exist_ok=True)
     workers = max(1, min(jobs or default_jobs(), len(todo)))
     meta = {"profile": settings.profile, "seed": settings.seed}
 
-    def write_class_files() -> dict[str, list[NotebookGrade]]:
-        graded = _stored(out, plan, keys, class_dir, due)
+    def in_order(students_of: Sequence[str] = everyone) -> dict[str, list[NotebookGrade]]:
+        """The finished notebooks (of ``students_of``) per student, in the plan's order, with their lateness."""
+        graded: dict[str, list[NotebookGrade]] = {}
+        for s, r in plan:
+            if s in students_of and (s, r.name) in finished:
+                nb = finished[s, r.name]
+                nb.lateness = lateness(class_dir / s / r.name, due.get(r.name, due.get(r.id)))
+                graded.setdefault(s, []).append(nb)
+        return graded
+
+    def write_tables() -> dict[str, list[NotebookGrade]]:
+        graded = in_order()
         report.write_grades_csv(out / "grades.csv", graded)
         class_report.write_gradebook(out / "gradebook.csv", graded, [r.name for r in available])
-        class_report.write_class_report(out, graded)
         return graded
 
     try:
         with ClassProgress(len(todo), workers, live=live) as shown:
             if unchanged:
                 shown.say(f"{unchanged} notebook(s) unchanged since their stored results: skipped")
-            if executor == "local":
+            if not todo:
+                stream = (done for done in ())  # a generator, closed like the others
+            elif executor == "local":
                 stream = run_local(todo, settings, workers, visible_gpus())
             else:
                 stream = run_ray(todo, settings, address, num_cpus=jobs)
@@ -226,35 +240,27 @@ def grade_class(class_dir: Path, out: Path = Path("grading"), assignments: Optio
                         raise AutograderError(f"a worker runs grader {done['grader']}, this machine "
                                               f"{joblib.grader_version()}: install the same grader everywhere")
                     joblib.store_result(out, done)
-                    mine = [(s, r) for s, r in plan if s == job.student]
-                    notebooks = _stored(out, mine, keys, class_dir, due).get(job.student, [])
-                    report.write_reports(out / job.student, notebooks,
+                    rubric = next(r for s, r in plan if s == job.student and r.name == job.assignment)
+                    finished[job.student, job.assignment] = NotebookGrade(rubric, joblib.results_of(done),
+                                                                          done["timings"])
+                    report.write_reports(out / job.student, in_order([job.student]).get(job.student, []),
                                          {"submission": job.submission, **meta})
-                    write_class_files()
+                    write_tables()
                     shown.finished(job.student, job.assignment, joblib.results_of(done), joblib.seconds(done))
     finally:
-        graded = write_class_files()
+        graded = write_tables()
+        class_report.write_class_report(out, graded)
     return graded
 
 
-def _current(out: Path, student: str, assignment: str, key: str) -> bool:
-    from autograder.pipeline.jobs import load_result
-
-    stored = load_result(out, student, assignment)
-    return stored is not None and stored.get("key") == key
-
-
-def _stored(out: Path, plan: Sequence[tuple[str, rubrics.Rubric]], keys: dict[tuple[str, str], str],
-            class_dir: Path, due: dict[str, Any]) -> dict[str, list[NotebookGrade]]:
-    """The notebooks of ``plan`` whose stored result is current, per student, in the plan's order."""
-    from autograder.course.lateness import lateness
+def _stored(out: Path, plan: Sequence[tuple[str, rubrics.Rubric]],
+            keys: dict[tuple[str, str], str]) -> dict[tuple[str, str], NotebookGrade]:
+    """The notebooks of ``plan`` whose stored result is current."""
     from autograder.pipeline.jobs import load_result, results_of
 
-    graded: dict[str, list[NotebookGrade]] = {}
+    found = {}
     for student, rubric in plan:
         stored = load_result(out, student, rubric.name)
-        if stored is None or stored.get("key") != keys[student, rubric.name]:
-            continue
-        late = lateness(class_dir / student / rubric.name, due.get(rubric.name, due.get(rubric.id)))
-        graded.setdefault(student, []).append(NotebookGrade(rubric, results_of(stored), stored["timings"], late))
-    return graded
+        if stored is not None and stored.get("key") == keys[student, rubric.name]:
+            found[student, rubric.name] = NotebookGrade(rubric, results_of(stored), stored["timings"])
+    return found

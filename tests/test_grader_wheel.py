@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-INPUTS = ("pyproject.toml", "README.md", "autograder", "coursework", "assignments")  # what the build reads
+INPUTS = ("pyproject.toml", "README.md", "autograder", "coursework", ".released")  # what the build reads
 
 
 def digests(folder: Path) -> set[str]:

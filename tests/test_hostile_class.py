@@ -170,15 +170,16 @@ def digest_tree(*roots: Path) -> dict[str, str]:
     return digests
 
 
-def sandbox_processes(marker: str = MARKER, grace: float = 10.0) -> list[str]:
+def sandbox_processes(marker: str = MARKER, grace: float = 10.0, ignore: frozenset[str] = frozenset()) -> list[str]:
     """Processes still alive (not zombies) as a sandbox user of this grader (any job slot) or carrying the
-    orphan marker, after ``grace`` seconds for the last kernel's namespace to finish dying."""
+    orphan marker, after ``grace`` seconds for the last kernel's namespace to finish dying; those whose pid is
+    in ``ignore`` (alive before this class was graded) aside."""
     uids = {str(sandbox_uid(slot)) for slot in range(MAX_SLOTS)} if sandbox_uid() is not None else set()
     deadline = time.monotonic() + grace
     while True:
-        out = subprocess.run(["ps", "-eo", "uid=,stat=,args="], capture_output=True, text=True).stdout.splitlines()
-        alive = [line for line in out if not line.split()[1].startswith("Z") and "ps -eo" not in line
-                 and (marker in line or line.split(None, 1)[0] in uids)]
+        out = subprocess.run(["ps", "-eo", "pid=,uid=,stat=,args="], capture_output=True, text=True).stdout
+        alive = [line for line in out.splitlines() if not line.split()[2].startswith("Z") and "ps -eo" not in line
+                 and line.split()[0] not in ignore and (marker in line or line.split()[1] in uids)]
         if not alive or time.monotonic() > deadline:
             return alive
         time.sleep(0.5)
@@ -197,6 +198,7 @@ def hostile_class(tmp_path_factory, data_dir):
                data_dir, datasets.subset_cache_dir(), class_dir]
     assert any(datasets.subset_cache_dir().iterdir())
     before = digest_tree(*[p for p in watched if Path(p).exists()])
+    earlier = frozenset(line.split()[0] for line in sandbox_processes(grace=0))
     os.environ["AUTOGRADER_HOSTILE_SECRET"] = SECRET
     try:
         settings = GradingSettings(profile="smoke", data_dir=str(data_dir), sandbox="require",
@@ -206,7 +208,8 @@ def hostile_class(tmp_path_factory, data_dir):
     finally:
         for key, value in saved.items():
             os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
-    return {"graded": graded, "out": out, "before": before, "after": after, "processes": sandbox_processes()}
+    return {"graded": graded, "out": out, "before": before, "after": after,
+            "processes": sandbox_processes(ignore=earlier)}
 
 
 @pytest.mark.parametrize("student", list(STUDENTS))

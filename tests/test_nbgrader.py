@@ -149,7 +149,8 @@ def test_partial_credit_is_the_pipelines(tmp_path, data_dir):
 
     def two_wrong(nb):
         cell(nb, "answers").source = (
-            'PARAMS = {"conv1": 150, "conv2": 2416, "fc1": 48120, "fc2": 10164, "fc3": 850, "total": 61000}'
+            'PARAMS = {"conv1": (5 * 5 * 1 + 1) * 5, "conv2": (5 * 5 * 6 + 1) * 16, "fc1": (5 * 5 * 16 + 1) * 120,'
+            ' "fc2": (120 + 1) * 84, "fc3": (84 + 1) * 10, "total": 61000}'
         )
 
     variant(course / "submitted" / "carol", "03_lenet5", two_wrong)

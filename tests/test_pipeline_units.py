@@ -23,6 +23,10 @@ class Measured:
     def accuracy(self, *args, **kwargs) -> float:
         return self._accuracy
 
+    def confusion(self, *args, **kwargs) -> list[list[int]]:
+        right = round(1000 * self._accuracy)
+        return [[right // 2, 500 - right // 2], [1000 - right - (500 - right // 2), right - right // 2]]
+
 
 def test_thresholds_are_printed_exactly_as_the_rubric_holds_them():
     outcome = validation_accuracy(Measured(0.982), "mnist", min_accuracy=0.985)

@@ -12,8 +12,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["CNN_COURSE_OFFLINE"] = "1"
 # Parallel test workers sandbox as different users: RLIMIT_NPROC counts every process of a user.
 # Each worker's job slots take 1,000 user ids from its base (autograder.sandbox.MAX_SLOTS).
-os.environ.setdefault("AUTOGRADER_SANDBOX_UID",
-                      str(62000 + 1000 * int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").lstrip("gw") or 0)))
+# Assigned, not defaulted: xdist's workers inherit the controller's environment, where this file ran first.
+os.environ["AUTOGRADER_SANDBOX_UID"] = str(
+    62000 + 1000 * int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").lstrip("gw") or 0))
 
 ROOT = Path(__file__).resolve().parent.parent
 

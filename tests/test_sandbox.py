@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -11,7 +13,7 @@ import pytest
 
 from autograder import rubric as rubrics
 from autograder.pipeline.execute import _last_words
-from autograder.sandbox import Sandbox, bwrap_problem, sandbox_for
+from autograder.sandbox import MAX_SLOTS, Sandbox, bwrap_problem, sandbox_for, sandbox_uid, sweep
 from autograder.studentcode.harness import run_harness
 from autograder.studentcode.lift import student_definitions
 from tests.conftest import ROOT
@@ -131,3 +133,37 @@ def test_a_dead_kernels_last_words_skip_start_up_chatter(tmp_path):
         "  warnings.warn(\n"
     )
     assert _last_words(log) == "Killed: out of memory in a thread"
+
+
+def test_a_grader_without_a_slot_claims_one_no_other_grader_gets(tmp_path):
+    """`grade` of one submission and a class run beside it must not run student code as the same user
+    (a shared process budget, and each sweeps its own user's leftovers when a notebook ends)."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom autograder.pipeline.grade import GradingSettings\n"
+                               "print(GradingSettings().job_slot(), flush=True)\ntime.sleep(60)"],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        held = int(holder.stdout.readline())
+        other = subprocess.run([sys.executable, "-c", "from autograder.pipeline.resources import claim_slot\n"
+                                                      "print(claim_slot())"],
+                               cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert int(other.stdout) != held, other.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@pytest.mark.skipif(sandbox_uid() is None, reason="sandbox users exist only for a grader running as root")
+def test_sweep_kills_its_slots_user_and_no_other():
+    mine, other = MAX_SLOTS - 2, MAX_SLOTS - 1  # slots no job of this test worker takes meanwhile
+    sleepers = {slot: subprocess.Popen(["setpriv", f"--reuid={sandbox_uid(slot)}", f"--regid={sandbox_uid(slot)}",
+                                        "--clear-groups", "sleep", "60"]) for slot in (mine, other)}
+    try:
+        time.sleep(0.5)
+        sweep(mine)
+        assert sleepers[mine].wait(timeout=10) == -signal.SIGKILL
+        assert sleepers[other].poll() is None
+    finally:
+        for process in sleepers.values():
+            process.kill()
+            process.wait()

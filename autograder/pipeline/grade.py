@@ -23,10 +23,11 @@ from autograder.paths import RELEASED_DIR
 from autograder.pipeline import report
 from autograder.pipeline.execute import execute
 from autograder.pipeline.progress import Progress
+from autograder.pipeline.resources import claim_slot
 from autograder.pipeline.score import ScoringPool
 from autograder.pipeline.stage import stage
 from autograder.results import CheckResult, Status, unscored
-from autograder.sandbox import SandboxUnavailable, bwrap_problem, hand_over, sandbox_for
+from autograder.sandbox import SandboxUnavailable, bwrap_problem, hand_over, sandbox_for, sweep
 
 SANDBOX_MODES = ("require", "prefer", "off")  # refuse to run without one; warn and go on; never use one
 
@@ -41,7 +42,11 @@ class GradingSettings:
     released_dir: Path = RELEASED_DIR  # the released notebooks whose locked cells are the truth
     limits: dict[str, float] = field(default_factory=dict)  # overrides of the rubric's limits
     sandbox: str = "require"  # one of SANDBOX_MODES
-    slot: int = 0  # the job slot grading runs in (its sandbox user); no bearing on the grade
+    slot: Optional[int] = None  # the job slot grading runs in (its sandbox user; None: claim one); no bearing on the grade
+
+    def job_slot(self) -> int:
+        """The slot to grade in: the one given, else one this process claims (no other grader's job shares it)."""
+        return claim_slot() if self.slot is None else self.slot
 
     def limits_for(self, rubric: rubrics.Rubric) -> rubrics.Limits:
         return rubric.profiles[self.profile].limits.replace(self.limits)
@@ -92,8 +97,8 @@ def grade_notebook(rubric: rubrics.Rubric, submission: Path, out: Path, workroot
     artifacts.mkdir(parents=True, exist_ok=True)
     box = None
     if settings.sandbox != "off":
-        box = sandbox_for(limits, [staged.directory, artifacts], settings.data_dir, settings.slot)
-        hand_over(staged.directory, artifacts, slot=settings.slot)
+        box = sandbox_for(limits, [staged.directory, artifacts], settings.data_dir, settings.job_slot())
+        hand_over(staged.directory, artifacts, slot=box.slot)
     timings["stage_s"] = time.perf_counter() - t0
 
     parameters: dict[str, Any] = {
@@ -114,6 +119,8 @@ def grade_notebook(rubric: rubrics.Rubric, submission: Path, out: Path, workroot
         scored.sort(key=lambda r: order[r.id])
     results = [staged.result(rubric.id), *run.results(rubric.id), *scored]
     timings["score_s"] = time.perf_counter() - t0
+    if box is not None:
+        sweep(box.slot)  # whatever of the notebook outlived its sandbox (the slot's user is this grader's alone)
 
     t0 = time.perf_counter()
     if executed.exists():

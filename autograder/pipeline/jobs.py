@@ -167,7 +167,6 @@ def run_job(job: Job, settings: Any, gpus: Optional[list[str]] = None) -> dict[s
     """Grade one notebook in this worker process; return its results, timings and files."""
     from autograder.pipeline.grade import grade_notebook
     from autograder.pipeline.resources import claim_slot, pin_gpu
-    from autograder.sandbox import sweep
 
     slot = claim_slot()
     if gpus is not None:
@@ -187,7 +186,6 @@ def run_job(job: Job, settings: Any, gpus: Optional[list[str]] = None) -> dict[s
         (tmp / "work").mkdir()
         graded = grade_notebook(rubric, submission, out, tmp / "work", _scoring_pool(),
                                 dataclasses.replace(settings, slot=slot))
-        sweep(slot)  # whatever of the notebook outlived its sandbox (this slot's user is this job's alone)
         files = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and not p.is_symlink()}
     return {"student": job.student, "assignment": job.assignment, "key": job.key, "grader": grader_version(),
             "profile": settings.profile, "seed": settings.seed, "results": [r.to_dict() for r in graded.results],

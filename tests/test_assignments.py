@@ -68,10 +68,11 @@ def notebook_variant(tmp_path, assignment, **sources):
     return path
 
 
-def scored(assignment, artifacts=None, notebook=None, checks=None):
+def scored(assignment, artifacts=None, notebook=None, checks=None, limits=None):
     rubric = rubrics.find(assignment)
     results = score(rubric, "smoke", artifacts or notebook.parent / "none", notebook,
-                    os.environ.get("CNN_COURSE_DATA"), checks)
+                    os.environ.get("CNN_COURSE_DATA"), checks,
+                    limits=rubric.profiles["smoke"].limits.replace(limits or {}))
     return {r.id: (r.status, r.message, r.points) for r in results}
 
 
@@ -125,8 +126,8 @@ def test_generator_variants(tmp_path):
 
     hangs = "def batches(items, batch_size):\n    while True:\n        pass\n    yield\n"
     results = scored("01", notebook=notebook_variant(tmp_path, "01_data_generators", batches=hangs),
-                     checks=["generator"])
-    assert results["generator"][0] == "timeout"
+                     checks=["generator"], limits={"harness_timeout": 20})
+    assert results["generator"][0] == "timeout" and "20 s" in results["generator"][1], results["generator"]
 
 
 PIPELINE = '''

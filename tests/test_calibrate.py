@@ -22,7 +22,7 @@ def measured(profile: str, device: str) -> Calibration:
     return Calibration(
         profile, [0, 1, 2],
         values={("03", "accuracy"): [0.99, 0.991, 0.989], ("06", "beats_base"): [0.05, 0.06, 0.07],
-                ("03", "param_count"): [61706, 61706, 61706]},
+                ("03", "param_count"): [61706, 61706, 61706], ("06", "epochs"): [50, 50, 50]},
         wall_s={"03": [30.5, 31.0, 29.9], "06": [400.0, 410.0, 405.0]},
         peak_gpu_mb={"03": [1200, 1210, 1190], "06": [None, None, None]},
         machine={"device": device, "driver": "550.54", "cuda": "12.4", "tensorflow": "2.21.0", "keras": "3.15.1"},
@@ -36,8 +36,9 @@ def test_figures_and_machine_are_recorded_per_seed(rubric_copy):
     assert lenet.check("accuracy").references("full") == {"reference_accuracy": [0.99, 0.991, 0.989]}
     assert lenet.check("accuracy").args_for("full")["min_accuracy"] == 0.985  # thresholds are a person's call
     assert lenet.check("param_count").references("full") == {}  # no threshold, nothing recorded
-    assert rubrics.load(rubric_copy / "06_separable_cifar10.toml").check("beats_base").references("full") == {
-        "reference_gap": [0.05, 0.06, 0.07]}
+    separable = rubrics.load(rubric_copy / "06_separable_cifar10.toml")
+    assert separable.check("beats_base").references("full") == {"reference_gap": [0.05, 0.06, 0.07]}
+    assert separable.check("epochs").references("full") == {"reference_epochs": [50, 50, 50]}  # not an accuracy
     run = tomllib.loads((rubric_copy / "03_lenet5.toml").read_text())["calibration"]["full"]
     assert run["device"] == "NVIDIA H100 80GB HBM3" and run["wall_s"] == [30.5, 31.0, 29.9]
     assert run["peak_gpu_mb"] == [1200, 1210, 1190] and run["seeds"] == [0, 1, 2]

@@ -36,9 +36,8 @@ DATA = os.environ.get("CNN_COURSE_DATA")
 # --- not judged ------------------------------------------------------------------------------------------------
 
 def test_smoke_accuracy_without_threshold_is_not_judged_and_earns_nothing(tmp_path):
-    """01, 02 and 05 smoke have no accuracy threshold: the check says so and gives no point (it gave 3/3)."""
-    for assignment, check_id in (("01", "accuracy"), ("02", "accuracy"), ("05", "accuracy_phase1"),
-                                 ("05", "accuracy_phase2")):
+    """02 and 05 smoke have no accuracy threshold: the check says so and gives no point (it gave 3/3)."""
+    for assignment, check_id in (("02", "accuracy"), ("05", "accuracy_phase1"), ("05", "accuracy_phase2")):
         spec = next(s for s in rubrics.find(assignment).checks if s.id == check_id)
         assert "min_accuracy" not in spec.args_for("smoke")
     model = keras.Sequential([keras.Input((8, 8, 1)), layers.Flatten(), layers.Dense(10, activation="softmax")])
@@ -49,6 +48,20 @@ def test_smoke_accuracy_without_threshold_is_not_judged_and_earns_nothing(tmp_pa
     assert status == Status.NOT_JUDGED and fraction == 0.0
     assert message.startswith("not judged in the smoke profile")
     assert np.asarray(detail["confusion"]).sum() == 360 and value is not None
+
+
+def test_01_smoke_judges_learning_on_images_the_size_the_model_takes(tmp_path, data_dir):
+    """01 smoke trains on 48x48 photos long enough to learn: a network that predicts one class fails it
+    (it gave 3/3 at chance); the grader resizes its photos to the saved model's input."""
+    spec = next(s for s in rubrics.find("01").checks if s.id == "accuracy")
+    assert spec.args_for("smoke")["min_accuracy"] > 0.5
+    model = keras.Sequential([keras.Input((48, 48, 3)), layers.Flatten(),
+                              layers.Dense(1, activation="sigmoid", kernel_initializer="zeros", bias_initializer="ones")])
+    autograder.submit(tmp_path, model=model, history={"val_accuracy": [0.5]})
+    context = ScoringContext(tmp_path, None, "smoke", rubrics.find("01").profiles["smoke"].limits, str(data_dir))
+    status, message, value, fraction, _ = run_check("validation_accuracy", context, spec.args_for("smoke"))
+    assert (status, value, fraction) == (Status.FAIL, 0.5, 0.0), message
+    assert "500 images" in message
 
 
 def test_not_judged_in_every_report():

@@ -30,9 +30,9 @@ from autograder.paths import REFERENCE_DIR
 from autograder.pipeline.grade import GradingSettings, grade
 from autograder.pipeline.score import ScoringPool
 
-# Which recorded figure a check's measured value is, by check function.
-REFERENCE_KEYS = {"beats_model": "reference_gap"}
-DEFAULT_REFERENCE_KEY = "reference_accuracy"
+# Which recorded figure a check's measured value is, by check function; other checks' values are not recorded.
+REFERENCE_KEYS = {"validation_accuracy": "reference_accuracy", "accuracy_at_most": "reference_accuracy",
+                  "beats_model": "reference_gap", "epochs_within": "reference_epochs"}
 
 
 @dataclass
@@ -210,9 +210,9 @@ def write(calibration: Calibration, directory: Path = rubrics.RUBRIC_DIR) -> lis
             spec = rubric.check(found.group(1))
             values = calibration.values.get((rubric.id, spec.id))
             has_threshold = any(k.startswith(("min_", "max_", "margin")) for k in spec.args_for(profile))
-            if not values or not (has_threshold or spec.references(profile)):
+            key = REFERENCE_KEYS.get(spec.function)
+            if not values or key is None or not (has_threshold or spec.references(profile)):
                 continue
-            key = REFERENCE_KEYS.get(spec.function, DEFAULT_REFERENCE_KEY)
             blocks[b] = "".join(_record_reference(block.splitlines(keepends=True), profile, key, _toml_list(values)))
         new = "".join(blocks).rstrip("\n") + "\n\n" + _calibration_table(calibration, rubric.id)
         if new != rubric.path.read_text():

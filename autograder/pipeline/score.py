@@ -124,9 +124,10 @@ class ScoringContext:
         return self.json(METADATA)
 
     def validation_data(self, dataset: str, size: Optional[int] = None, scale: float = 1.0, seed: int = 0,
-                        preprocess: str = "") -> Any:
+                        preprocess: str = "", image_size: tuple[int, int] = (150, 150)) -> Any:
         """The grader's own copy of a validation set, as float32 divided by ``scale``, or put through
-        ``preprocess`` ("vgg16": ``keras.applications.vgg16.preprocess_input`` on 0-255 pixels)."""
+        ``preprocess`` ("vgg16": ``keras.applications.vgg16.preprocess_input`` on 0-255 pixels).
+        ``image_size``: what the photos of dogs vs. cats are resized to (the other sets have one size)."""
         from coursework import datasets
 
         def load() -> Any:
@@ -137,7 +138,7 @@ class ScoringContext:
             elif dataset == "cats_and_dogs":
                 root = (datasets.cats_and_dogs_small(self.data_dir) if size is None else
                         datasets.cats_and_dogs_subset({"validation": size // 2}, seed=seed, data_dir=self.data_dir))
-                x, y = datasets.load_image_split(root / "validation")
+                x, y = datasets.load_image_split(root / "validation", image_size)
             elif dataset in ("mnist", "cifar10"):
                 if size is None:
                     loader = datasets.load_mnist if dataset == "mnist" else datasets.load_cifar10
@@ -157,7 +158,8 @@ class ScoringContext:
                 x = x[..., None]
             return x, np.asarray(y).reshape(-1)
 
-        return self._cached(("data", dataset, size, scale, seed, preprocess), load)
+        resized = image_size if dataset == "cats_and_dogs" else None
+        return self._cached(("data", dataset, size, scale, seed, preprocess, resized), load)
 
     def harness(self, name: str, **args: Any) -> dict[str, Any]:
         """Facts from running the student's definitions through a grader harness
@@ -180,8 +182,8 @@ class ScoringContext:
         def predict() -> Any:
             import numpy as np
 
-            x, y = self.validation_data(dataset, size, scale, preprocess=preprocess)
             model = self.model(model_name)
+            x, y = self.validation_data(dataset, size, scale, preprocess=preprocess, image_size=_image_size(model))
             if settle_batchnorm:
                 from autograder.checks.batchnorm import settled
 
@@ -377,6 +379,14 @@ def _score_job(rubric: Rubric, profile: str, artifacts: str, notebook: Optional[
     finally:
         if "keras" in sys.modules:
             sys.modules["keras"].backend.clear_session()
+
+
+def _image_size(model: Any) -> tuple[int, int]:
+    """The (height, width) a model's images are, where its input fixes them; the course's 150x150 otherwise."""
+    shape = getattr(model, "input_shape", None)
+    if isinstance(shape, tuple) and len(shape) == 4 and isinstance(shape[1], int) and isinstance(shape[2], int):
+        return shape[1], shape[2]
+    return 150, 150
 
 
 def die_with(grader: int) -> None:

@@ -143,7 +143,7 @@ STUDENTS = {
     "loops": (replace_answers("while True:\n    pass"), {"accuracy": "timeout"}, 0),
     "floods": (replace_answers(
         "PARAMS_BY_HAND = (3 * 3 * 1 + 1) * 16 + (4 * 4 * 16 + 1) * 32 + (32 + 1) * 10\n"
-        "for i in range(2_000):\n    print('x' * 100_000)"), {"output_size": "fail", "accuracy": "pass"}, 4),
+        "for i in range(300):\n    print('x' * 100_000)"), {"output_size": "fail", "accuracy": "pass"}, 4),
     "memory_bomb": (replace_answers("blocks = [bytearray(500_000_000) for _ in range(40)]"),
                     {"accuracy": "error"}, 0),
     "fork_bomb": (replace_answers(

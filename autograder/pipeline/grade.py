@@ -42,7 +42,7 @@ class GradingSettings:
     released_dir: Path = RELEASED_DIR  # the released notebooks whose locked cells are the truth
     limits: dict[str, float] = field(default_factory=dict)  # overrides of the rubric's limits
     sandbox: str = "require"  # one of SANDBOX_MODES
-    slot: Optional[int] = None  # the job slot grading runs in (its sandbox user; None: claim one); no bearing on the grade
+    slot: Optional[int] = None  # the job slot (its sandbox user; None: claim one); no bearing on the grade
 
     def job_slot(self) -> int:
         """The slot to grade in: the one given, else one this process claims (no other grader's job shares it)."""

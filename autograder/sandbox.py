@@ -93,14 +93,14 @@ def sandbox_uid(slot: int = 0) -> Optional[int]:
     return SANDBOX_UID + slot if os.geteuid() == 0 else None
 
 
-def sweep(slot: int = 0) -> None:
+def sweep(slot: int) -> None:
     """Kill every process left running as a job slot's sandbox user (when the grader runs as root)."""
     uid = sandbox_uid(slot)
     if uid is not None:
         subprocess.run(["pkill", "-KILL", "-U", str(uid)], capture_output=True)
 
 
-def hand_over(*paths: Path, slot: int = 0) -> None:
+def hand_over(*paths: Path, slot: int) -> None:
     """Make ``paths`` (recursively) writable by the sandbox's user of job slot ``slot``."""
     uid = sandbox_uid(slot)
     if uid is None:
@@ -202,8 +202,9 @@ def _parents(paths: Sequence[Path]) -> list[str]:
             for arg in ("--perms", "0777" if HOME in parent.parents else "0755", "--dir", str(parent))]
 
 
-def sandbox_for(limits: Limits, writable: Sequence[Path], data_dir: Optional[str], slot: int = 0) -> Sandbox:
-    """The sandbox of one notebook: its folders writable, the course data and the grader's caches read-only."""
+def sandbox_for(limits: Limits, writable: Sequence[Path], data_dir: Optional[str], slot: int) -> Sandbox:
+    """The sandbox of one notebook: its folders writable, the course data and the grader's caches read-only.
+    ``slot``: a job slot this process holds (:func:`autograder.pipeline.resources.claim_slot`)."""
     from coursework import datasets, pretrained
 
     readable = tuple(Path(p).resolve() for p in filter(None, [data_dir, os.environ.get(datasets.ENV_DIR)])

@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from autograder import rubric as rubrics  # noqa: E402
 from autograder.pipeline.execute import execute  # noqa: E402
+from autograder.pipeline.resources import claim_slot  # noqa: E402
 from autograder.sandbox import bwrap_problem, hand_over, sandbox_for  # noqa: E402
 from autograder.studentcode.harness import run_harness  # noqa: E402
 
@@ -36,9 +37,9 @@ def kernel_run(root: Path, sandboxed: bool) -> float:
     kernel = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
               "language_info": {"name": "python"}}
     nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata=kernel), notebook)
-    box = sandbox_for(LIMITS, [folder], None) if sandboxed else None
+    box = sandbox_for(LIMITS, [folder], None, claim_slot()) if sandboxed else None
     if box:
-        hand_over(folder)
+        hand_over(folder, slot=box.slot)
     start = time.perf_counter()
     run = execute(notebook, folder / "out.ipynb", {"OUTPUT_DIR": str(folder)}, folder, LIMITS, box)
     elapsed = time.perf_counter() - start
@@ -50,7 +51,7 @@ def harness_run(root: Path, sandboxed: bool) -> float:
     notebook = Path(tempfile.mkdtemp(dir=root)) / "h.ipynb"
     source = "def batches(items, size):\n    while True:\n        yield items[:size]\n"
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)]), notebook)
-    box = sandbox_for(LIMITS, [], None) if sandboxed else None
+    box = sandbox_for(LIMITS, [], None, claim_slot()) if sandboxed else None
     start = time.perf_counter()
     run_harness(notebook, "generator", {"function": "batches", "cases": [[[1, 2, 3], 2, 3]]}, 60, box)
     return time.perf_counter() - start

@@ -13,6 +13,7 @@ import pytest
 
 from autograder import rubric as rubrics
 from autograder.pipeline.execute import _last_words
+from autograder.pipeline.resources import claim_slot
 from autograder.sandbox import MAX_SLOTS, Sandbox, bwrap_problem, sandbox_for, sandbox_uid, sweep
 from autograder.studentcode.harness import run_harness
 from autograder.studentcode.lift import student_definitions
@@ -64,7 +65,7 @@ def test_a_class_body_cannot_forge_the_harness(tmp_path):
         "def batches(items, batch_size):\n"
         "    return None\n"
     ))
-    box = sandbox_for(LIMITS, [], None)
+    box = sandbox_for(LIMITS, [], None, claim_slot())
     facts = run_harness(attack, "generator", {"function": "batches", "cases": CASES}, 60, box)
     assert facts["is_generator_function"] is False
     assert all("error" in case for case in facts["cases"])
@@ -80,7 +81,8 @@ def test_a_function_body_that_patches_its_process_changes_no_fact(tmp_path):
         "    main.TASKS['generator'] = main.generator\n"
         "    yield [0] * batch_size\n"
     ))
-    facts = run_harness(attack, "generator", {"function": "batches", "cases": CASES}, 60, sandbox_for(LIMITS, [], None))
+    facts = run_harness(attack, "generator", {"function": "batches", "cases": CASES}, 60,
+                        sandbox_for(LIMITS, [], None, claim_slot()))
     assert len(facts["cases"]) == len(CASES)  # the facts the grader gathered, not the forged ones
     assert facts["cases"][0]["got"][0] == [0, 0, 0]
 
@@ -95,7 +97,7 @@ def test_the_sandbox_sees_no_grader_no_network_and_its_own_processes(tmp_path):
         "print('processes', len([p for p in os.listdir('/proc') if p.isdigit()]))\n"
         "try:\n    socket.create_connection(('1.1.1.1', 53), timeout=3)\n    print('NETWORK')\n"
         "except OSError:\n    print('no network')\n",
-        sandbox_for(LIMITS, [], None))
+        sandbox_for(LIMITS, [], None, claim_slot()))
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "no grader" in out and "coursework submit" in out and "readme False" in out and "no network" in out
@@ -104,7 +106,7 @@ def test_the_sandbox_sees_no_grader_no_network_and_its_own_processes(tmp_path):
 
 @needs_bwrap
 def test_memory_and_process_limits_hold(tmp_path):
-    box = sandbox_for(LIMITS.replace({"memory_bytes": 500_000_000, "processes": 32}), [], None)
+    box = sandbox_for(LIMITS.replace({"memory_bytes": 500_000_000, "processes": 32}), [], None, claim_slot())
     memory = in_sandbox("try:\n    b = bytearray(2_000_000_000)\nexcept MemoryError:\n    print('refused')", box)
     assert "refused" in memory.stdout, memory.stderr
     forks = in_sandbox(
@@ -116,7 +118,7 @@ def test_memory_and_process_limits_hold(tmp_path):
 @pytest.mark.skipif(not list(Path("/dev").glob("nvidia[0-9]*")), reason="no NVIDIA GPU on this machine")
 def test_the_kernel_still_sees_its_gpu():
     result = in_sandbox("import tensorflow as tf\nprint('gpus', len(tf.config.list_physical_devices('GPU')))",
-                        sandbox_for(LIMITS, [], None))
+                        sandbox_for(LIMITS, [], None, claim_slot()))
     assert "gpus 0" not in result.stdout and "gpus" in result.stdout, result.stdout + result.stderr[-2000:]
 
 

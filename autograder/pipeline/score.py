@@ -433,7 +433,8 @@ class ScoringPool:
     def warm_up(self) -> None:
         self._pool()
 
-    def _kill(self) -> None:
+    def kill(self) -> None:
+        """End the scoring process now, with any job in it."""
         if self._executor is None:
             return
         for process in list(getattr(self._executor, "_processes", {}).values()):
@@ -450,16 +451,12 @@ class ScoringPool:
                                          str(notebook) if notebook else None, data_dir, static_only, limits, sandbox)
             return future.result(timeout=limits.scoring_timeout)
         except FutureTimeout:
-            self._kill()
+            self.kill()
             status, message = Status.TIMEOUT, f"scoring took longer than {limits.scoring_timeout:.0f} s and was stopped"
         except BrokenProcessPool:
-            self._kill()
+            self.kill()
             status, message = Status.ERROR, "the scoring process died while loading or evaluating the artifacts"
         return unscored(rubric.id, selected(rubric, static_only=static_only), status, message)
-
-    def kill(self) -> None:
-        """End the scoring process now, with any job in it."""
-        self._kill()
 
     def close(self) -> None:
         if self._executor is not None:
@@ -473,4 +470,4 @@ class ScoringPool:
         if exc[0] is None:
             self.close()
         else:  # interrupted: do not wait for a job in flight
-            self._kill()
+            self.kill()

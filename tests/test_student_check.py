@@ -64,6 +64,18 @@ def test_01_smoke_judges_learning_on_images_the_size_the_model_takes(tmp_path, d
     assert "500 images" in message
 
 
+def test_a_model_declaring_huge_photos_cannot_make_the_grader_allocate_them(tmp_path, data_dir):
+    """The grader resizes its photos to the saved model's input: a tiny model that declares 100,000 x 100,000
+    inputs must get an error, not 500 photos of 120 GB each in the scoring process."""
+    model = keras.Sequential([keras.Input((100_000, 100_000, 3)), layers.GlobalAveragePooling2D(),
+                              layers.Dense(1, activation="sigmoid")])
+    autograder.submit(tmp_path, model=model, history={"val_accuracy": [0.5]})
+    spec = next(s for s in rubrics.find("01").checks if s.id == "accuracy")
+    context = ScoringContext(tmp_path, None, "smoke", rubrics.find("01").profiles["smoke"].limits, str(data_dir))
+    status, message, *_ = run_check("validation_accuracy", context, spec.args_for("smoke"))
+    assert status == Status.ERROR and "100000x100000" in message, message
+
+
 def test_not_judged_in_every_report():
     results = [CheckResult("01", "accuracy", "Validation accuracy", 0.0, 3.0, Status.NOT_JUDGED, "not judged here"),
                CheckResult("01", "layers", "Layers", 1.0, 1.0, Status.PASS, "fine")]

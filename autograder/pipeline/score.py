@@ -136,6 +136,9 @@ class ScoringContext:
             if dataset == "digits":
                 _, (x, y) = datasets.load_digits()
             elif dataset == "cats_and_dogs":
+                if not all(0 < side <= MAX_PHOTO_SIDE for side in image_size):
+                    raise ArtifactError(f"the saved model takes {image_size[0]}x{image_size[1]} images; the grader "
+                                        f"resizes its photos to at most {MAX_PHOTO_SIDE}x{MAX_PHOTO_SIDE}")
                 root = (datasets.cats_and_dogs_small(self.data_dir) if size is None else
                         datasets.cats_and_dogs_subset({"validation": size // 2}, seed=seed, data_dir=self.data_dir))
                 x, y = datasets.load_image_split(root / "validation", image_size)
@@ -379,6 +382,9 @@ def _score_job(rubric: Rubric, profile: str, artifacts: str, notebook: Optional[
     finally:
         if "keras" in sys.modules:
             sys.modules["keras"].backend.clear_session()
+
+
+MAX_PHOTO_SIDE = 150  # the course's photo size: a model declaring larger inputs must not size the grader's arrays
 
 
 def _image_size(model: Any) -> tuple[int, int]:

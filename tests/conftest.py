@@ -13,8 +13,10 @@ os.environ["CNN_COURSE_OFFLINE"] = "1"
 # Parallel test workers sandbox as different users: RLIMIT_NPROC counts every process of a user.
 # Each worker's job slots take 1,000 user ids from its base (autograder.sandbox.MAX_SLOTS).
 # Assigned, not defaulted: xdist's workers inherit the controller's environment, where this file ran first.
+# AUTOGRADER_TEST_UID_BASE moves the whole range (two test sessions side by side on one machine).
 os.environ["AUTOGRADER_SANDBOX_UID"] = str(
-    62000 + 1000 * int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").lstrip("gw") or 0))
+    int(os.environ.get("AUTOGRADER_TEST_UID_BASE", "62000"))
+    + 1000 * int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").lstrip("gw") or 0))
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from autograder.errors import AutograderError
-
-PROFILES = ("smoke", "full")  # as autograder.rubric.PROFILES, without importing the rubric loader for --help
+from autograder.rubric import PROFILES
+from autograder.sandbox import SANDBOX_MODES
 
 
 def _shape(text: str) -> tuple[int, ...]:
@@ -39,7 +39,7 @@ def _grading_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cell-timeout", type=float, help="seconds per cell (default: the rubric's)")
     parser.add_argument("--notebook-timeout", type=float, help="seconds per notebook (default: the rubric's)")
-    parser.add_argument("--sandbox", choices=("require", "prefer", "off"), default="require",
+    parser.add_argument("--sandbox", choices=SANDBOX_MODES, default="require",
                         help="run student code in the bubblewrap sandbox: require it (default), prefer it "
                         "(warn and go on without one where it cannot start), or off")
     parser.add_argument("--no-sandbox", dest="sandbox", action="store_const", const="off",
@@ -47,7 +47,7 @@ def _grading_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace):
-    from autograder.pipeline.grade import GradingSettings
+    from autograder.grading import GradingSettings
 
     limits = {"cell_timeout": args.cell_timeout, "notebook_timeout": args.notebook_timeout}
     return GradingSettings(args.profile, args.data_dir, args.seed,
@@ -146,9 +146,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from autograder.modelspec import layer_table as inspection
+    from autograder.modelspec import layer_table
 
-    print(inspection.run(args.path, args.input_shape, args.json))
+    print(layer_table.run(args.path, args.input_shape, args.json))
     return 0
 
 
@@ -162,13 +162,13 @@ def _directory(path: str) -> Optional[Path]:
 def _grade(args: argparse.Namespace) -> int:
     from autograder.pipeline import report
     from autograder.pipeline.grade import grade
-    from autograder.pipeline.progress import TerminalProgress
+    from autograder.progress import display
 
     submission = _directory(args.submission)
     if submission is None:
         return 2
     notebooks = grade(submission, Path(args.out), args.assignment, _settings(args),
-                      progress=TerminalProgress(sys.stderr))
+                      progress=display(sys.stderr))
     print(report.table([r for nb in notebooks for r in nb.results]))
     print(f"\nReports in {args.out}/: results.json, summary.md, junit.xml, executed notebooks and HTML feedback")
     return 0
@@ -176,7 +176,7 @@ def _grade(args: argparse.Namespace) -> int:
 
 def _batch(args: argparse.Namespace) -> int:
     from autograder.pipeline import report
-    from autograder.pipeline.grade import grade_class
+    from autograder.classrun.run import grade_class
 
     class_dir = _directory(args.class_dir)
     if class_dir is None:
@@ -294,10 +294,10 @@ def _add_classroom(commands) -> None:
 
 
 def _classroom(args: argparse.Namespace) -> int:
-    from autograder import rubric as rubrics
+    from autograder.grading import load_rubrics
     from autograder.pipeline import classroom, report
 
-    available = list(rubrics.all_rubrics().values())
+    available = load_rubrics()
     graded = classroom.load(Path(args.results_dir), args.expect, available)
     index = classroom.rubric_index(available)
     submission = Path(args.submission) if args.submission else None

@@ -17,8 +17,8 @@ from typing import Any, Optional
 
 import pytest
 
-PROFILES = ("smoke", "full")
-SANDBOX_MODES = ("require", "prefer", "off")
+from autograder.rubric import PROFILES
+from autograder.sandbox import SANDBOX_MODES
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -41,13 +41,12 @@ def pytest_collection(session: pytest.Session) -> Optional[bool]:
     submission = config.getoption("submission")
     if not submission:
         return None
-    from autograder import rubric as rubrics
-    from autograder.pipeline.grade import chosen_rubrics
+    from autograder.grading import chosen_rubrics, load_rubrics
 
     folder = Path(submission).resolve()
     if not folder.is_dir():
         raise pytest.UsageError(f"--submission {submission}: not a directory")
-    available = list(rubrics.all_rubrics().values())
+    available = load_rubrics()
     present = [r for r in chosen_rubrics(available, folder, None) if (folder / r.name).is_dir()]
     items: list[pytest.Item] = []
     for rubric in present:
@@ -78,7 +77,8 @@ class NotebookCollector(pytest.Collector):
     def results(self) -> dict[str, Any]:
         """This notebook's report rows by check id, grading it the first time."""
         if self._results is None:
-            from autograder.pipeline.grade import GradingSettings, grade
+            from autograder.grading import GradingSettings
+            from autograder.pipeline.grade import grade
 
             config = self.config
             settings = GradingSettings(config.getoption("profile"), config.getoption("grading_data_dir"),

@@ -61,6 +61,11 @@ class CheckResult:
         return {**asdict(self), "status": str(self.status)}
 
 
+def points(results: Sequence[CheckResult]) -> tuple[float, float]:
+    """The points earned and the most that could be, over ``results`` (rounded to 3 places)."""
+    return round(sum(r.points for r in results), 3), round(sum(r.max_points for r in results), 3)
+
+
 def unscored(assignment: str, checks: Sequence[Any], status: Status, message: str) -> list[CheckResult]:
     """Zero-point results with one status and message for ``checks`` (rubric check specs)."""
     return [CheckResult(assignment, s.id, s.description, 0.0, s.points, status, message) for s in checks]

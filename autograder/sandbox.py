@@ -24,11 +24,13 @@ bound in.
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
@@ -41,12 +43,26 @@ from autograder.rubric import Limits
 # graders running side by side (parallel test workers, batch jobs) each take their own.
 SANDBOX_UID = int(os.environ.get("AUTOGRADER_SANDBOX_UID", "61000"))
 MAX_SLOTS = 1000  # job slot N runs as SANDBOX_UID + N: parallel jobs never share RLIMIT_NPROC's count
+SANDBOX_MODES = ("require", "prefer", "off")  # refuse to run without one; warn and go on; never use one
+SLOT_DIR = Path(tempfile.gettempdir()) / "autograder-slots"  # one lock file per job slot, machine-wide
 HOME = Path("/home/student")  # the sandbox's fresh home (a tmpfs)
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt/conda")
 ETC_FILES = (
     "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "ssl", "ca-certificates", "localtime", "timezone",
     "nsswitch.conf", "hosts", "fonts", "mime.types", "matplotlibrc", "nvidia",
 )
+
+# Variables a notebook's kernel may see; everything else (tokens, keys) is dropped.
+ENV_ALLOW = {
+    "PATH", "HOME", "USER", "LANG", "LC_ALL", "TZ", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH",
+    "KERAS_BACKEND", "KERAS_HOME", "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS", "CUDA_VISIBLE_DEVICES",
+    "LD_LIBRARY_PATH", "XLA_FLAGS", "OMP_NUM_THREADS", "MPLBACKEND", "CNN_COURSE_DATA", "CNN_COURSE_OFFLINE",
+    "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "JUPYTER_PATH", "JUPYTER_RUNTIME_DIR", "JUPYTER_CONFIG_DIR",
+    "XDG_CACHE_HOME",
+}
+ENV_ALLOW_PREFIXES = ("NVIDIA_", "CUDA_")
+
+_held: Optional[tuple[int, int]] = None  # (slot, file descriptor) this process holds
 
 
 class SandboxUnavailable(AutograderError):
@@ -100,6 +116,24 @@ def sweep(slot: int) -> None:
         subprocess.run(["pkill", "-KILL", "-U", str(uid)], capture_output=True)
 
 
+def claim_slot() -> int:
+    """This process's job slot: the lowest one no other process holds (kept until the process ends)."""
+    global _held
+    if _held is not None:
+        return _held[0]
+    SLOT_DIR.mkdir(mode=0o700, exist_ok=True)
+    for slot in range(MAX_SLOTS):
+        fd = os.open(SLOT_DIR / f"{slot}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        _held = (slot, fd)
+        return slot
+    raise RuntimeError(f"all {MAX_SLOTS} job slots are taken")
+
+
 def hand_over(*paths: Path, slot: int) -> None:
     """Make ``paths`` (recursively) writable by the sandbox's user of job slot ``slot``."""
     uid = sandbox_uid(slot)
@@ -109,6 +143,15 @@ def hand_over(*paths: Path, slot: int) -> None:
         for path in [top, *top.rglob("*")] if top.is_dir() else [top]:
             if not path.is_symlink():
                 os.chown(path, uid, uid)
+
+
+def kernel_environment() -> dict[str, str]:
+    """The environment of a kernel or harness process: the allow-list above, nothing else."""
+    env = {k: v for k, v in os.environ.items() if k in ENV_ALLOW or k.startswith(ENV_ALLOW_PREFIXES)}
+    env.setdefault("MPLBACKEND", "Agg")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
 
 
 def _processes_of_this_user() -> int:
@@ -204,7 +247,7 @@ def _parents(paths: Sequence[Path]) -> list[str]:
 
 def sandbox_for(limits: Limits, writable: Sequence[Path], data_dir: Optional[str], slot: int) -> Sandbox:
     """The sandbox of one notebook: its folders writable, the course data and the grader's caches read-only.
-    ``slot``: a job slot this process holds (:func:`autograder.pipeline.resources.claim_slot`)."""
+    ``slot``: a job slot this process holds (:func:`claim_slot`)."""
     from coursework import datasets, pretrained
 
     readable = tuple(Path(p).resolve() for p in filter(None, [data_dir, os.environ.get(datasets.ENV_DIR)])

@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("--no-ray", action="store_true", help="skip the Ray executor")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from autograder.pipeline.resources import default_jobs
+    from autograder.classrun.resources import default_jobs
 
     jobs = default_jobs()
     rows = []

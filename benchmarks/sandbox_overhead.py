@@ -22,9 +22,9 @@ sys.path.insert(0, str(ROOT))
 
 from autograder import rubric as rubrics  # noqa: E402
 from autograder.pipeline.execute import execute  # noqa: E402
-from autograder.pipeline.resources import claim_slot  # noqa: E402
+from autograder.sandbox import claim_slot  # noqa: E402
 from autograder.sandbox import bwrap_problem, hand_over, sandbox_for  # noqa: E402
-from autograder.studentcode.harness import run_harness  # noqa: E402
+from autograder.studentcode.hidden_cases import run_harness  # noqa: E402
 
 LIMITS = rubrics.find("00").profiles["smoke"].limits
 

@@ -3,7 +3,7 @@
 import keras
 from keras import layers
 
-import autograder
+import coursework
 from autograder.studentcode.annotation_parser import layer_calls, notebook_layer_calls, parse_annotation
 from tests.test_assignments import notebook_variant, scored
 
@@ -64,7 +64,7 @@ GOOD = '''def build_model():
 def annotated(tmp_path, source, answers=None, reveal_checks=("annotations",)):
     namespace = {"keras": keras, "layers": layers}
     exec(GOOD, namespace)  # the saved model is always GOOD's; the notebook's text varies
-    autograder.submit(tmp_path / "artifacts", model=namespace["build_model"](), answers=answers or {})
+    coursework.submit(tmp_path / "artifacts", model=namespace["build_model"](), answers=answers or {})
     notebook = notebook_variant(tmp_path, "06_separable_cifar10", build_model=source)
     return scored("06", tmp_path / "artifacts", notebook, list(reveal_checks))["annotations"]
 
@@ -111,7 +111,7 @@ def test_structured_annotations_are_accepted(tmp_path):
     model = namespace["build_model"]()
     for answer, expected in (({"out": [10], "rf": 32}, "pass"), ({"output": [10], "receptive_field": 30}, "fail")):
         target = tmp_path / expected
-        autograder.submit(target / "artifacts", model=model, answers={"annotations": {"head": answer}})
+        coursework.submit(target / "artifacts", model=model, answers={"annotations": {"head": answer}})
         notebook = notebook_variant(target, "06_separable_cifar10", build_model=source)
         status, message, _ = scored("06", target / "artifacts", notebook, ["annotations"])["annotations"]
         assert status == expected, message
@@ -125,7 +125,7 @@ def test_reveal_shows_the_computed_value(tmp_path, monkeypatch):
 
     namespace = {"keras": keras, "layers": layers}
     exec(GOOD, namespace)
-    autograder.submit(tmp_path / "a", model=namespace["build_model"]())
+    coursework.submit(tmp_path / "a", model=namespace["build_model"]())
     notebook = notebook_variant(tmp_path, "06_separable_cifar10", build_model=GOOD.replace("RF: 10", "RF: 8"))
     limits = rubrics.find("06").profiles["smoke"].limits
     outcome = layer_annotations.annotations(ScoringContext(tmp_path / "a", notebook, "smoke", limits), reveal=True)
@@ -155,7 +155,7 @@ def graded(tmp_path, source, name="a"):
     namespace = {"keras": keras, "layers": layers}
     exec(source, namespace)
     target = tmp_path / name
-    autograder.submit(target / "artifacts", model=namespace["build_model"]())
+    coursework.submit(target / "artifacts", model=namespace["build_model"]())
     notebook = notebook_variant(target, "06_separable_cifar10", build_model=source)
     return scored("06", target / "artifacts", notebook, ["annotations"])["annotations"]
 

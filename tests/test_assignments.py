@@ -16,7 +16,7 @@ import nbformat
 import pytest
 from keras import layers
 
-import autograder
+import coursework
 from autograder import rubric as rubrics
 from autograder.pipeline.score import score
 from tests.conftest import ROOT
@@ -91,7 +91,7 @@ RIGHT_COUNTS = {"conv1": 156, "conv2": 2416, "fc1": 48120, "fc2": 10164, "fc3": 
 
 def test_lenet_variants(tmp_path):
     untrained = lenet()
-    autograder.submit(tmp_path / "a", model=untrained, history={"val_accuracy": [0.99]},
+    coursework.submit(tmp_path / "a", model=untrained, history={"val_accuracy": [0.99]},
                       answers={"params": {**RIGHT_COUNTS, "fc1": 48000, "total": 61586}})
     results = scored("03", tmp_path / "a")
     assert results["layers"][0] == results["param_count"][0] == "pass"
@@ -100,13 +100,13 @@ def test_lenet_variants(tmp_path):
     assert results["accuracy"][0] == "fail" and "below the 0.93" in results["accuracy"][1]
     assert results["history"][0] == "fail" and "0.9900" in results["history"][1]
 
-    autograder.submit(tmp_path / "b", model=lenet("valid"), history={}, answers={"params": RIGHT_COUNTS})
+    coursework.submit(tmp_path / "b", model=lenet("valid"), history={}, answers={"params": RIGHT_COUNTS})
     results = scored("03", tmp_path / "b", checks=["layers", "param_count", "params_by_hand"])
     assert results["layers"][0] == "fail" and "padding='same'" in results["layers"][1]
     assert results["param_count"][0] == "fail" and "44,426" in results["param_count"][1]
     assert results["params_by_hand"][0] == "fail"
 
-    autograder.submit(tmp_path / "c", model=lenet(pool=layers.AveragePooling2D), answers={"params": "61706"})
+    coursework.submit(tmp_path / "c", model=lenet(pool=layers.AveragePooling2D), answers={"params": "61706"})
     results = scored("03", tmp_path / "c", checks=["params_by_hand", "history"])
     assert results["params_by_hand"][0] == "fail" and "should be a dict" in results["params_by_hand"][1]
     assert results["history"][0] == "missing-artifact"
@@ -215,11 +215,11 @@ def convnet(dropout=None):
 
 
 def test_dropout_variants(tmp_path):
-    autograder.submit(tmp_path / "none", model=convnet())
+    coursework.submit(tmp_path / "none", model=convnet())
     results = scored("02", tmp_path / "none", checks=["dropout", "layers"])
     assert results["dropout"][0] == "fail" and "no Dropout" in results["dropout"][1]
     assert results["layers"][0] == "pass"
-    autograder.submit(tmp_path / "weak", model=convnet(0.2))
+    coursework.submit(tmp_path / "weak", model=convnet(0.2))
     results = scored("02", tmp_path / "weak", checks=["dropout"])
     assert results["dropout"][0] == "fail" and "rate 0.2" in results["dropout"][1]
 
@@ -236,7 +236,7 @@ def small_separable(extra=(), dropout=0.2, batchnorm=True, width=16):
 def test_separable_network_rules(tmp_path):
     rules = ["no_conv2d", "batchnorm", "dropout", "params", "epochs", "beats_base"]
     good = small_separable()
-    autograder.submit(tmp_path / "good", models={"model": good, "base": good},
+    coursework.submit(tmp_path / "good", models={"model": good, "base": good},
                       histories={"model": {"val_accuracy": [0.1] * 50}})
     results = scored("06", tmp_path / "good", checks=rules)
     assert {k: v[0] for k, v in results.items()} == {
@@ -246,7 +246,7 @@ def test_separable_network_rules(tmp_path):
     assert "near chance" in results["beats_base"][1] and results["beats_base"][2] == 0
 
     pointwise = small_separable(extra=[layers.Conv2D(320, 1)], dropout=0.6, batchnorm=False, width=400)
-    autograder.submit(tmp_path / "bad", models={"model": pointwise, "base": good},
+    coursework.submit(tmp_path / "bad", models={"model": pointwise, "base": good},
                       histories={"model": {"val_accuracy": [0.1] * 60}})
     results = scored("06", tmp_path / "bad", checks=rules[:5])
     assert results["no_conv2d"][0] == "fail" and "a 1x1 Conv2D is a plain convolution too" in results["no_conv2d"][1]
@@ -276,20 +276,20 @@ def deep(depth=6, skip="identity", extra_conv=False):
 
 def test_depth_versus_residual_variants(tmp_path):
     checks = ["skips", "same_depth", "observation"]
-    autograder.submit(tmp_path / "fake", models={"plain": deep(16, skip=None), "residual": deep(16, skip="self")},
+    coursework.submit(tmp_path / "fake", models={"plain": deep(16, skip=None), "residual": deep(16, skip="self")},
                       answers={"observation": "it works"})
     results = scored("04", tmp_path / "fake", checks=checks)
     assert results["skips"][0] == "fail" and "adds a tensor to itself" in results["skips"][1]
     assert results["same_depth"][0] == "pass"
     assert results["observation"][0] == "fail" and "2 words" in results["observation"][1]
 
-    autograder.submit(tmp_path / "deeper", models={"plain": deep(16, skip=None),
+    coursework.submit(tmp_path / "deeper", models={"plain": deep(16, skip=None),
                                                    "residual": deep(16, extra_conv=True)})
     results = scored("04", tmp_path / "deeper", checks=["skips", "same_depth"])
     assert results["skips"][0] == "pass"
     assert results["same_depth"][0] == "fail" and "15 convolutions and residual 16" in results["same_depth"][1]
 
-    autograder.submit(tmp_path / "shallow", models={"plain": deep(6, skip=None), "residual": deep(6)})
+    coursework.submit(tmp_path / "shallow", models={"plain": deep(6, skip=None), "residual": deep(6)})
     results = scored("04", tmp_path / "shallow", checks=["skips", "same_depth"])
     assert results["skips"][0] == "fail" and "2 skip connection(s); at least 7" in results["skips"][1]
     assert results["same_depth"][0] == "fail" and "depth 16 was asked for" in results["same_depth"][1]
@@ -309,14 +309,14 @@ def transfer(phase: int, lr: float = 1e-5):
 def test_transfer_learning_variants(tmp_path):
     checks = ["base", "frozen", "block5", "learning_rate"]
     # phase 1 never froze the base; phase 2 trains everything with a large rate
-    autograder.submit(tmp_path / "a", models={"feature_extraction": transfer(2), "fine_tuned": transfer(2, 1e-3)})
+    coursework.submit(tmp_path / "a", models={"feature_extraction": transfer(2), "fine_tuned": transfer(2, 1e-3)})
     results = scored("05", tmp_path / "a", checks=checks)
     assert results["base"][0] == "pass"
     assert results["frozen"][0] == "fail" and "trainable but should be frozen: block1_conv1" in results["frozen"][1]
     assert results["block5"][0] == "fail" and "block4_conv3" in results["block5"][1]
     assert results["learning_rate"][0] == "fail" and "0.001" in results["learning_rate"][1]
 
-    autograder.submit(tmp_path / "b", models={"feature_extraction": transfer(1), "fine_tuned": lenet()})
+    coursework.submit(tmp_path / "b", models={"feature_extraction": transfer(1), "fine_tuned": lenet()})
     results = scored("05", tmp_path / "b", checks=["base", "frozen"])
     assert results["frozen"][0] == "pass"
     assert results["base"][0] == "fail" and "no nested model named 'vgg16'" in results["base"][1]

@@ -5,7 +5,7 @@ import zipfile
 
 import pytest
 
-import autograder
+import coursework
 from autograder import rubric as rubrics
 from autograder.errors import ArtifactError, MissingArtifact
 from autograder.pipeline.score import ScoringContext, score
@@ -47,7 +47,7 @@ def test_a_zip_with_too_many_members_is_rejected(tmp_path):
 
 
 def test_a_real_model_passes_the_zip_checks(tmp_path):
-    autograder.submit(tmp_path, model=keras_lenet5())
+    coursework.submit(tmp_path, model=keras_lenet5())
     ctx = context(tmp_path)
     assert ctx.keras_config("model")["class_name"] == "Sequential"
     assert ctx.model("model").count_params() == 61_706
@@ -55,7 +55,7 @@ def test_a_real_model_passes_the_zip_checks(tmp_path):
 
 @pytest.mark.parametrize("name, target", [("model.keras", "/etc/passwd"), ("histories.json", "/proc/self/environ")])
 def test_a_symlinked_artifact_is_never_followed(tmp_path, name, target):
-    autograder.submit(tmp_path, model=keras_lenet5(), history={"val_accuracy": [0.5]})
+    coursework.submit(tmp_path, model=keras_lenet5(), history={"val_accuracy": [0.5]})
     (tmp_path / name).unlink()
     (tmp_path / name).symlink_to(target)
     results = {r.id: (r.status, r.message) for r in score(rubrics.find("03"), "smoke", tmp_path, None)}
@@ -64,7 +64,7 @@ def test_a_symlinked_artifact_is_never_followed(tmp_path, name, target):
 
 
 def test_a_symlinked_artifacts_folder_is_never_followed(tmp_path):
-    autograder.submit(tmp_path / "elsewhere", answers={"params": {}})
+    coursework.submit(tmp_path / "elsewhere", answers={"params": {}})
     (tmp_path / "artifacts").symlink_to(tmp_path / "elsewhere")
     with pytest.raises(ArtifactError, match="artifacts folder is a symlink"):
         context(tmp_path / "artifacts").answers()

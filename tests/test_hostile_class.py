@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.pipeline.grade import GradingSettings, grade_class
+from autograder.classrun.run import grade_class
+from autograder.grading import GradingSettings
 from autograder.sandbox import MAX_SLOTS, bwrap_problem, sandbox_uid
 from coursework import datasets
 from tests.conftest import ROOT

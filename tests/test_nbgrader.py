@@ -9,6 +9,8 @@ import sys
 import nbformat
 import pytest
 
+import coursework
+
 from autograder.course.nbgrader_course import autograde
 from autograder.course.nbgrader_grades import grade_outputs, named_check
 from autograder.results import CheckResult, Status
@@ -170,10 +172,9 @@ def test_partial_credit_is_the_pipelines(tmp_path, data_dir):
     assert total == pytest.approx(results["totals"]["points"])
 
 
-def test_grade_cells_find_the_notebook_for_sandboxed_checks(tmp_path, monkeypatch):
+def test_grade_cells_find_the_notebook_for_sandboxed_checks(tmp_path, monkeypatch, capsys):
     """nbgrader runs a notebook from its folder; a grade cell's sandboxed check reads the notebook there."""
-    import autograder
-
     shutil.copy(ROOT / "reference_solutions" / "01_data_generators" / "01_data_generators.ipynb", tmp_path)
     monkeypatch.chdir(tmp_path)
-    autograder.grade_cell("01", "generator", tmp_path / "artifacts", "smoke")  # raises AssertionError on failure
+    coursework.grade_cell("01", "generator", tmp_path / "artifacts", "smoke")  # raises AssertionError on failure
+    assert capsys.readouterr().out.startswith("[pass] ")

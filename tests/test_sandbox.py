@@ -13,9 +13,9 @@ import pytest
 
 from autograder import rubric as rubrics
 from autograder.pipeline.execute import _last_words
-from autograder.pipeline.resources import claim_slot
+from autograder.sandbox import claim_slot
 from autograder.sandbox import MAX_SLOTS, Sandbox, bwrap_problem, sandbox_for, sandbox_uid, sweep
-from autograder.studentcode.harness import run_harness
+from autograder.studentcode.hidden_cases import run_harness
 from autograder.studentcode.lift import student_definitions
 from tests.conftest import ROOT
 
@@ -60,7 +60,7 @@ def test_a_class_body_cannot_forge_the_harness(tmp_path):
     """The attack that once gave "passes all 4 hidden cases" for a batches() that returns None."""
     attack = notebook(tmp_path, (
         "class Forge:\n"
-        "    import autograder.studentcode.harnesses as h\n"
+        "    import autograder.studentcode.sandbox_script as h\n"
         "    h.TASKS['generator'] = lambda *a: {'is_generator_function': True, 'cases': [], 'empty': 'ValueError'}\n"
         "def batches(items, batch_size):\n"
         "    return None\n"
@@ -141,12 +141,12 @@ def test_a_grader_without_a_slot_claims_one_no_other_grader_gets(tmp_path):
     """`grade` of one submission and a class run beside it must not run student code as the same user
     (a shared process budget, and each sweeps its own user's leftovers when a notebook ends)."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom autograder.pipeline.grade import GradingSettings\n"
+        [sys.executable, "-c", "import sys, time\nfrom autograder.grading import GradingSettings\n"
                                "print(GradingSettings().job_slot(), flush=True)\ntime.sleep(60)"],
         cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         held = int(holder.stdout.readline())
-        other = subprocess.run([sys.executable, "-c", "from autograder.pipeline.resources import claim_slot\n"
+        other = subprocess.run([sys.executable, "-c", "from autograder.sandbox import claim_slot\n"
                                                       "print(claim_slot())"],
                                cwd=ROOT, capture_output=True, text=True, timeout=60)
         assert int(other.stdout) != held, other.stderr

@@ -2,14 +2,14 @@
 
 import os
 
-import autograder
+import coursework
 from autograder import rubric as rubrics
 from autograder.pipeline.score import ScoringPool
 from tests.modelzoo import keras_lenet5
 
 
 def test_a_dead_worker_is_an_error_then_replaced(tmp_path):
-    autograder.submit(tmp_path, model=keras_lenet5(), answers={"params": {}})
+    coursework.submit(tmp_path, model=keras_lenet5(), answers={"params": {}})
     rubric = rubrics.find("03")
     pool = ScoringPool()
     try:
@@ -24,7 +24,7 @@ def test_a_dead_worker_is_an_error_then_replaced(tmp_path):
 
 
 def test_a_hanging_job_times_out(tmp_path):
-    autograder.submit(tmp_path, model=keras_lenet5())
+    coursework.submit(tmp_path, model=keras_lenet5())
     rubric = rubrics.find("03")
     pool = ScoringPool()
     try:
@@ -39,7 +39,7 @@ def test_a_hanging_job_times_out(tmp_path):
 def test_corrupt_artifacts_are_errors_not_crashes(tmp_path):
     from autograder.pipeline.score import score
 
-    autograder.submit(tmp_path, model=keras_lenet5())
+    coursework.submit(tmp_path, model=keras_lenet5())
     (tmp_path / "answers.json").write_text("{ not json")
     (tmp_path / "model.keras").write_bytes(b"not a zip")
     results = {r.id: (r.status, r.message) for r in score(rubrics.find("03"), "smoke", tmp_path, None)}

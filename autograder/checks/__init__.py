@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Callable
 
-from autograder.errors import ArtifactError, CheckTimeout, MissingArtifact
+from autograder.errors import ArtifactError, CheckTimeout, MissingArtifact, RubricError
 from autograder.results import Outcome
+from autograder.rubric import Rubric
 
-__all__ = ["CHECKS", "ArtifactError", "CheckTimeout", "MissingArtifact", "Outcome", "check"]
+__all__ = ["CHECKS", "ArtifactError", "CheckTimeout", "MissingArtifact", "Outcome", "check", "validated"]
 
 
 CheckFunction = Callable[..., Outcome]
@@ -31,4 +32,12 @@ def check(name: str) -> Callable[[CheckFunction], CheckFunction]:
     return register
 
 
-from autograder.checks import accuracy, artifacts, depth, layer_annotations, pipelines, structure, transfer  # noqa: E402,F401  (registers the checks)
+def validated(rubric: Rubric) -> Rubric:
+    """``rubric``, once every check it names is a registered function."""
+    for spec in rubric.checks:
+        if spec.function not in CHECKS:
+            raise RubricError(f"{rubric.path.name}: check {spec.id!r} names unknown function {spec.function!r}")
+    return rubric
+
+
+from autograder.checks import accuracy, artifacts, depth, layer_annotations, data_pipelines, structure, transfer  # noqa: E402,F401  (registers the checks)

@@ -6,6 +6,7 @@ import ast
 from typing import Any
 
 from autograder.checks import MissingArtifact, Outcome, check
+from autograder.studentcode.notebook import parsed_cells
 
 
 def _base_layers(description, base: str) -> list:
@@ -79,11 +80,7 @@ def learning_rate_at_most(ctx, model: str, max_learning_rate: float) -> Outcome:
 @check("source_calls")
 def source_calls(ctx, function: str, why: str = "") -> Outcome:
     """The notebook's code calls ``function`` somewhere (read with ast, not run)."""
-    for source in ctx.code_cells():
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
-            continue
+    for tree in parsed_cells(ctx.code_cells()):
         for node in ast.walk(tree):
             if isinstance(node, ast.Call):
                 name = getattr(node.func, "attr", None) or getattr(node.func, "id", None)

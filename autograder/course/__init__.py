@@ -1,1 +1,1 @@
-"""Instructor tooling: release, the nbgrader route, calibration, collecting repositories, lateness."""
+"""Instructor tooling: release, the nbgrader route, calibration, collecting repositories."""

@@ -27,7 +27,8 @@ from typing import Optional, Sequence
 from autograder import rubric as rubrics
 from autograder.errors import AutograderError
 from autograder.paths import REFERENCE_DIR
-from autograder.pipeline.grade import GradingSettings, grade
+from autograder.grading import GradingSettings
+from autograder.pipeline.grade import grade
 from autograder.pipeline.score import ScoringPool
 
 # Which recorded figure a check's measured value is, by check function; other checks' values are not recorded.

@@ -44,7 +44,7 @@ def pipeline_options(profile: str, seed: int = 0, sandbox: str = "require") -> l
 def autograde(course: Path, assignments: Optional[Sequence[str]] = None, profile: str = "full",
               csv_path: str = "grades.csv", seed: int = 0, sandbox: str = "require") -> Path:
     """Autograde every submitted notebook of ``assignments`` and export the gradebook to CSV."""
-    from autograder.pipeline.grade import GradingSettings
+    from autograder.grading import GradingSettings
 
     GradingSettings(profile=profile, sandbox=sandbox).resolved()  # no sandbox where one is required: stop now
     env = nbgrader_environment(CNN_PROFILE=profile)

@@ -34,10 +34,11 @@ from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Integer, Unicode, default
 
 from autograder.errors import AutograderError
+from autograder.pipeline.stage import INJECTED_TAG
 from autograder.results import CheckResult
+from autograder.studentcode.notebook import parsed
 
 GRADE_CALL = "grade_cell"
-INJECTED_TAG = "injected-parameters"  # the cell papermill adds; not part of the student's notebook
 PREPROCESSOR = f"{__name__}.PipelineGrades"
 
 
@@ -47,11 +48,8 @@ class GradeCellError(AutograderError, ValueError):
 
 def named_check(source: str) -> Optional[tuple[str, str]]:
     """``(assignment, check_id)`` from a cell's ``coursework.grade_cell("NN", "check_id", ...)`` call, if any."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return None
-    for node in ast.walk(tree):
+    tree = parsed(source)
+    for node in ast.walk(tree) if tree is not None else ():
         if not isinstance(node, ast.Call):
             continue
         name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
@@ -151,11 +149,12 @@ class PipelineGrades(NbGraderPreprocessor):
         return Path(coursedir.root) / coursedir.release_directory
 
     def preprocess(self, nb: NotebookNode, resources: dict[str, Any]) -> tuple[NotebookNode, dict[str, Any]]:
-        from autograder import rubric as rubrics
-        from autograder.pipeline.grade import GradingSettings, grade_notebook
+        from autograder import checks, rubric as rubrics
+        from autograder.grading import GradingSettings
+        from autograder.pipeline.grade import grade_notebook
 
         info = resources["nbgrader"]
-        rubric = rubrics.find(info["assignment"])
+        rubric = checks.validated(rubrics.find(info["assignment"]))
         if f"{info['notebook']}.ipynb" != rubric.notebook:
             raise GradeCellError(f"{info['notebook']}.ipynb is not the notebook of rubric {rubric.name}")
         checks = self.grade_cell_checks(info, rubric.id)

@@ -1,1 +1,1 @@
-"""The four stages (stage, execute, score, report), the orchestrator (grade), and what a class run needs."""
+"""One notebook's pipeline: stage -> execute -> score -> report, chained by :mod:`.grade`."""

@@ -24,18 +24,9 @@ from typing import Any, Optional
 
 from autograder.results import CheckResult, Status
 from autograder.rubric import Limits
-from autograder.sandbox import Sandbox, hand_over
+from autograder.sandbox import Sandbox, hand_over, kernel_environment
 
 
-# Variables a notebook's kernel may see; everything else (tokens, keys) is dropped.
-ENV_ALLOW = {
-    "PATH", "HOME", "USER", "LANG", "LC_ALL", "TZ", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH",
-    "KERAS_BACKEND", "KERAS_HOME", "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS", "CUDA_VISIBLE_DEVICES",
-    "LD_LIBRARY_PATH", "XLA_FLAGS", "OMP_NUM_THREADS", "MPLBACKEND", "CNN_COURSE_DATA", "CNN_COURSE_OFFLINE",
-    "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "JUPYTER_PATH", "JUPYTER_RUNTIME_DIR", "JUPYTER_CONFIG_DIR",
-    "XDG_CACHE_HOME",
-}
-ENV_ALLOW_PREFIXES = ("NVIDIA_", "CUDA_")
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"  # IPython's own: figures become cell outputs
 
 
@@ -59,15 +50,6 @@ class Execution:
             return []
         return [CheckResult(assignment, "output_size", "Cell output stays within the limit", 0.0, 0.0, Status.FAIL,
                             f"output beyond {self.output_bytes:,} bytes was dropped")]
-
-
-def kernel_environment() -> dict[str, str]:
-    """The environment of a kernel or harness process: the allow-list above, nothing else."""
-    env = {k: v for k, v in os.environ.items() if k in ENV_ALLOW or k.startswith(ENV_ALLOW_PREFIXES)}
-    env.setdefault("MPLBACKEND", "Agg")
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
 
 
 def _engine():

@@ -13,14 +13,13 @@ import os
 import sys
 from collections import defaultdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 from xml.etree import ElementTree as ET
 
-from autograder.results import CheckResult, Status
-
-if TYPE_CHECKING:
-    from autograder.pipeline.grade import NotebookGrade
-    from autograder.rubric import Rubric
+from autograder.grading import NotebookGrade
+from autograder.pipeline.stage import INJECTED_TAG
+from autograder.results import CheckResult, Status, points
+from autograder.rubric import Rubric
 
 SYMBOL = {Status.PASS: "✅", Status.FAIL: "❌", Status.ERROR: "💥", Status.TIMEOUT: "⌛",
           Status.KERNEL_DIED: "💀", Status.MISSING: "📭", Status.TAMPERED: "🚧", Status.NOT_JUDGED: "➖"}
@@ -56,8 +55,8 @@ def totals(results: Sequence[CheckResult]) -> dict[str, Any]:
         by_assignment[r.assignment]["points"] += r.points
         by_assignment[r.assignment]["max_points"] += r.max_points
     return {
-        "points": round(sum(r.points for r in results), 3),
-        "max_points": round(sum(r.max_points for r in results), 3),
+        "points": points(results)[0],
+        "max_points": points(results)[1],
         "by_assignment": {k: {kk: round(vv, 3) for kk, vv in v.items()} for k, v in sorted(by_assignment.items())},
     }
 
@@ -138,7 +137,7 @@ def write_summary(path: Path, text: str) -> None:
             fh.write(text + "\n")
 
 
-def feedback_page(executed: Path, results: Sequence[CheckResult], rubric: "Rubric") -> list[CheckResult]:
+def feedback_page(executed: Path, results: Sequence[CheckResult], rubric: Rubric) -> list[CheckResult]:
     """The executed notebook as HTML beside it, with its results and the grader's figures at the top (learning
     curves, confusion matrices, the layer table); an error row if it cannot be made.
 
@@ -164,7 +163,7 @@ def feedback_page(executed: Path, results: Sequence[CheckResult], rubric: "Rubri
 FIGURE_TAG = "autograder-feedback"  # cells the page adds: their (empty) input is not shown
 
 
-def feedback_cells(results: Sequence[CheckResult], rubric: "Rubric") -> list[Any]:
+def feedback_cells(results: Sequence[CheckResult], rubric: Rubric) -> list[Any]:
     """The cells at the top of a feedback page: title and score, one row per check, then the grader's figures."""
     import nbformat
 
@@ -188,7 +187,7 @@ def feedback_cells(results: Sequence[CheckResult], rubric: "Rubric") -> list[Any
     return cells
 
 
-def figure_cells(results: Sequence[CheckResult], rubric: "Rubric") -> list[Any]:
+def figure_cells(results: Sequence[CheckResult], rubric: Rubric) -> list[Any]:
     """Learning curves from the histories the grader read, confusion matrices of its re-evaluations, and the
     annotation table, each as a cell whose output is the figure."""
     import base64
@@ -237,7 +236,7 @@ def hide_grader_parameters(nb: Any) -> None:
 
     paths: dict[str, str] = {}
     for cell in nb.cells:
-        if "injected-parameters" not in cell.get("metadata", {}).get("tags", []):
+        if INJECTED_TAG not in cell.get("metadata", {}).get("tags", []):
             continue
         kept = []
         try:
@@ -269,7 +268,7 @@ def _replace_all(text: Any, replacements: Mapping[str, str]) -> Any:
     return text
 
 
-def write_reports(out: Path, notebooks: Sequence["NotebookGrade"], meta: Mapping[str, Any]) -> None:
+def write_reports(out: Path, notebooks: Sequence[NotebookGrade], meta: Mapping[str, Any]) -> None:
     """results.json, summary.md and junit.xml for one submission."""
     results = [r for nb in notebooks for r in nb.results]
     titles = {nb.rubric.id: nb.rubric.title for nb in notebooks}
@@ -278,7 +277,7 @@ def write_reports(out: Path, notebooks: Sequence["NotebookGrade"], meta: Mapping
     write_junit(out / "junit.xml", results)
 
 
-def write_grades_csv(path: Path, graded: Mapping[str, Sequence["NotebookGrade"]]) -> None:
+def write_grades_csv(path: Path, graded: Mapping[str, Sequence[NotebookGrade]]) -> None:
     """One row per student and assignment: points, maximum, the statuses seen, and the lateness where known
     (nbgrader's submission time, seconds past the due date). Replaced atomically."""
     tmp = path.with_name(f".{path.name}.tmp")
@@ -289,8 +288,7 @@ def write_grades_csv(path: Path, graded: Mapping[str, Sequence["NotebookGrade"]]
             for nb in notebooks:
                 statuses = sorted({str(r.status) for r in nb.results})
                 late = nb.lateness
-                writer.writerow([student, nb.rubric.name, round(sum(r.points for r in nb.results), 3),
-                                 round(sum(r.max_points for r in nb.results), 3), " ".join(statuses),
+                writer.writerow([student, nb.rubric.name, *nb.points, " ".join(statuses),
                                  late.submitted if late and late.submitted else "",
                                  f"{late.seconds_late:g}" if late and late.seconds_late is not None else ""])
     os.replace(tmp, path)

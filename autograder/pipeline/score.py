@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing
 import os
-import signal
 import stat
 from concurrent.futures import ProcessPoolExecutor, TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from autograder import workers
 from autograder.checks import CHECKS
 from autograder.errors import ArtifactError, CheckTimeout, MissingArtifact
 from autograder.results import CheckResult, Outcome, Status, unscored
@@ -166,8 +165,8 @@ class ScoringContext:
 
     def harness(self, name: str, **args: Any) -> dict[str, Any]:
         """Facts from running the student's definitions through a grader harness
-        (see :mod:`autograder.studentcode.harness`)."""
-        from autograder.studentcode.harness import run_harness
+        (see :mod:`autograder.studentcode.hidden_cases`)."""
+        from autograder.studentcode.hidden_cases import run_harness
 
         key = ("harness", name, json.dumps(args, sort_keys=True))
         return self._cached(key, lambda: run_harness(self.notebook, name, args, self.limits.harness_timeout,
@@ -388,29 +387,16 @@ MAX_PHOTO_SIDE = 150  # the course's photo size: a model declaring larger inputs
 
 
 def _image_size(model: Any) -> tuple[int, int]:
-    """The (height, width) a model's images are, where its input fixes them; the course's 150x150 otherwise."""
+    """The (height, width) a model's images are, where its input fixes them; the course's photo size otherwise."""
     shape = getattr(model, "input_shape", None)
     if isinstance(shape, tuple) and len(shape) == 4 and isinstance(shape[1], int) and isinstance(shape[2], int):
         return shape[1], shape[2]
-    return 150, 150
-
-
-def die_with(grader: int) -> None:
-    """Make this worker process die with ``grader``, its parent: no orphan after SIGTERM or SIGKILL."""
-    import ctypes
-
-    PR_SET_PDEATHSIG = 1
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):  # not Linux: the parent's shutdown still ends the worker
-        pass
-    if os.getppid() != grader:  # the grader died while this worker was starting
-        os._exit(0)
+    return MAX_PHOTO_SIDE, MAX_PHOTO_SIDE
 
 
 def _start_worker(grader: int) -> None:
     """A scoring worker: dies with the grader; TensorFlow's C++ logging to /dev/null."""
-    die_with(grader)
+    workers.die_with(grader)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
 
@@ -429,10 +415,7 @@ class ScoringPool:
 
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
-            self._executor = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
-                initargs=(os.getpid(),),
-            )
+            self._executor = workers.pool(1, _start_worker)
             self._executor.submit(_warm_up)
         return self._executor
 
@@ -443,9 +426,7 @@ class ScoringPool:
         """End the scoring process now, with any job in it."""
         if self._executor is None:
             return
-        for process in list(getattr(self._executor, "_processes", {}).values()):
-            process.kill()
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        workers.kill(self._executor)
         self._executor = None
 
     def score(self, rubric: Rubric, profile: str, artifacts: Path, notebook: Optional[Path],

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Optional, Sequence
 
 from autograder.errors import AutograderError
+from autograder.studentcode.notebook import parsed
 
 Dims = tuple[int, ...]
 
@@ -343,9 +344,8 @@ def layer_calls(source: str, layer_classes: Sequence[str], function: Optional[st
     ``optional_classes`` are layers that need no annotation (BatchNormalization, ...):
     a comment block touching one of them and a layer that does need one goes to the latter.
     """
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
+    tree = parsed(source)
+    if tree is None:
         return []
     scope: ast.AST = tree
     if function is not None:

@@ -5,16 +5,14 @@ from __future__ import annotations
 import ast
 from typing import Optional, Sequence
 
+from autograder.studentcode.notebook import parsed_cells
+
 
 def dict_entries(cells: Sequence[str], variable: str) -> Optional[dict[str, ast.expr]]:
     """The expressions written for each key of ``variable`` (``NAME = {...}``, ``NAME = dict(...)`` and
     ``NAME["key"] = ...``) in the last cell that assigns it; None when no cell does it in one of these forms."""
     found: Optional[dict[str, ast.expr]] = None
-    for source in cells:
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
-            continue
+    for tree in parsed_cells(cells):
         entries: Optional[dict[str, ast.expr]] = None
         for node in ast.walk(tree):
             if not isinstance(node, ast.Assign):

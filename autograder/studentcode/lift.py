@@ -4,7 +4,7 @@ Only what runs no student code at import is kept: imports, function
 definitions (without decorators, and only when every default is a constant)
 and assignments of constants to plain names. Classes (their bodies run at
 import), top-level calls and assignments into other objects are dropped.
-Annotations are never evaluated. :mod:`autograder.studentcode.harness` runs
+Annotations are never evaluated. :mod:`autograder.studentcode.hidden_cases` runs
 the result.
 """
 
@@ -14,7 +14,7 @@ import ast
 from pathlib import Path
 from typing import Optional
 
-from autograder.studentcode.notebook import code_cells
+from autograder.studentcode.notebook import code_cells, parsed_cells
 
 HEADER = "from __future__ import annotations  # lifted by the grader: annotations are not evaluated\n"
 
@@ -55,10 +55,6 @@ def lifted(node: ast.stmt) -> Optional[str]:
 def student_definitions(notebook: Path) -> str:
     """The notebook's imports, definitions and constants, in order, as one module's source."""
     kept: list[str] = []
-    for source in code_cells(notebook):
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
-            continue  # a cell that does not parse cannot define anything
+    for tree in parsed_cells(code_cells(notebook)):
         kept += filter(None, (lifted(node) for node in tree.body))
     return HEADER + "\n\n".join(kept) + "\n"

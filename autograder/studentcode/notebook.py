@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
+from typing import Iterable, Iterator, Optional
 
 import nbformat
 
@@ -12,6 +14,19 @@ from autograder.errors import ArtifactError
 def strip_magics(source: str) -> str:
     """``source`` with IPython magics (``%``) and shell escapes (``!``) blanked; line numbers are kept."""
     return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+
+
+def parsed(source: str) -> Optional[ast.Module]:
+    """``source``'s syntax tree, or None where it does not parse (such a cell defines and calls nothing)."""
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError):  # ValueError: a null byte in the source
+        return None
+
+
+def parsed_cells(cells: Iterable[str]) -> Iterator[ast.Module]:
+    """The syntax tree of each cell that parses, in order."""
+    return (tree for tree in map(parsed, cells) if tree is not None)
 
 
 def code_cells(path: Path) -> list[str]:

@@ -1,10 +1,10 @@
 """Call a student's definitions on hidden inputs and write down what they return. Runs inside the sandbox.
 
-``python harnesses.py TASK DEFINITIONS.py ARGS.json OUT_DIR`` imports the
+``python sandbox_script.py TASK DEFINITIONS.py ARGS.json OUT_DIR`` imports the
 lifted definitions, calls them, and writes their raw results into OUT_DIR:
 JSON for plain values, ``.npz`` arrays (saved without pickle) for batches.
 It judges nothing and computes no fact: the grader reads these files outside
-the sandbox (:mod:`autograder.studentcode.harness`), so nothing the student's
+the sandbox (:mod:`autograder.studentcode.hidden_cases`), so nothing the student's
 code does to this process can change a fact or a verdict.
 
 This file imports nothing of the grader; it is copied into the sandbox alone.

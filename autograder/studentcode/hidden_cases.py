@@ -3,7 +3,7 @@
 Some checks must call what the student wrote (a generator, a data pipeline)
 on inputs the student never saw. The definitions lifted from the staged
 notebook (:mod:`autograder.studentcode.lift`) and the small script
-:mod:`autograder.studentcode.harnesses` go into a fresh folder; the script runs
+:mod:`autograder.studentcode.sandbox_script` go into a fresh folder; the script runs
 in the sandbox with a timeout, calls the student's functions and writes their
 raw results (JSON, arrays saved without pickle). Back in the grader, this
 module reads those files, size-capped, and computes the facts the checks judge:
@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from autograder.errors import ArtifactError, CheckTimeout, MissingArtifact
-from autograder.sandbox import Sandbox, hand_over
-from autograder.studentcode import harnesses
+from autograder.sandbox import Sandbox, hand_over, kernel_environment
+from autograder.studentcode import sandbox_script
 from autograder.studentcode.lift import student_definitions
 
 MAX_OUTPUT_BYTES = 400_000_000  # everything one harness run may write back
@@ -118,7 +118,6 @@ FACTS: dict[str, Callable[[dict, Path], dict]] = {"generator": _generator_facts,
 def run_harness(notebook: Optional[Path], harness: str, args: dict[str, Any], timeout: float,
                 sandbox: Optional[Sandbox] = None) -> dict[str, Any]:
     """Facts about the student's definitions on hidden inputs; raises on crash or timeout."""
-    from autograder.pipeline.execute import kernel_environment
 
     if notebook is None or not Path(notebook).is_file():
         raise MissingArtifact("the staged notebook is not available to this check")
@@ -127,14 +126,14 @@ def run_harness(notebook: Optional[Path], harness: str, args: dict[str, Any], ti
         work.mkdir()
         out.mkdir()
         (work / "student_definitions.py").write_text(student_definitions(Path(notebook)))
-        shutil.copy(harnesses.__file__, work / "harnesses.py")
+        shutil.copy(sandbox_script.__file__, work / "sandbox_script.py")
         call = dict(args)
         readable = [work]
         if harness == "pipeline":
             call["root"] = str(make_image_tree(Path(tmp) / "images", args["counts"]))
             readable.append(Path(call["root"]))
         (work / "args.json").write_text(json.dumps(call))
-        command = [sys.executable, str(work / "harnesses.py"), harness, str(work / "student_definitions.py"),
+        command = [sys.executable, str(work / "sandbox_script.py"), harness, str(work / "student_definitions.py"),
                    str(work / "args.json"), str(out)]
         env = {**kernel_environment(), "TF_CPP_MIN_LOG_LEVEL": "3"}
         if sandbox is not None:

@@ -13,22 +13,16 @@ import os
 import statistics
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import Mapping, Sequence
 
+from autograder.grading import NotebookGrade
 from autograder.results import Status
-
-if TYPE_CHECKING:
-    from autograder.pipeline.grade import NotebookGrade
 
 PLOT = "class_scores.png"
 COMMON_FAILURES = 10  # how many failure messages the report lists
 
 
-def _points(nb: "NotebookGrade") -> tuple[float, float]:
-    return round(sum(r.points for r in nb.results), 3), round(sum(r.max_points for r in nb.results), 3)
-
-
-def write_gradebook(path: Path, graded: Mapping[str, Sequence["NotebookGrade"]], order: Sequence[str]) -> None:
+def write_gradebook(path: Path, graded: Mapping[str, Sequence[NotebookGrade]], order: Sequence[str]) -> None:
     """One row per student: points per assignment (empty where not graded) and the total."""
     present = {nb.rubric.name for notebooks in graded.values() for nb in notebooks}
     columns = [name for name in order if name in present]
@@ -37,13 +31,13 @@ def write_gradebook(path: Path, graded: Mapping[str, Sequence["NotebookGrade"]],
         writer = csv.writer(fh)
         writer.writerow(["student", *columns, "total"])
         for student, notebooks in sorted(graded.items()):
-            points = {nb.rubric.name: _points(nb)[0] for nb in notebooks}
+            points = {nb.rubric.name: nb.points[0] for nb in notebooks}
             writer.writerow([student, *(f"{points[c]:g}" if c in points else "" for c in columns),
                              f"{round(sum(points.values()), 3):g}"])
     os.replace(tmp, path)
 
 
-def summarize(graded: Mapping[str, Sequence["NotebookGrade"]]) -> dict:
+def summarize(graded: Mapping[str, Sequence[NotebookGrade]]) -> dict:
     """The figures of the report: scores per assignment, pass rates, failure messages, broken notebooks."""
     scores: dict[str, list[float]] = defaultdict(list)
     maxima: dict[str, float] = {}
@@ -53,7 +47,7 @@ def summarize(graded: Mapping[str, Sequence["NotebookGrade"]]) -> dict:
     broken = []
     for student, notebooks in sorted(graded.items()):
         for nb in notebooks:
-            points, maximum = _points(nb)
+            points, maximum = nb.points
             scores[nb.rubric.name].append(points)
             maxima[nb.rubric.name] = maximum
             seen = set()
@@ -117,7 +111,7 @@ def markdown(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_class_report(out: Path, graded: Mapping[str, Sequence["NotebookGrade"]]) -> None:
+def write_class_report(out: Path, graded: Mapping[str, Sequence[NotebookGrade]]) -> None:
     """class_report.md, class_report.html and the score plot in ``out``."""
     import mistune
 

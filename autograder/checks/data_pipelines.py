@@ -1,6 +1,6 @@
 """Checks that call a student's generator and data pipeline on the grader's hidden inputs.
 
-The calls happen in a sandboxed process (:mod:`autograder.studentcode.harness`); the
+The calls happen in a sandboxed process (:mod:`autograder.studentcode.hidden_cases`); the
 functions here only judge the facts it returns.
 """
 

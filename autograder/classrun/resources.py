@@ -1,27 +1,19 @@
-"""What one machine offers a class run: its GPUs, a job count that fits it, and job slots.
+"""What one machine offers a class run: its GPUs and a job count that fits it.
 
-A job slot is a number held by one worker process for its life (an ``flock`` on
-a file, so that two grader runs on one machine never share one). Slot N runs
-student code as the sandbox user ``SANDBOX_UID + N`` (each slot its own
-process budget) and, on a GPU machine, on GPU ``N mod count``.
+Each worker holds a job slot (:func:`autograder.sandbox.claim_slot`); slot N
+runs student code as its own sandbox user and, on a GPU machine, on GPU
+``N mod count``.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Optional
 
-from autograder.sandbox import MAX_SLOTS
-
 JOB_MEMORY_BYTES = 3_000_000_000  # one CPU job: a kernel with TensorFlow and its share of scoring
-SLOT_DIR = Path(tempfile.gettempdir()) / "autograder-slots"
-
-_held: Optional[tuple[int, int]] = None  # (slot, file descriptor) of this process
 
 
 def visible_gpus() -> list[str]:
@@ -56,24 +48,6 @@ def default_jobs() -> int:
         return len(gpus)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(1, min(cores, available_memory() // JOB_MEMORY_BYTES))
-
-
-def claim_slot() -> int:
-    """This process's job slot: the lowest one no other process holds (kept until the process ends)."""
-    global _held
-    if _held is not None:
-        return _held[0]
-    SLOT_DIR.mkdir(mode=0o700, exist_ok=True)
-    for slot in range(MAX_SLOTS):
-        fd = os.open(SLOT_DIR / f"{slot}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            continue
-        _held = (slot, fd)
-        return slot
-    raise RuntimeError(f"all {MAX_SLOTS} job slots are taken")
 
 
 def pin_gpu(slot: int, gpus: list[str]) -> None:

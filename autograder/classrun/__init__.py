@@ -1,0 +1,1 @@
+"""A class run above the one-notebook pipeline: jobs, executors, stored results, lateness, the class report."""

@@ -1,0 +1,45 @@
+"""Worker processes that die with the grader: the one home of starting and killing a process pool.
+
+Scoring and a local class run both keep work in ``concurrent.futures`` process pools (spawned, so no
+state of the grader is forked into them). Each worker dies with the grader, even when the grader is
+SIGKILLed, and :func:`kill` ends a pool at once, jobs in flight included.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, Callable, Optional
+
+
+def die_with(grader: int) -> None:
+    """Make this worker process die with ``grader``, its parent: no orphan after SIGTERM or SIGKILL."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the parent's shutdown still ends the worker
+        pass
+    if os.getppid() != grader:  # the grader died while this worker was starting
+        os._exit(0)
+
+
+def pool(workers: int, initializer: Optional[Callable[..., None]] = None, *initargs: Any) -> ProcessPoolExecutor:
+    """``workers`` spawned processes; ``initializer(grader_pid, *initargs)`` runs first in each
+    (default: :func:`die_with` alone)."""
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=initializer or die_with, initargs=(os.getpid(), *initargs))
+
+
+def kill(executor: ProcessPoolExecutor, join_seconds: float = 0.0) -> None:
+    """End ``executor``'s processes now, with whatever runs in them (waiting up to ``join_seconds`` each)."""
+    processes = list((getattr(executor, "_processes", None) or {}).values())  # the pool's own, not public
+    for process in processes:
+        process.kill()
+    executor.shutdown(wait=False, cancel_futures=True)
+    if join_seconds:
+        for process in processes:
+            process.join(timeout=join_seconds)

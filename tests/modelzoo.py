@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 
-def keras_lenet5(padding: str = "same"):
+LENET5_COUNTS = {"conv1": 156, "conv2": 2416, "fc1": 48120, "fc2": 10164, "fc3": 850, "total": 61706}  # 03's
+
+
+def keras_lenet5(padding: str = "same", pool: str = "MaxPooling2D", compiled: bool = False):
     import keras
     from keras import layers
 
-    return keras.Sequential(
+    model = keras.Sequential(
         [
             keras.Input((28, 28, 1)),
             layers.Conv2D(6, 5, padding=padding, activation="relu", name="conv1"),
-            layers.MaxPooling2D(name="pool1"),
+            getattr(layers, pool)(name="pool1"),
             layers.Conv2D(16, 5, activation="relu", name="conv2"),
-            layers.MaxPooling2D(name="pool2"),
+            getattr(layers, pool)(name="pool2"),
             layers.Flatten(name="flatten"),
             layers.Dense(120, activation="relu", name="fc1"),
             layers.Dense(84, activation="relu", name="fc2"),
@@ -21,6 +24,9 @@ def keras_lenet5(padding: str = "same"):
         ],
         name="lenet5",
     )
+    if compiled:
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
 
 
 def torch_lenet5():

@@ -21,6 +21,16 @@ def cell(nb, grade_id: str):
     raise KeyError(grade_id)
 
 
+def edited(target: Path, assignment: str, base: Path = REFERENCE, **sources: str) -> Path:
+    """The notebook of a :func:`variant` whose cells (by grade_id) have the given sources."""
+
+    def replace(nb) -> None:
+        for grade_id, source in sources.items():
+            cell(nb, grade_id).source = source
+
+    return variant(target, assignment, replace, base) / assignment / f"{assignment}.ipynb"
+
+
 def variant(target: Path, assignment: str, edit: Optional[Callable] = None, base: Path = REFERENCE) -> Path:
     """Copy ``assignment`` from ``base`` (the references, or RELEASED: nothing solved) into ``target``
     (a submission dir), then apply ``edit(nb)``."""

@@ -5,7 +5,8 @@ from keras import layers
 
 import coursework
 from autograder.studentcode.annotation_parser import layer_calls, notebook_layer_calls, parse_annotation
-from tests.test_assignments import notebook_variant, scored
+from tests.notebooks import edited
+from tests.scoring import scored
 
 
 def test_plain_comments_are_not_annotations():
@@ -65,7 +66,7 @@ def annotated(tmp_path, source, answers=None, reveal_checks=("annotations",)):
     namespace = {"keras": keras, "layers": layers}
     exec(GOOD, namespace)  # the saved model is always GOOD's; the notebook's text varies
     coursework.submit(tmp_path / "artifacts", model=namespace["build_model"](), answers=answers or {})
-    notebook = notebook_variant(tmp_path, "06_separable_cifar10", build_model=source)
+    notebook = edited(tmp_path, "06_separable_cifar10", build_model=source)
     return scored("06", tmp_path / "artifacts", notebook, list(reveal_checks))["annotations"]
 
 
@@ -112,7 +113,7 @@ def test_structured_annotations_are_accepted(tmp_path):
     for answer, expected in (({"out": [10], "rf": 32}, "pass"), ({"output": [10], "receptive_field": 30}, "fail")):
         target = tmp_path / expected
         coursework.submit(target / "artifacts", model=model, answers={"annotations": {"head": answer}})
-        notebook = notebook_variant(target, "06_separable_cifar10", build_model=source)
+        notebook = edited(target, "06_separable_cifar10", build_model=source)
         status, message, _ = scored("06", target / "artifacts", notebook, ["annotations"])["annotations"]
         assert status == expected, message
     assert "answers['annotations']" not in message and "Dense line 11 RF 30" in message
@@ -126,7 +127,7 @@ def test_reveal_shows_the_computed_value(tmp_path, monkeypatch):
     namespace = {"keras": keras, "layers": layers}
     exec(GOOD, namespace)
     coursework.submit(tmp_path / "a", model=namespace["build_model"]())
-    notebook = notebook_variant(tmp_path, "06_separable_cifar10", build_model=GOOD.replace("RF: 10", "RF: 8"))
+    notebook = edited(tmp_path, "06_separable_cifar10", build_model=GOOD.replace("RF: 10", "RF: 8"))
     limits = rubrics.find("06").profiles["smoke"].limits
     outcome = layer_annotations.annotations(ScoringContext(tmp_path / "a", notebook, "smoke", limits), reveal=True)
     assert not outcome.passed and "line 9 RF 8 (inspector: 10)" in outcome.message
@@ -156,7 +157,7 @@ def graded(tmp_path, source, name="a"):
     exec(source, namespace)
     target = tmp_path / name
     coursework.submit(target / "artifacts", model=namespace["build_model"]())
-    notebook = notebook_variant(target, "06_separable_cifar10", build_model=source)
+    notebook = edited(target, "06_separable_cifar10", build_model=source)
     return scored("06", target / "artifacts", notebook, ["annotations"])["annotations"]
 
 

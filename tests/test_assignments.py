@@ -12,15 +12,14 @@ import subprocess
 import sys
 
 import keras
-import nbformat
 import pytest
 from keras import layers
 
 import coursework
-from autograder import rubric as rubrics
-from autograder.pipeline.score import score
 from tests.conftest import ROOT
-from tests.notebooks import REFERENCE, cell
+from tests.modelzoo import LENET5_COUNTS, keras_lenet5
+from tests.notebooks import edited
+from tests.scoring import scored
 
 
 @pytest.fixture(scope="session")
@@ -58,41 +57,14 @@ def test_lenet_notebook_runs_on_the_torch_backend(tmp_path):
 # --- wrong variants, scored directly --------------------------------------------------------
 
 
-def notebook_variant(tmp_path, assignment, **sources):
-    """The reference notebook with some cells' sources replaced (by grade_id)."""
-    nb = nbformat.read(REFERENCE / assignment / f"{assignment}.ipynb", as_version=4)
-    for grade_id, source in sources.items():
-        cell(nb, grade_id).source = source
-    path = tmp_path / f"{assignment}.ipynb"
-    nbformat.write(nb, path)
-    return path
-
-
-def scored(assignment, artifacts=None, notebook=None, checks=None, limits=None):
-    rubric = rubrics.find(assignment)
-    results = score(rubric, "smoke", artifacts or notebook.parent / "none", notebook,
-                    os.environ.get("CNN_COURSE_DATA"), checks,
-                    limits=rubric.profiles["smoke"].limits.replace(limits or {}))
-    return {r.id: (r.status, r.message, r.points) for r in results}
-
-
-def lenet(first_padding="same", pool=layers.MaxPooling2D):
-    model = keras.Sequential([
-        keras.Input((28, 28, 1)), layers.Conv2D(6, 5, padding=first_padding, activation="relu"), pool(2),
-        layers.Conv2D(16, 5, activation="relu"), pool(2), layers.Flatten(), layers.Dense(120, activation="relu"),
-        layers.Dense(84, activation="relu"), layers.Dense(10, activation="softmax"),
-    ])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    return model
-
-
-RIGHT_COUNTS = {"conv1": 156, "conv2": 2416, "fc1": 48120, "fc2": 10164, "fc3": 850, "total": 61706}
+def lenet(first_padding="same", pool="MaxPooling2D"):
+    return keras_lenet5(first_padding, pool, compiled=True)
 
 
 def test_lenet_variants(tmp_path):
     untrained = lenet()
     coursework.submit(tmp_path / "a", model=untrained, history={"val_accuracy": [0.99]},
-                      answers={"params": {**RIGHT_COUNTS, "fc1": 48000, "total": 61586}})
+                      answers={"params": {**LENET5_COUNTS, "fc1": 48000, "total": 61586}})
     results = scored("03", tmp_path / "a")
     assert results["layers"][0] == results["param_count"][0] == "pass"
     assert results["params_by_hand"][0] == "fail" and "fc1=48000" in results["params_by_hand"][1]
@@ -100,13 +72,13 @@ def test_lenet_variants(tmp_path):
     assert results["accuracy"][0] == "fail" and "below the 0.93" in results["accuracy"][1]
     assert results["history"][0] == "fail" and "0.9900" in results["history"][1]
 
-    coursework.submit(tmp_path / "b", model=lenet("valid"), history={}, answers={"params": RIGHT_COUNTS})
+    coursework.submit(tmp_path / "b", model=lenet("valid"), history={}, answers={"params": LENET5_COUNTS})
     results = scored("03", tmp_path / "b", checks=["layers", "param_count", "params_by_hand"])
     assert results["layers"][0] == "fail" and "padding='same'" in results["layers"][1]
     assert results["param_count"][0] == "fail" and "44,426" in results["param_count"][1]
     assert results["params_by_hand"][0] == "fail"
 
-    coursework.submit(tmp_path / "c", model=lenet(pool=layers.AveragePooling2D), answers={"params": "61706"})
+    coursework.submit(tmp_path / "c", model=lenet(pool="AveragePooling2D"), answers={"params": "61706"})
     results = scored("03", tmp_path / "c", checks=["params_by_hand", "history"])
     assert results["params_by_hand"][0] == "fail" and "should be a dict" in results["params_by_hand"][1]
     assert results["history"][0] == "missing-artifact"
@@ -115,17 +87,17 @@ def test_lenet_variants(tmp_path):
 def test_generator_variants(tmp_path):
     stops = "def batches(items, batch_size):\n    for i in range(0, len(items), batch_size):\n" \
             "        yield items[i:i + batch_size]\n"
-    results = scored("01", notebook=notebook_variant(tmp_path, "01_data_generators", batches=stops),
+    results = scored("01", notebook=edited(tmp_path, "01_data_generators", batches=stops),
                      checks=["generator"])
     assert results["generator"][0] == "fail" and "start again from the first" in results["generator"][1]
 
     eager = "def batches(items, batch_size):\n    return [items[:batch_size]]\n"
-    results = scored("01", notebook=notebook_variant(tmp_path, "01_data_generators", batches=eager),
+    results = scored("01", notebook=edited(tmp_path, "01_data_generators", batches=eager),
                      checks=["generator"])
     assert results["generator"][0] == "fail" and "must use yield" in results["generator"][1]
 
     hangs = "def batches(items, batch_size):\n    while True:\n        pass\n    yield\n"
-    results = scored("01", notebook=notebook_variant(tmp_path, "01_data_generators", batches=hangs),
+    results = scored("01", notebook=edited(tmp_path, "01_data_generators", batches=hangs),
                      checks=["generator"], limits={"harness_timeout": 20})
     assert results["generator"][0] == "timeout" and "20 s" in results["generator"][1], results["generator"]
 
@@ -157,13 +129,13 @@ def pipeline(labels="'binary'", batch="batch_size", scale="255.0", validation_sh
     ids=["not-rescaled", "int-labels", "ignores-batch-size", "shuffled-validation"],
 )
 def test_pipeline_variants(tmp_path, variant, check, message):
-    notebook = notebook_variant(tmp_path, "01_data_generators", make_datasets=variant)
+    notebook = edited(tmp_path, "01_data_generators", make_datasets=variant)
     results = scored("01", notebook=notebook, checks=[check])
     assert results[check][0] == "fail" and message in results[check][1]
 
 
 def test_missing_pipeline_is_an_error_not_a_crash(tmp_path):
-    notebook = notebook_variant(tmp_path, "01_data_generators", make_datasets="# YOUR CODE HERE")
+    notebook = edited(tmp_path, "01_data_generators", make_datasets="# YOUR CODE HERE")
     results = scored("01", notebook=notebook, checks=["batches"])
     assert results["batches"][0] == "error" and "no function make_datasets()" in results["batches"][1]
 
@@ -184,7 +156,7 @@ def make_datasets(base_dir, batch_size=20, image_size=(150, 150), seed=0, augmen
 
 def test_augmentation_variants(tmp_path):
     everywhere = AUGMENTED_PIPELINE.replace("AUGMENT_WHICH", "True")
-    notebook = notebook_variant(tmp_path, "02_augmentation", make_datasets=everywhere)
+    notebook = edited(tmp_path, "02_augmentation", make_datasets=everywhere)
     results = scored("02", notebook=notebook, checks=["validation_untouched", "augmentation"])
     assert results["validation_untouched"][0] == "fail" and "augment the training data only" in \
         results["validation_untouched"][1]
@@ -192,12 +164,12 @@ def test_augmentation_variants(tmp_path):
 
     no_zoom = ("def make_augmentation():\n    return keras.Sequential([layers.RandomFlip('horizontal'), "
                "layers.RandomRotation(0.1), layers.RandomTranslation(0.2, 0.2)])\n")
-    notebook = notebook_variant(tmp_path, "02_augmentation", make_augmentation=no_zoom)
+    notebook = edited(tmp_path, "02_augmentation", make_augmentation=no_zoom)
     results = scored("02", notebook=notebook, checks=["augmentation"])
     assert results["augmentation"][0] == "fail" and "no zoom" in results["augmentation"][1]
 
     ignored = AUGMENTED_PIPELINE.replace("AUGMENT_WHICH", "False")
-    notebook = notebook_variant(tmp_path, "02_augmentation", make_datasets=ignored)
+    notebook = edited(tmp_path, "02_augmentation", make_datasets=ignored)
     results = scored("02", notebook=notebook, checks=["augmentation", "validation_untouched"])
     assert results["augmentation"][0] == "fail" and "training images unchanged" in results["augmentation"][1]
     assert results["validation_untouched"][0] == "pass"
@@ -321,7 +293,7 @@ def test_transfer_learning_variants(tmp_path):
     assert results["frozen"][0] == "pass"
     assert results["base"][0] == "fail" and "no nested model named 'vgg16'" in results["base"][1]
 
-    notebook = notebook_variant(tmp_path, "05_vgg16_transfer",
+    notebook = edited(tmp_path, "05_vgg16_transfer",
                                 preprocess="x_train = x_train / 255.0\nx_val = x_val / 255.0\nINPUT_SIZE = 32\n"
                                            "INPUT_SIZE_REASON = 'fast'")
     results = scored("05", notebook=notebook, checks=["preprocess"])

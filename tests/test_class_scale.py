@@ -8,7 +8,6 @@ hangs and one that crashes its kernel. Every run must end with the
 from __future__ import annotations
 
 import csv
-import json
 import os
 import re
 import signal

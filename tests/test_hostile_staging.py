@@ -96,7 +96,7 @@ def test_the_file_count_is_capped(tmp_path):
 def test_a_hostile_student_costs_only_their_own_notebook(tmp_path):
     """One batch: a folder full of traps first, a notebook linked to another student's, then a good one."""
     from autograder.classrun.run import grade_class
-from autograder.grading import GradingSettings
+    from autograder.grading import GradingSettings
 
     students = tmp_path / "submitted"
     traps = submission(students, "a_traps")

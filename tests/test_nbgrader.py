@@ -93,17 +93,35 @@ def gradebook_scores(course, assignment, student):
         return total, {g.name: g.score for g in cells}
 
 
-def test_nbgrader_autograde_two_students(tmp_path):
-    """The honest reference gets full marks; a wrong hand count loses that cell's point only."""
-    course = new_course(tmp_path, "00_warmup")
+@pytest.fixture(scope="module")
+def warmup_class(tmp_path_factory):
+    """One nbgrader course of 00_warmup, autograded once: an honest student, a wrong hand count, a stubbed
+    grade_cell, and hidden tracebacks."""
+    course = new_course(tmp_path_factory.mktemp("warmup"), "00_warmup")
 
     def wrong(nb):
         cell(nb, "answers").source = "PARAMS_BY_HAND = 7"
 
+    def stub(nb):  # solves nothing and stubs out coursework.grade_cell
+        cell(nb, "answers").source = "coursework.grade_cell = lambda *a, **k: None"
+
+    def hide(nb):  # patches IPython's showtraceback to hide a failing check
+        cell(nb, "answers").source = (
+            "import IPython\n"
+            "IPython.core.interactiveshell.InteractiveShell.showtraceback = lambda *a, **k: None\n"
+            "PARAMS_BY_HAND = 7"
+        )
+
     variant(course / "submitted" / "alice", "00_warmup")
     variant(course / "submitted" / "bob", "00_warmup", wrong)
-    csv_path = autograde(course, ["00_warmup"], profile="smoke")
+    variant(course / "submitted" / "mallory", "00_warmup", stub, base=RELEASED)
+    variant(course / "submitted" / "trudy", "00_warmup", hide)
+    return course, autograde(course, ["00_warmup"], profile="smoke")
 
+
+def test_nbgrader_autograde_two_students(warmup_class):
+    """The honest reference gets full marks; a wrong hand count loses that cell's point only."""
+    course, csv_path = warmup_class
     alice, _ = gradebook_scores(course, "00_warmup", "alice")
     bob, grades = gradebook_scores(course, "00_warmup", "bob")
     assert alice == 4
@@ -115,33 +133,15 @@ def test_nbgrader_autograde_two_students(tmp_path):
     assert "[fail]" in printed and "7" in printed  # the check's message, for the student's feedback
 
 
-def test_replacing_grade_cell_in_the_kernel_earns_nothing(tmp_path):
+def test_replacing_grade_cell_in_the_kernel_earns_nothing(warmup_class):
     """A student who solves nothing and stubs out coursework.grade_cell gets no point."""
-    course = new_course(tmp_path, "00_warmup")
-
-    def stub(nb):
-        cell(nb, "answers").source = "coursework.grade_cell = lambda *a, **k: None"
-
-    variant(course / "submitted" / "mallory", "00_warmup", stub, base=RELEASED)
-    autograde(course, ["00_warmup"], profile="smoke")
-    total, grades = gradebook_scores(course, "00_warmup", "mallory")
+    total, grades = gradebook_scores(warmup_class[0], "00_warmup", "mallory")
     assert total == 0, grades
 
 
-def test_hiding_tracebacks_earns_nothing(tmp_path):
+def test_hiding_tracebacks_earns_nothing(warmup_class):
     """Patching IPython's showtraceback to hide a failing check gains nothing over the honest wrong answer."""
-    course = new_course(tmp_path, "00_warmup")
-
-    def hide(nb):
-        cell(nb, "answers").source = (
-            "import IPython\n"
-            "IPython.core.interactiveshell.InteractiveShell.showtraceback = lambda *a, **k: None\n"
-            "PARAMS_BY_HAND = 7"
-        )
-
-    variant(course / "submitted" / "trudy", "00_warmup", hide)
-    autograde(course, ["00_warmup"], profile="smoke")
-    total, grades = gradebook_scores(course, "00_warmup", "trudy")
+    total, grades = gradebook_scores(warmup_class[0], "00_warmup", "trudy")
     assert grades["test_params_by_hand"] == 0 and total == 3, grades
 
 

@@ -3,12 +3,10 @@ pristine release, one notebook can be checked with progress shown, a safe defaul
 grader's figures on the feedback page, messages that teach without giving the answer away."""
 
 import io
-import json
 import os
 import re
 import shutil
 import subprocess
-from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import keras
@@ -25,11 +23,13 @@ from autograder.grading import GradingSettings
 from autograder.pipeline.grade import grade
 from autograder.progress import LineProgress
 from autograder.pipeline.score import ScoringContext, run_check
-from autograder.results import CheckResult, Outcome, Status
+from autograder.results import CheckResult, Status
 from autograder.studentcode.arithmetic import dict_entries, plain_numbers
 from tests.conftest import ROOT
 from tests.notebooks import REFERENCE, cell
-from tests.test_assignments import RIGHT_COUNTS, lenet, notebook_variant, scored
+from tests.modelzoo import LENET5_COUNTS, keras_lenet5
+from tests.notebooks import edited
+from tests.scoring import scored
 
 DATA = os.environ.get("CNN_COURSE_DATA")
 
@@ -120,10 +120,10 @@ def test_arithmetic_is_read_from_the_answer_cell():
 
 def test_03_counts_written_as_plain_numbers_lose_points(tmp_path):
     """03 asks for each count as arithmetic: bare numbers passed before."""
-    plain = "PARAMS = " + repr({k: v for k, v in RIGHT_COUNTS.items() if k != "total"}) + \
+    plain = "PARAMS = " + repr({k: v for k, v in LENET5_COUNTS.items() if k != "total"}) + \
         '\nPARAMS["total"] = sum(PARAMS.values())'
-    notebook = notebook_variant(tmp_path, "03_lenet5", answers=plain)
-    coursework.submit(tmp_path / "a", model=lenet(), answers={"params": RIGHT_COUNTS})
+    notebook = edited(tmp_path, "03_lenet5", answers=plain)
+    coursework.submit(tmp_path / "a", model=keras_lenet5(compiled=True), answers={"params": LENET5_COUNTS})
     status, message, points = scored("03", tmp_path / "a", notebook, ["params_by_hand"])["params_by_hand"]
     assert status == "fail" and "not as arithmetic: conv1, conv2, fc1, fc2, fc3" in message and points < 1
     reference = REFERENCE / "03_lenet5" / "03_lenet5.ipynb"
@@ -302,7 +302,7 @@ def test_layer_table_marks_each_written_value_without_revealing(tmp_path):
     from tests.separable_variants import DEFAULT_BN_FLATTEN
 
     wrong = DEFAULT_BN_FLATTEN.replace("# out: 16x16x96  RF: 10", "# out: 16x16x96  RF: 11")
-    notebook = notebook_variant(tmp_path, "06_separable_cifar10", build_model=wrong)
+    notebook = edited(tmp_path, "06_separable_cifar10", build_model=wrong)
     coursework.submit(tmp_path / "a", models={"model": _built(wrong)})
     (result,) = score(rubrics.find("06"), "smoke", tmp_path / "a", notebook, DATA, ["annotations"])
     rows = result.detail["layers"]

@@ -68,13 +68,14 @@ def lateness(assignment_dir: Path, due: Optional[dt.datetime]) -> Lateness:
 
 
 def read_timestamp(path: Path) -> Optional[dt.datetime]:
-    """nbgrader's submission time (``2026-10-01 12:00:00.000000 UTC``), in UTC; None if absent or unreadable."""
-    from nbgrader.utils import parse_utc
+    """nbgrader's submission time (``2026-10-01 12:00:00.000000 UTC``), in UTC; None if absent or unreadable.
+    Read with dateutil, as nbgrader reads it, without importing nbgrader (and tornado, asyncio) mid-run."""
+    from dateutil import parser
 
     if path.is_symlink() or not path.is_file() or path.stat().st_size > 1000:
         return None
     try:
-        return parse_utc(path.read_text().strip()).replace(tzinfo=dt.timezone.utc)
+        return _utc(parser.parse(path.read_text().strip()))
     except (ValueError, OverflowError, UnicodeDecodeError):
         return None
 

@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Optional
 
 JOB_MEMORY_BYTES = 3_000_000_000  # one CPU job: a kernel with TensorFlow and its share of scoring
 

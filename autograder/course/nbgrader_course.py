@@ -12,7 +12,6 @@ course's ``nbgrader_config.py`` says.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path

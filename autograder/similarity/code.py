@@ -14,6 +14,7 @@ from copydetect's ``compare_files``.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 from dataclasses import dataclass, field
@@ -106,6 +107,7 @@ def boilerplate(released: str, noise: int) -> Any:
     return CodeFingerprint("released.py", noise, 1, language="python", fp=io.StringIO(released)).hashes
 
 
+@functools.lru_cache(maxsize=4096)
 def normalized(cell: str) -> str:
     """A cell as copydetect compares it: names as V, strings as S, no comments or spaces."""
     from copydetect.utils import filter_code

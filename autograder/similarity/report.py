@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 if TYPE_CHECKING:
-    from autograder.similarity import AssignmentSimilarity, Pair
+    from autograder.similarity import AssignmentSimilarity
 
 PLOT = "similarity_scores.png"
 MARKER = "<!-- similarity -->"

@@ -99,6 +99,7 @@ bench: setup
 	$(BIN)/python benchmarks/grading_overhead.py
 	$(BIN)/python benchmarks/sandbox_overhead.py
 	$(BIN)/python benchmarks/class_scale.py
+	$(BIN)/python benchmarks/similarity_scale.py --students 300
 
 data: setup
 	$(BIN)/python -m autograder data fetch

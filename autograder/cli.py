@@ -91,6 +91,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="regrade only this student (repeatable); the others' stored results stay")
     batch.add_argument("--course-config", help="due dates per assignment (default: course.toml here, if any)")
 
+    similar = commands.add_parser(
+        "similarity", help="compare a graded class for copied work: similar code, identical models",
+        description="Compare every pair of students per assignment in GRADING_DIR (what `batch` wrote): their "
+        "own code and their saved models. Writes similarity.html/.md/.json and the class report's section. "
+        "Similarity is evidence for a person to weigh; it never changes a grade.",
+    )
+    similar.add_argument("grading", metavar="GRADING_DIR")
+    similar.add_argument("--assignment", nargs="+", metavar="ID", help="assignment ids or names (default: all)")
+    similar.add_argument("--released", help="the released notebooks (default: the grader's .released/)")
+
     score = commands.add_parser("score", help="score one notebook's artifacts (what nbgrader grade cells call)")
     score.add_argument("artifacts", metavar="OUTPUT_DIR")
     score.add_argument("--assignment", required=True)
@@ -137,6 +147,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "inspect": _inspect, "grade": _grade, "batch": _batch, "score": _score, "release": _release,
         "autograde": _autograde, "calibrate": _calibrate, "data": _data, "classroom": _classroom, "collect": _collect,
+        "similarity": _similarity,
     }
     try:
         return handlers[args.command](args)
@@ -172,6 +183,28 @@ def _grade(args: argparse.Namespace) -> int:
     print(report.table([r for nb in notebooks for r in nb.results]))
     print(f"\nReports in {args.out}/: results.json, summary.md, junit.xml, executed notebooks and HTML feedback")
     return 0
+
+
+def _similarity(args: argparse.Namespace) -> int:
+    from autograder import similarity
+
+    grading = _directory(args.grading)
+    if grading is None:
+        return 2
+    found = similarity.write(grading, Path(args.released) if args.released else None, args.assignment)
+    for a in found:
+        print(f"{a.assignment}: {len(a.students)} notebooks' code compared, {len(a.scores)} pairs, "
+              f"{len(a.pairs)} shown, {len(a.not_compared)} not compared")
+        for p in a.pairs[:10]:
+            print(_printable(f"  {p.score:.2f}  {p.a} and {p.b}: {'; '.join(p.reasons)}"))
+    print(f"\nEvidence in {grading / 'similarity.html'} (and the class report's last section). "
+          "Similarity is evidence for a person to weigh; no grade was changed.")
+    return 0
+
+
+def _printable(text: str) -> str:
+    """``text`` with every control character (a terminal escape from a folder name) shown as its code."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _batch(args: argparse.Namespace) -> int:

@@ -17,7 +17,7 @@ LAYERS = (
     ("autograder.checks",),
     ("autograder.grading", "autograder.progress"),
     ("autograder.pipeline",),  # one notebook: stage, execute, score, report
-    ("autograder.classrun", "autograder.course"),  # a class; instructor tools
+    ("autograder.classrun", "autograder.course", "autograder.similarity"),  # a class; instructor tools; copies
     ("autograder.cli", "autograder.pytest_plugin", "autograder.__main__"),
 )
 

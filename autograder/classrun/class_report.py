@@ -113,12 +113,16 @@ def markdown(summary: dict) -> str:
 
 def write_class_report(out: Path, graded: Mapping[str, Sequence[NotebookGrade]]) -> None:
     """class_report.md, class_report.html and the score plot in ``out``."""
-    import mistune
-
     summary = summarize(graded)
     if summary["scores"]:
         plot_scores(out / PLOT, summary["scores"], summary["maxima"])
-    text = markdown(summary)
+    write_pages(out, markdown(summary))
+
+
+def write_pages(out: Path, text: str) -> None:
+    """``text`` as class_report.md and, rendered with raw HTML escaped, class_report.html."""
+    import mistune
+
     (out / "class_report.md").write_text(text)
     body = mistune.create_markdown(escape=True, plugins=["table"])(text)
     page = (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>Class report</title><style>"

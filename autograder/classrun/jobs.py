@@ -25,6 +25,7 @@ from autograder.classrun.store import grader_version
 from autograder.grading import GradingSettings, load_rubrics
 from autograder.paths import RELEASED_DIR
 from autograder.pipeline.grade import grade_notebook
+from autograder.similarity.seeds import student_seed
 from autograder.pipeline.score import ScoringPool
 from autograder.rubric import Rubric
 from autograder.sandbox import claim_slot
@@ -104,11 +105,12 @@ def run_job(job: Job, settings: GradingSettings, gpus: Optional[list[str]] = Non
         out = tmp / "out"
         out.mkdir()
         (tmp / "work").mkdir()
+        seed = student_seed(settings.seed, job.student)  # honest students of one architecture differ
         graded = grade_notebook(rubric, submission, out, tmp / "work", _scoring_pool(),
-                                dataclasses.replace(settings, slot=slot))
+                                dataclasses.replace(settings, slot=slot, seed=seed))
         files = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and not p.is_symlink()}
     return {"student": job.student, "assignment": job.assignment, "key": job.key, "grader": grader_version(),
-            "profile": settings.profile, "seed": settings.seed, "results": [r.to_dict() for r in graded.results],
+            "profile": settings.profile, "seed": settings.seed, "notebook_seed": seed, "results": [r.to_dict() for r in graded.results],
             "timings": graded.timings, "files": files}
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from autograder import similarity
 from autograder.classrun import class_report, store
 from autograder.classrun.executors import EXECUTORS
 from autograder.classrun.jobs import Job
@@ -127,4 +128,5 @@ def grade_class(class_dir: Path, out: Path = Path("grading"), assignments: Optio
     finally:
         graded = run.write_tables()
         class_report.write_class_report(out, graded)
+    similarity.write(out, settings.released_dir, [r.name for _, r in run.plan])  # evidence for a person; no grade
     return graded

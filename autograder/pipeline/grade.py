@@ -9,6 +9,7 @@ statuses; the others are graded all the same. A class run
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 import time
@@ -20,11 +21,13 @@ from autograder.errors import StagingError
 from autograder.grading import GradingSettings, NotebookGrade, chosen_rubrics, load_rubrics
 from autograder.pipeline import report
 from autograder.pipeline.execute import execute
+from autograder.pipeline.fingerprint import EMPTY, FINGERPRINT_SUFFIX
 from autograder.pipeline.score import ScoringPool
 from autograder.pipeline.stage import stage
 from autograder.progress import Progress
 from autograder.results import unscored, Status
 from autograder.sandbox import hand_over, sandbox_for, sweep
+from coursework.submit import HISTORIES
 
 
 def grade_notebook(rubric: rubrics.Rubric, submission: Path, out: Path, workroot: Path, pool: ScoringPool,
@@ -68,6 +71,7 @@ def grade_notebook(rubric: rubrics.Rubric, submission: Path, out: Path, workroot
         order = {s.id: i for i, s in enumerate(rubric.checks)}
         scored.sort(key=lambda r: order[r.id])
     results = [staged.result(rubric.id), *run.results(rubric.id), *scored]
+    write_fingerprint(out / f"{rubric.name}{FINGERPRINT_SUFFIX}", pool, artifacts, settings.profile, limits)
     timings["score_s"] = time.perf_counter() - t0
     if box is not None:
         sweep(box.slot)  # whatever of the notebook outlived its sandbox (the slot's user is this grader's alone)
@@ -78,6 +82,12 @@ def grade_notebook(rubric: rubrics.Rubric, submission: Path, out: Path, workroot
     timings["export_s"] = time.perf_counter() - t0
     return NotebookGrade(rubric, results, {k: round(v, 3) for k, v in timings.items()})
 
+
+
+def write_fingerprint(path: Path, pool: ScoringPool, artifacts: Path, profile: str, limits: rubrics.Limits) -> None:
+    """What a class's similarity report compares of this notebook's models and curves (read in ``pool``)."""
+    saved = artifacts.is_dir() and any(p.suffix == ".keras" or p.name == HISTORIES for p in artifacts.iterdir())
+    path.write_text(json.dumps(pool.fingerprint(artifacts, profile, limits) if saved else EMPTY))
 
 def grade(submission: Path, out: Path = Path("grading"), assignments: Optional[Sequence[str]] = None,
           settings: GradingSettings = GradingSettings(), pool: Optional[ScoringPool] = None,

@@ -383,6 +383,19 @@ def _score_job(rubric: Rubric, profile: str, artifacts: str, notebook: Optional[
             sys.modules["keras"].backend.clear_session()
 
 
+def _fingerprint_job(artifacts: str, profile: str, limits: Limits) -> dict[str, Any]:
+    """Worker entry point: the similarity fingerprint of one notebook's saved models and curves."""
+    import sys
+
+    from autograder.pipeline.fingerprint import fingerprint
+
+    try:
+        return fingerprint(ScoringContext(Path(artifacts), None, profile, limits))
+    finally:
+        if "keras" in sys.modules:
+            sys.modules["keras"].backend.clear_session()
+
+
 MAX_PHOTO_SIDE = 150  # the course's photo size: a model declaring larger inputs must not size the grader's arrays
 
 
@@ -444,6 +457,20 @@ class ScoringPool:
             self.kill()
             status, message = Status.ERROR, "the scoring process died while loading or evaluating the artifacts"
         return unscored(rubric.id, selected(rubric, static_only=static_only), status, message)
+
+    def fingerprint(self, artifacts: Path, profile: str, limits: Limits) -> dict[str, Any]:
+        """The similarity fingerprint of ``artifacts`` (autograder.pipeline.fingerprint), read in the scoring
+        process."""
+        try:
+            future = self._pool().submit(_fingerprint_job, str(artifacts), profile, limits)
+            return future.result(timeout=limits.scoring_timeout)
+        except FutureTimeout:
+            self.kill()
+            error = f"fingerprinting took longer than {limits.scoring_timeout:.0f} s and was stopped"
+        except BrokenProcessPool:
+            self.kill()
+            error = "the scoring process died while fingerprinting the artifacts"
+        return {"version": 1, "models": {}, "histories": {}, "errors": [error]}
 
     def close(self) -> None:
         if self._executor is not None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from autograder.errors import AutograderError
+from autograder.inert import terminal_safe
 from autograder.rubric import PROFILES
 from autograder.sandbox import SANDBOX_MODES
 
@@ -152,7 +153,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return handlers[args.command](args)
     except AutograderError as exc:  # an expected failure: its message, not a traceback
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {terminal_safe(exc, keep_newlines=True)}", file=sys.stderr)
         return 2
 
 
@@ -165,7 +166,7 @@ def _inspect(args: argparse.Namespace) -> int:
 
 def _directory(path: str) -> Optional[Path]:
     if not Path(path).is_dir():
-        print(f"error: {path} is not a directory", file=sys.stderr)
+        print(f"error: {terminal_safe(path)} is not a directory", file=sys.stderr)
         return None
     return Path(path)
 
@@ -228,7 +229,7 @@ def _batch(args: argparse.Namespace) -> int:
         return 130
     for student, notebooks in graded.items():
         total = report.totals([r for nb in notebooks for r in nb.results])
-        print(f"{student}: {total['points']:g} / {total['max_points']:g}")
+        print(f"{terminal_safe(student)}: {total['points']:g} / {total['max_points']:g}")
     print(f"\nGrades in {out / 'grades.csv'} (wide: {out / 'gradebook.csv'}), class report in "
           f"{out / 'class_report.html'}; each student's reports in {out}/STUDENT/")
     return 0

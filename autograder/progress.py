@@ -15,6 +15,7 @@ import sys
 import time
 from typing import IO, Any, Optional, Sequence
 
+from autograder.inert import terminal_safe
 from autograder.results import CheckResult, points
 
 
@@ -74,7 +75,7 @@ class LineProgress(Progress):
         self.say(self.line(label, results, seconds))
 
     def say(self, text: str) -> None:
-        print(text, file=self.stream, flush=True)
+        print(terminal_safe(text, keep_newlines=True), file=self.stream, flush=True)
 
 
 class LiveProgress(LineProgress):
@@ -96,7 +97,9 @@ class LiveProgress(LineProgress):
 
     def _state(self, label: str) -> str:
         running = min(self.workers, self.total - self.done)
-        now = f": {label}" if self.workers <= 1 and label else ""
+        from rich.markup import escape
+
+        now = f": {escape(terminal_safe(label))}" if self.workers <= 1 and label else ""
         return f"{self.done} done, {running} running, {self.failed} failed{now}"
 
     def started(self, label: str) -> None:
@@ -114,7 +117,7 @@ class LiveProgress(LineProgress):
         if self._bar is None:
             super().say(text)
         else:
-            self._bar.console.print(text, highlight=False, markup=False)
+            self._bar.console.print(terminal_safe(text, keep_newlines=True), highlight=False, markup=False)
 
     def close(self) -> None:
         if self._bar is not None:

@@ -19,6 +19,7 @@ import pytest
 
 from autograder.rubric import PROFILES
 from autograder.sandbox import SANDBOX_MODES
+from autograder.inert import terminal_safe
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -105,7 +106,8 @@ class CheckItem(pytest.Item):
         self.user_properties += [("status", str(result.status)), ("points", result.points),
                                  ("max_points", result.max_points)]
         if str(result.status) != "pass":
-            raise CheckFailed(f"{result.status}: {result.message} ({result.points:g}/{result.max_points:g} points)")
+            raise CheckFailed(terminal_safe(f"{result.status}: {result.message} "
+                                            f"({result.points:g}/{result.max_points:g} points)"))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style=None) -> str:
         if isinstance(excinfo.value, CheckFailed):

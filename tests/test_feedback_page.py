@@ -71,3 +71,39 @@ def test_student_javascript_never_reaches_a_script_and_results_stay_readable(tmp
     assert "<b>bold words</b>" in page and "<td>conv1</td>" in page and "<strong>strong</strong>" in page
     assert "Epoch 1/10 accuracy 0.91" in page
     assert "params_by_hand" in page and "table" in parser.tags
+
+
+def test_no_script_url_survives_markdown_cells_outputs_or_the_results_table(tmp_path):
+    nb = new_notebook(cells=[
+        new_markdown_cell(f"[my notes](javascript:{PAYLOAD}('md')) and [data](data:text/html;base64,PHNjcmlwdD4=) "
+                          f"and <a href=\"vbscript:{PAYLOAD}\">vb</a> and [keras](https://keras.io)"),
+        new_code_cell("display(Markdown(...))", execution_count=1, outputs=[
+            new_output("display_data", {"text/markdown": f"[out](javascript:{PAYLOAD}('md-output'))",
+                                        "text/plain": "<Markdown>"}),
+            new_output("display_data", {"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"})]),
+    ])
+    executed = tmp_path / "00_warmup.ipynb"
+    nbformat.write(nb, executed)
+    skipped = f"[notes](javascript:{PAYLOAD}('name')) (a symlink)"  # a file name, in the grader's own table
+    results = [CheckResult("00", "locked_cells", "locked", 0.0, 0.0, Status.PASS,
+                           f"every locked cell is as released; not staged: {skipped}")]
+    assert feedback_page(executed, results, rubrics.find("00")) == []
+    page = executed.with_suffix(".html").read_text()
+
+    links = Links()
+    links.feed(page)
+    assert not [v for v in links.urls if v.replace(" ", "").lower().startswith(("javascript:", "vbscript:", "data:t"))]
+    assert "https://keras.io" in links.urls and any(v.startswith("data:image/png") for v in links.urls)
+    assert "[notes](javascript:" in page  # the file name is shown, as text
+    assert ">my notes</a>" not in page or "href" not in page.split(">my notes</a>")[0].rsplit("<a", 1)[-1]
+
+
+class Links(HTMLParser):
+    """Every URL-valued attribute of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.urls += [value or "" for name, value in attrs if name in ("href", "src", "action", "formaction")]

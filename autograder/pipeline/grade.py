@@ -43,7 +43,7 @@ def grade_notebook(rubric: rubrics.Rubric, submission: Path, out: Path, workroot
     t0 = time.perf_counter()
     try:
         staged = stage(notebook, settings.released_dir / rubric.name / rubric.notebook, workroot / rubric.name,
-                       limits.copy_bytes, limits.copy_files)
+                       limits.copy_bytes, limits.copy_files, limits.notebook_cells)
     except StagingError as exc:
         return NotebookGrade(rubric, unscored(rubric.id, rubric.checks, Status.ERROR, str(exc)))
     artifacts = workroot / f"{rubric.name}-artifacts"

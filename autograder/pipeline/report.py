@@ -17,6 +17,7 @@ from typing import Any, Mapping, Sequence
 from xml.etree import ElementTree as ET
 
 from autograder.grading import NotebookGrade
+from autograder.inert import csv_row, markdown_safe, strip_dangerous_urls, terminal_safe
 from autograder.pipeline.stage import INJECTED_TAG
 from autograder.results import CheckResult, Status, points
 from autograder.rubric import Rubric
@@ -78,20 +79,20 @@ def markdown(results: Sequence[CheckResult], titles: dict[str, str], profile: st
                   "|---|---|---:|---|"]
         for r in results:
             if r.assignment == assignment:
-                message = r.message.replace("|", "\\|").replace("\n", " ")
                 lines.append(f"| {r.id} | {symbol(r.status)} {r.status} | {_pts(r.points)} / "
-                             f"{_pts(r.max_points)} | {message} |")
+                             f"{_pts(r.max_points)} | {markdown_safe(r.message)} |")
         lines.append("")
     return "\n".join(lines)
 
 
 def table(results: Sequence[CheckResult]) -> str:
-    """A plain-text score table for the terminal."""
+    """A plain-text score table for the terminal; no control character of a message reaches it."""
     rows = [("assignment", "check", "status", "points", "message")]
     ascii_only = not _emoji_ok()
     for r in results:
         shown = f"{symbol(r.status, True)} {r.status}" if ascii_only else str(r.status)
-        rows.append((r.assignment, r.id, shown, f"{_pts(r.points)}/{_pts(r.max_points)}", r.message))
+        rows.append((terminal_safe(r.assignment), terminal_safe(r.id), shown, f"{_pts(r.points)}/{_pts(r.max_points)}",
+                     terminal_safe(r.message)))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     out = []
     for i, row in enumerate(rows):
@@ -141,7 +142,8 @@ def feedback_page(executed: Path, results: Sequence[CheckResult], rubric: Rubric
     """The executed notebook as HTML beside it, with its results and the grader's figures at the top (learning
     curves, confusion matrices, the layer table); an error row if it cannot be made.
 
-    The page runs none of the student's JavaScript: script outputs and widgets are dropped, HTML sanitized.
+    The page runs none of the student's JavaScript: script outputs and widgets are dropped, HTML sanitized, and
+    no ``javascript:``, ``vbscript:`` or ``data:`` URL is left on the final page (:mod:`autograder.inert`).
     """
     import nbformat
 
@@ -153,7 +155,8 @@ def feedback_page(executed: Path, results: Sequence[CheckResult], rubric: Rubric
         exporter = _exporter()
         _drop_unshown_outputs(nb, _SHOWN_TYPES)
         body, _ = exporter.from_notebook_node(nb)
-        executed.with_suffix(".html").write_text(body, encoding="utf-8")
+        # Markdown becomes HTML after the sanitizer ran: its links are checked on the final page.
+        executed.with_suffix(".html").write_text(strip_dangerous_urls(body), encoding="utf-8")
     except Exception as exc:  # feedback is a courtesy; the grade stands without it
         return [CheckResult(rubric.id, "feedback", "Feedback page", 0.0, 0.0, Status.ERROR,
                             f"could not render feedback HTML: {exc}")]
@@ -170,9 +173,8 @@ def feedback_cells(results: Sequence[CheckResult], rubric: Rubric) -> list[Any]:
     t = totals(results)
     rows = ["| status | check | points | message |", "|---|---|---:|---|"]
     for r in results:
-        message = r.message.replace("|", "\\|").replace("\n", " ")
         shown = f"{symbol(r.status, text=True)}\u00a0{r.status}"  # kept on one line
-        rows.append(f"| {shown} | {r.id} | {_pts(r.points)} / {_pts(r.max_points)} | {message} |")
+        rows.append(f"| {shown} | {r.id} | {_pts(r.points)} / {_pts(r.max_points)} | {markdown_safe(r.message)} |")
     seen = sorted({r.status for r in results}, key=list(Status).index)
     legend = "; ".join(f"{symbol(s, text=True)} {s}: {MEANING[s]}" for s in seen)
     title = rubric.title if rubric.title.startswith(rubric.id) else f"{rubric.id} · {rubric.title}"
@@ -279,7 +281,7 @@ def write_reports(out: Path, notebooks: Sequence[NotebookGrade], meta: Mapping[s
 
 def write_grades_csv(path: Path, graded: Mapping[str, Sequence[NotebookGrade]]) -> None:
     """One row per student and assignment: points, maximum, the statuses seen, and the lateness where known
-    (nbgrader's submission time, seconds past the due date). Replaced atomically."""
+    (nbgrader's submission time, seconds past the due date). Replaced atomically; no cell starts a formula."""
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
@@ -288,9 +290,9 @@ def write_grades_csv(path: Path, graded: Mapping[str, Sequence[NotebookGrade]]) 
             for nb in notebooks:
                 statuses = sorted({str(r.status) for r in nb.results})
                 late = nb.lateness
-                writer.writerow([student, nb.rubric.name, *nb.points, " ".join(statuses),
+                writer.writerow(csv_row([student, nb.rubric.name, *nb.points, " ".join(statuses),
                                  late.submitted if late and late.submitted else "",
-                                 f"{late.seconds_late:g}" if late and late.seconds_late is not None else ""])
+                                 f"{late.seconds_late:g}" if late and late.seconds_late is not None else ""]))
     os.replace(tmp, path)
 
 

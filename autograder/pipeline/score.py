@@ -301,6 +301,35 @@ def check_zip(path: Path, limits: Limits) -> None:
     if total > limits.model_expanded_bytes:
         raise ArtifactError(f"{label} expands to {total:,} bytes; the limit is {limits.model_expanded_bytes:,} "
                             "bytes (model_expanded_bytes)")
+    check_declared_size(path, limits)
+
+
+def check_declared_size(path: Path, limits: Limits) -> None:
+    """Refuse a ``.keras`` whose config declares more than ``model_parameters`` variables, or whose weights
+    member declares arrays of more than ``model_expanded_bytes`` together (a tiny gzip-chunked HDF5 dataset can
+    declare gigabytes), counted from headers alone: see :mod:`autograder.pipeline.declared_size`."""
+    import zipfile
+
+    from autograder.pipeline.declared_size import declared_parameters
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (zipfile.BadZipFile, KeyError, ValueError, RecursionError) as exc:
+        raise ArtifactError(f"{path.name} holds no readable config: {exc}") from exc
+    from autograder.pipeline.declared_size import declared_array_bytes
+
+    try:
+        declared_parameters(config, cap=limits.model_parameters)
+        with zipfile.ZipFile(path) as archive:
+            for kind in ("h5", "npz"):
+                if f"model.weights.{kind}" in archive.namelist():
+                    with archive.open(f"model.weights.{kind}") as weights:
+                        declared_array_bytes(weights, kind, limits.model_expanded_bytes)
+    except ArtifactError as exc:
+        raise ArtifactError(f"{path.name}: {exc}") from exc
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ArtifactError(f"{path.name}: its weights cannot be read: {exc}") from exc
 
 
 def _per_epoch(model: str, metric: str, values: Any) -> list[Optional[float]]:

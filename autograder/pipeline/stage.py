@@ -102,8 +102,17 @@ def _checksum(cell: NotebookNode) -> Optional[str]:
 
 
 def read_notebook(path: Path) -> NotebookNode:
+    """The notebook at ``path``, nbformat 4; anything else (not JSON, not a notebook, an older nbformat) is a
+    :class:`StagingError` that says which."""
     try:
-        return nbformat.read(path, as_version=4)
+        nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
+        version = nb.get("nbformat") if isinstance(nb, dict) else None
+        if version != 4:
+            raise StagingError(f"{path.name} is an nbformat {version} notebook; the course's notebooks are "
+                               "nbformat 4 (start again from the released notebook)")
+        return nbformat.convert(nb, 4)
+    except StagingError:
+        raise
     except Exception as exc:
         raise StagingError(f"{path.name} is not a readable notebook: {type(exc).__name__}: {exc}") from exc
 
@@ -268,8 +277,10 @@ def _require_regular(path: Path, kind: str, is_kind: Callable[[int], bool]) -> N
         raise StagingError(f"{path.name} is not a regular {kind}; it is not graded")
 
 
-def stage(submission: Path, released: Path, workdir: Path, copy_bytes: int, copy_files: int) -> Staged:
-    """Copy the assignment folder of ``submission`` into ``workdir`` and restore its locked cells."""
+def stage(submission: Path, released: Path, workdir: Path, copy_bytes: int, copy_files: int,
+          max_cells: int = 1_000) -> Staged:
+    """Copy the assignment folder of ``submission`` into ``workdir`` and restore its locked cells; a notebook of
+    more than ``max_cells`` cells is refused (papermill saves the whole notebook after each cell)."""
     folder = submission.parent
     _require_regular(folder, "folder", stat.S_ISDIR)
     _require_regular(submission, "file", stat.S_ISREG)
@@ -281,6 +292,9 @@ def stage(submission: Path, released: Path, workdir: Path, copy_bytes: int, copy
     if not target.is_file() or target.is_symlink():
         raise StagingError(f"{submission.name} could not be staged as a regular file")
     notebook = read_notebook(target)
+    if len(notebook.cells) > max_cells:
+        raise StagingError(f"{submission.name} has {len(notebook.cells):,} cells; the limit is {max_cells:,} "
+                           "(notebook_cells)")
     truth = read_notebook(released)
     restored, notes = restore_locked_cells(notebook, truth)
     restored.cells = without_grade_cells(restored.cells)

@@ -31,12 +31,14 @@ class Limits:
     output_bytes: int
     copy_bytes: int
     copy_files: int
+    notebook_cells: int
     harness_timeout: float
     scoring_timeout: float
     json_bytes: int
     model_bytes: int
     model_expanded_bytes: int
     model_members: int
+    model_parameters: int
     memory_bytes: int
     processes: int
     file_bytes: int

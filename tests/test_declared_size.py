@@ -6,7 +6,7 @@ import zipfile
 
 import pytest
 
-import autograder
+import coursework
 from autograder import rubric as rubrics
 from autograder.errors import ArtifactError
 from autograder.pipeline.declared_size import DeclaredSizeError, declared_parameters
@@ -135,7 +135,7 @@ def replace_config(path, config):
 
 
 def test_a_saved_model_declaring_a_huge_layer_is_refused_before_it_is_loaded(tmp_path):
-    autograder.submit(tmp_path, model=keras_lenet5())
+    coursework.submit(tmp_path, model=keras_lenet5())
     config = json.loads(zipfile.ZipFile(tmp_path / "model.keras").read("config.json"))
     dense = next(layer for layer in config["config"]["layers"] if layer["class_name"] == "Dense")
     dense["config"]["units"] = 3_000_000
@@ -162,7 +162,7 @@ def test_a_weights_file_declaring_gigabytes_in_a_few_kilobytes_is_refused(tmp_pa
 
     import h5py
 
-    autograder.submit(tmp_path, model=keras_lenet5())
+    coursework.submit(tmp_path, model=keras_lenet5())
     with zipfile.ZipFile(tmp_path / "model.keras") as archive:
         weights = io.BytesIO(archive.read("model.weights.h5"))
     with h5py.File(weights, "a") as h5:  # 3 GB of zeros, gzip-chunked: stored in a few KB
@@ -190,7 +190,7 @@ def test_an_npz_weights_member_declaring_gigabytes_is_refused(tmp_path):
 
     import numpy as np
 
-    autograder.submit(tmp_path, model=keras_lenet5())
+    coursework.submit(tmp_path, model=keras_lenet5())
     header = io.BytesIO()
     np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False,
                                                   "shape": (100_000, 100_000)})
@@ -208,5 +208,5 @@ def test_an_npz_weights_member_declaring_gigabytes_is_refused(tmp_path):
 
 
 def test_an_honest_saved_model_passes_every_size_check(tmp_path):
-    autograder.submit(tmp_path, model=transfer_model())
+    coursework.submit(tmp_path, model=transfer_model())
     assert ScoringContext(tmp_path, None, "smoke", LIMITS).model("model").count_params() > 14_000_000

@@ -161,4 +161,4 @@ def test_grade_prints_no_escape_and_refuses_the_huge_model(tmp_path, data_dir):
     assert "declares more than 50,000,000 variables" in stdout, stdout
     assert "notes" + "osc\\x1b]52;c;" in stdout  # the skipped file, named in the table, escaped
     page = (out / f"{WARMUP}.html").read_text()
-    assert 'href="javascript:' not in page and "javascript\\:alert" in page
+    assert 'href="javascript:' not in page and "[x](javascript:alert(1)).txt (a symlink)" in page  # text, no link

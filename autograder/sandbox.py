@@ -5,7 +5,8 @@ student's lifted functions. Each runs inside ``bwrap`` (bubblewrap, the
 sandbox Flatpak uses) with:
 
 - the system, the Python installation, the virtual environment, the
-  ``coursework`` package and the course data read-only;
+  ``coursework`` package and the training-only copy of the course data
+  (:mod:`autograder.student_data`) read-only; never a test split;
 - its staged folder and OUTPUT_DIR (and nothing else of the grader's) read-write;
 - a private ``/tmp`` and a fresh, empty home, both size-capped;
 - no network (its own network namespace: papermill talks to the kernel over
@@ -176,9 +177,14 @@ class Sandbox:
     readable: tuple[Path, ...] = ()  # extra read-only folders at their own path (the course data)
     home_readable: dict[str, Path] = field(default_factory=dict)  # read-only folders inside the fresh home
     slot: int = 0  # the job slot: which unprivileged user a root grader runs it as
+    data_dir: Optional[Path] = None  # the course data the kernel is given ($CNN_COURSE_DATA): training splits only
+    overlays: dict[Path, Path] = field(default_factory=dict)  # file bound over a file of the environment: its source
 
     def environment(self, env: dict[str, str]) -> dict[str, str]:
-        """``env`` adjusted to the sandbox's home."""
+        """``env`` adjusted to the sandbox's home and data."""
+        env = {k: v for k, v in env.items() if k != "CNN_COURSE_DATA"}
+        if self.data_dir is not None:
+            env["CNN_COURSE_DATA"] = str(self.data_dir)
         return {**env, "HOME": str(HOME), "XDG_CACHE_HOME": str(HOME / ".cache"), "KERAS_HOME": str(HOME / ".keras"),
                 "MPLCONFIGDIR": str(HOME / ".config" / "matplotlib"), "IPYTHONDIR": str(HOME / ".ipython"),
                 "JUPYTER_RUNTIME_DIR": str(HOME / ".local" / "share" / "jupyter" / "runtime"),
@@ -208,6 +214,8 @@ class Sandbox:
         for path in [*self._python_paths(), *self.readable]:
             command += ["--ro-bind", str(path), str(path)]
         command += self._grader_hidden()
+        for target, source in self.overlays.items():
+            command += ["--ro-bind", str(source), str(target)]
         command += ["--perms", "0777", "--size", str(limits.tmp_bytes), "--tmpfs", str(HOME)]
         command += _parents([HOME / relative for relative in self.home_readable] + list(self.writable))
         for relative, path in self.home_readable.items():
@@ -245,17 +253,15 @@ def _parents(paths: Sequence[Path]) -> list[str]:
             for arg in ("--perms", "0777" if HOME in parent.parents else "0755", "--dir", str(parent))]
 
 
-def sandbox_for(limits: Limits, writable: Sequence[Path], data_dir: Optional[str], slot: int) -> Sandbox:
-    """The sandbox of one notebook: its folders writable, the course data and the grader's caches read-only.
-    ``slot``: a job slot this process holds (:func:`claim_slot`)."""
-    from coursework import datasets, pretrained
+def sandbox_for(limits: Limits, writable: Sequence[Path], data_view: Optional[Path], slot: int) -> Sandbox:
+    """The sandbox of one notebook: its folders writable, ``data_view`` (the training-only course data of
+    :func:`autograder.student_data.student_view`) and VGG16's cached weights read-only. No other data, and none
+    of the grader's caches: those hold test splits. ``slot``: a job slot this process holds
+    (:func:`claim_slot`)."""
+    from autograder.student_data import overlays
+    from coursework import pretrained
 
-    readable = tuple(Path(p).resolve() for p in filter(None, [data_dir, os.environ.get(datasets.ENV_DIR)])
-                     if Path(p).is_dir())
-    home = {}
-    for relative, path in ((".cache/cnn-course/subsets", datasets.subset_cache_dir()),
-                           (".keras/datasets", datasets.keras_cache_dir()),
-                           (".keras/models", pretrained.keras_models_dir())):
-        if path.is_dir():
-            home[relative] = path.resolve()
-    return Sandbox(limits, tuple(Path(p).resolve() for p in writable), tuple(dict.fromkeys(readable)), home, slot)
+    home = {".keras/models": pretrained.keras_models_dir().resolve()} if pretrained.keras_models_dir().is_dir() else {}
+    view = Path(data_view).resolve() if data_view is not None else None
+    return Sandbox(limits, tuple(Path(p).resolve() for p in writable), (view,) if view else (), home, slot,
+                   data_dir=view, overlays=overlays(view) if view else {})

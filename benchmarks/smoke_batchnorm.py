@@ -17,7 +17,7 @@ import numpy as np
 from keras import layers
 
 from autograder.checks.batchnorm import settled
-from coursework.datasets import load_subset
+from coursework.datasets import training_split
 from tests.separable_variants import VARIANTS
 
 
@@ -38,9 +38,9 @@ def accuracy(model, x, y) -> float:
 
 def main(seed: int = 0) -> None:
     keras.utils.set_random_seed(seed)
-    (x, y), (xv, yv) = load_subset("cifar10", 4000, 1000, seed=0)
+    (x, y), (xv, yv) = training_split("cifar10", 1000, 4000, seed=0)
     x, xv = x.astype("float32") / 255, xv.astype("float32") / 255
-    (xs, _), _ = load_subset("cifar10", 2000, 10, seed=1)
+    (xs, _), _ = training_split("cifar10", 10, 2000, seed=1)
     xs = xs.astype("float32") / 255
     for name, source in VARIANTS.items():
         scope = {"keras": keras, "layers": layers}

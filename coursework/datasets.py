@@ -1,4 +1,11 @@
-"""The course's data sets: MNIST, CIFAR-10 and dogs-vs-cats small.
+"""The course's data sets: MNIST, CIFAR-10, dogs-vs-cats small and scikit-learn's 8x8 digits.
+
+Each has a training split and a test split. A notebook trains on the training
+split and validates on a fixed part carved from it (:func:`training_split`;
+dogs-vs-cats: ``train/`` and ``validation/``); the test split (:func:`test_split`,
+dogs-vs-cats ``test/``) is what the grader scores on. In a graded run the
+notebook is given a copy of the data without the test split, and asking for it
+raises :class:`HeldOutError`.
 
 Each loader looks, in order, in:
 
@@ -37,6 +44,17 @@ ArrayPair = tuple[np.ndarray, np.ndarray]
 
 class DatasetNotFoundError(AutograderError, FileNotFoundError):
     """A data set is in none of the places searched."""
+
+
+class HeldOutError(DatasetNotFoundError):
+    """The test split was asked for where only the training split is given (a graded run)."""
+
+
+def _held_out(name: str, where: object) -> HeldOutError:
+    return HeldOutError(
+        f"The test split of {name} is held out: {where} holds only the training split. In a graded run the "
+        "grader keeps the test images to itself and scores your saved model on them; train on the training "
+        "split and validate on the part carved from it (coursework.datasets.training_split).")
 
 
 def keras_home() -> Path:
@@ -80,41 +98,69 @@ def _find(filename: str, data_dir) -> tuple[Optional[Path], list[str]]:
     return None, looked
 
 
-def _load_npz(path: Path, label_shape: Sequence[int] = ()) -> tuple[ArrayPair, ArrayPair]:
+def _load_npz(path: Path, label_shape: Sequence[int] = (), splits: Sequence[str] = ("train", "test"),
+              name: str = "") -> dict[str, ArrayPair]:
+    """The ``splits`` of an ``.npz`` holding ``x_SPLIT``/``y_SPLIT``, as uint8; a missing test split is held out."""
+    result = {}
     with np.load(path, allow_pickle=False) as data:
-        x_train, y_train, x_test, y_test = (data[k] for k in ("x_train", "y_train", "x_test", "y_test"))
-    y_train = y_train.astype(np.uint8).reshape(-1, *label_shape)
-    y_test = y_test.astype(np.uint8).reshape(-1, *label_shape)
-    return (x_train.astype(np.uint8), y_train), (x_test.astype(np.uint8), y_test)
+        for split in splits:
+            if f"x_{split}" not in data.files:
+                if split == "test":
+                    raise _held_out(name or path.stem, path)
+                raise DatasetNotFoundError(f"{path} holds no {split} split")
+            x, y = data[f"x_{split}"], data[f"y_{split}"]
+            result[split] = (x.astype(np.uint8), y.astype(np.uint8).reshape(-1, *label_shape))
+    return result
+
+
+LABEL_SHAPES = {"mnist": (), "cifar10": (1,), "digits": ()}
+
+
+def load_split(name: str, split: str, data_dir=None, download: bool = True) -> ArrayPair:
+    """One split, ``"train"`` or ``"test"``, of ``"mnist"``, ``"cifar10"`` or ``"digits"``, shaped as Keras
+    returns it. The test split raises :class:`HeldOutError` where only the training split is given."""
+    return _load(name, (split,), data_dir, download)[split]
+
+
+def _load(name: str, splits: Sequence[str], data_dir, download: bool) -> dict[str, ArrayPair]:
+    if name == "digits":
+        return {split: _digits(split) for split in splits}
+    if name not in ("mnist", "cifar10"):
+        raise ValueError(f"unknown data set {name!r}; choose from {sorted(LABEL_SHAPES)}")
+    path, looked = _find(f"{name}.npz", data_dir)
+    if path is not None:
+        return _load_npz(path, LABEL_SHAPES[name], splits, name)
+    if name == "cifar10":
+        cache = keras_cache_dir() / "cifar-10-batches-py"
+        looked.append(f"{cache} (Keras's own CIFAR-10 cache)")
+        if (cache / "test_batch").exists():
+            import keras  # Keras reads its own cache without the network
+
+            train, test = keras.datasets.cifar10.load_data()
+            return {split: {"train": train, "test": test}[split] for split in splits}
+    train, test = _download(name, looked, download)
+    return {split: {"train": train, "test": test}[split] for split in splits}
 
 
 def load_mnist(data_dir=None, download: bool = True) -> tuple[ArrayPair, ArrayPair]:
-    """MNIST exactly as ``keras.datasets.mnist.load_data()`` returns it.
+    """MNIST exactly as ``keras.datasets.mnist.load_data()`` returns it: (train, test).
 
-    ``x`` is (N, 28, 28) uint8, ``y`` is (N,) uint8.
+    ``x`` is (N, 28, 28) uint8, ``y`` is (N,) uint8. In a graded run the test split is held out
+    (:class:`HeldOutError`): notebooks use :func:`training_split`.
     """
-    path, looked = _find("mnist.npz", data_dir)
-    if path is not None:
-        return _load_npz(path)
-    return _download("mnist", looked, download)
+    splits = _load("mnist", ("train", "test"), data_dir, download)
+    return splits["train"], splits["test"]
 
 
 def load_cifar10(data_dir=None, download: bool = True) -> tuple[ArrayPair, ArrayPair]:
-    """CIFAR-10 exactly as ``keras.datasets.cifar10.load_data()`` returns it.
+    """CIFAR-10 exactly as ``keras.datasets.cifar10.load_data()`` returns it: (train, test).
 
     ``x`` is (N, 32, 32, 3) uint8, ``y`` is (N, 1) uint8. Reads ``cifar10.npz``
     (the course's single-file copy) or Keras's own ``cifar-10-batches-py`` cache.
+    In a graded run the test split is held out (:class:`HeldOutError`).
     """
-    path, looked = _find("cifar10.npz", data_dir)
-    if path is not None:
-        return _load_npz(path, label_shape=(1,))
-    cache = keras_cache_dir() / "cifar-10-batches-py"
-    looked.append(f"{cache} (Keras's own CIFAR-10 cache)")
-    if (cache / "test_batch").exists():
-        import keras  # Keras reads its own cache without the network
-
-        return keras.datasets.cifar10.load_data()
-    return _download("cifar10", looked, download)
+    splits = _load("cifar10", ("train", "test"), data_dir, download)
+    return splits["train"], splits["test"]
 
 
 def _download(name: str, looked: list[str], download: bool) -> tuple[ArrayPair, ArrayPair]:
@@ -135,10 +181,12 @@ def _download(name: str, looked: list[str], download: bool) -> tuple[ArrayPair, 
 
 def cats_and_dogs_small(data_dir=None, check: bool = True) -> Path:
     """The directory holding dogs-vs-cats small: ``train/``, ``validation/``, ``test/``,
-    each with ``cats/`` and ``dogs/`` (1000, 500 and 500 JPEGs per class).
+    each with ``cats/`` and ``dogs/`` (1000, 500 and 500 JPEGs per class). A graded
+    run's copy has no ``test/``: the grader holds it out.
 
-    With ``check``, the layout is verified (every split and class present and
-    not empty); a partial copy is an error, not a silent half data set.
+    With ``check``, the layout is verified (training and validation splits with
+    both classes, not empty; ``test/`` too where it exists); a partial copy is an
+    error, not a silent half data set.
     """
     looked = []
     for why, directory in search_dirs(data_dir):
@@ -159,7 +207,7 @@ def cats_and_dogs_small(data_dir=None, check: bool = True) -> Path:
 
 def _check_cats_and_dogs(path: Path) -> None:
     problems = []
-    for split in SPLITS:
+    for split in [s for s in SPLITS if s != "test" or (path / s).exists()]:
         for cls in CLASSES:
             folder = path / split / cls
             if not folder.is_dir() or not any(folder.glob("*.jpg")):
@@ -219,18 +267,31 @@ def sha256_manifest(root: os.PathLike | str) -> dict[str, str]:
     }
 
 
-def load_digits() -> tuple[ArrayPair, ArrayPair]:
-    """scikit-learn's bundled 8x8 digits (no download): ``x`` (N, 8, 8) uint8 in 0..16.
+DIGITS_IMAGES, DIGITS_TEST = 1797, 360  # scikit-learn's digits; the test split: a fixed, stratified 360
 
-    A fixed, stratified split: 1437 images to train on, 360 to validate on.
-    """
+
+def digits_test_mask(labels: np.ndarray) -> np.ndarray:
+    """Which of scikit-learn's 1797 digits (by their labels, in the file's order) form the test split."""
+    mask = np.zeros(len(labels), bool)
+    mask[stratified_indices(labels, DIGITS_TEST, seed=0)] = True
+    return mask
+
+
+def _digits(split: str) -> ArrayPair:
+    """scikit-learn's bundled 8x8 digits (no download): ``x`` (N, 8, 8) uint8 in 0..16. In a graded run
+    scikit-learn's file holds the training split only (the grader puts a copy without the test digits over it)."""
     from sklearn.datasets import load_digits as sklearn_digits
 
     digits = sklearn_digits()
     x, y = digits.images.astype(np.uint8), digits.target.astype(np.uint8)
-    validation = np.zeros(len(y), bool)
-    validation[stratified_indices(y, 360, seed=0)] = True
-    return (x[~validation], y[~validation]), (x[validation], y[validation])
+    if len(y) == DIGITS_IMAGES:
+        test = digits_test_mask(y)
+        return (x[test], y[test]) if split == "test" else (x[~test], y[~test])
+    if len(y) == DIGITS_IMAGES - DIGITS_TEST:
+        if split == "test":
+            raise _held_out("the digits", "scikit-learn's digits.csv.gz")
+        return x, y
+    raise DatasetNotFoundError(f"scikit-learn's digits hold {len(y)} images, not {DIGITS_IMAGES}")
 
 
 def load_image_split(directory: os.PathLike | str, image_size: tuple[int, int] = (150, 150)) -> ArrayPair:
@@ -279,43 +340,56 @@ def subset_cache_dir() -> Path:
     return Path(base) / "cnn-course" / "subsets"
 
 
-def load_subset(
-    name: str,
-    n_train: int,
-    n_test: int,
-    seed: int = 0,
-    data_dir=None,
-    download: bool = True,
-    cache: bool = True,
-) -> tuple[ArrayPair, ArrayPair]:
-    """A stratified subset of ``"mnist"`` or ``"cifar10"``, shaped like the full loader's.
+def training_split(name: str, n_validation: int, n_train: Optional[int] = None, seed: int = 0,
+                   data_dir=None, download: bool = True, cache: bool = True) -> tuple[ArrayPair, ArrayPair]:
+    """The training split of ``"mnist"``, ``"cifar10"`` or ``"digits"`` as (train, validation): a fixed,
+    stratified ``n_validation`` images carved from it to validate on, and the rest (or a stratified
+    ``n_train`` of the rest) to train on. Shaped like Keras's loaders. Never touches the test split.
 
-    Subsets are cached as uncompressed ``.npz`` (keyed by data set, sizes and
-    seed), so a smoke run does not decompress all of CIFAR-10 every time. A
-    cached file is used only when it matches the checksum recorded beside it;
-    a cache that cannot be written (read-only in the grader's sandbox) is
-    simply not written.
+    Cached as uncompressed ``.npz`` (keyed by data set, sizes and seed), so a smoke run does not
+    decompress all of CIFAR-10 every time; a cached file is used only when it matches the checksum
+    recorded beside it, and a cache that cannot be written is simply not written.
     """
-    loaders = {"mnist": load_mnist, "cifar10": load_cifar10}
-    if name not in loaders:
-        raise ValueError(f"unknown data set {name!r}; choose from {sorted(loaders)}")
-    path = subset_cache_dir() / f"{name}-{n_train}-{n_test}-seed{seed}.npz"
-    if cache and _intact(path):
-        return _load_npz(path, label_shape=(1,) if name == "cifar10" else ())
-    (x_train, y_train), (x_test, y_test) = loaders[name](data_dir, download=download)
-    train = stratified_indices(y_train, n_train, seed)
-    test = stratified_indices(y_test, n_test, seed)
-    result = (x_train[train], y_train[train]), (x_test[test], y_test[test])
-    if cache:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp.npz")
-            np.savez(tmp, x_train=result[0][0], y_train=result[0][1], x_test=result[1][0], y_test=result[1][1])
-            _checksum_file(path).write_text(_sha256(tmp))
-            os.replace(tmp, path)
-        except OSError:
-            pass  # a read-only cache: the subset is simply not kept
+    path = subset_cache_dir() / f"{name}-train{n_train or 'all'}-validation{n_validation}-seed{seed}.npz"
+    if cache and name != "digits" and _intact(path):
+        kept = _load_npz(path, LABEL_SHAPES[name], ("train", "validation"))
+        return kept["train"], kept["validation"]
+    x, y = load_split(name, "train", data_dir, download)
+    validation = stratified_indices(y, n_validation, seed)
+    rest = np.setdiff1d(np.arange(len(y)), validation)
+    train = rest if n_train is None else rest[stratified_indices(y[rest], n_train, seed)]
+    result = (x[train], y[train]), (x[validation], y[validation])
+    if cache and name != "digits":
+        _keep(path, x_train=result[0][0], y_train=result[0][1], x_validation=result[1][0], y_validation=result[1][1])
     return result
+
+
+def test_split(name: str, size: Optional[int] = None, seed: int = 0, data_dir=None, download: bool = True,
+               cache: bool = True) -> ArrayPair:
+    """The test split of ``"mnist"``, ``"cifar10"`` or ``"digits"`` (a stratified ``size`` of it, cached
+    like :func:`training_split`): what the grader scores on. Held out in a graded run (:class:`HeldOutError`)."""
+    if size is None:
+        return load_split(name, "test", data_dir, download)
+    path = subset_cache_dir() / f"{name}-test{size}-seed{seed}.npz"
+    if cache and name != "digits" and _intact(path):
+        return _load_npz(path, LABEL_SHAPES[name], ("test",))["test"]
+    x, y = load_split(name, "test", data_dir, download)
+    chosen = stratified_indices(y, size, seed)
+    if cache and name != "digits":
+        _keep(path, x_test=x[chosen], y_test=y[chosen])
+    return x[chosen], y[chosen]
+
+
+def _keep(path: Path, **arrays: np.ndarray) -> None:
+    """Write ``arrays`` to ``path`` with its checksum beside it; nothing when the cache is read-only or full."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez(tmp, **arrays)
+        _checksum_file(path).write_text(_sha256(tmp))
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 def _sha256(path: Path) -> str:
@@ -362,6 +436,9 @@ def cats_and_dogs_subset(per_class: dict[str, int], seed: int = 0, data_dir=None
         out = Path(tempfile.mkdtemp(prefix=f"{CATS_AND_DOGS}-"))
         done = out / ".complete"
     for split in sorted(per_class):
+        if not (source / split).is_dir():
+            raise _held_out("dogs-vs-cats small", source) if split == "test" else DatasetNotFoundError(
+                f"{source} has no {split}/ folder")
         for c, cls in enumerate(CLASSES):
             rng = np.random.default_rng([seed, list(SPLITS).index(split), c])  # independent of the other splits
             files = sorted((source / split / cls).glob("*.jpg"))

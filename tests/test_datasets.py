@@ -118,15 +118,56 @@ def test_stratified_indices_are_balanced_sorted_and_deterministic():
         datasets.stratified_indices(labels, 10_000)
 
 
-def test_subset_is_cached_and_shaped_like_the_full_loader(data_dir, isolated_caches):
-    first = datasets.load_subset("mnist", 200, 50, seed=3, data_dir=data_dir)
-    (x_train, y_train), (x_test, y_test) = first
-    assert x_train.shape == (200, 28, 28) and y_test.shape == (50,)
+def test_training_split_is_carved_from_training_images_and_cached(data_dir, isolated_caches):
+    first = datasets.training_split("mnist", 50, 200, seed=3, data_dir=data_dir)
+    (x_train, y_train), (x_val, y_val) = first
+    assert x_train.shape == (200, 28, 28) and y_val.shape == (50,)
     assert np.bincount(y_train).tolist() == [20] * 10
+    (full_x, _), (test_x, _) = datasets.load_mnist(data_dir)
+    digests = lambda x: {image.tobytes() for image in x}  # noqa: E731
+    assert digests(x_train) | digests(x_val) <= digests(full_x)
+    assert not (digests(x_train) | digests(x_val)) & digests(test_x)  # nothing of the test split
+    assert not digests(x_train) & digests(x_val)  # validation is set aside, not trained on
     cached = list((isolated_caches / "cache").rglob("*.npz"))
-    assert len(cached) == 1
-    again = datasets.load_subset("mnist", 200, 50, seed=3, data_dir=isolated_caches / "empty", download=False)
+    assert len(cached) == 1 and set(np.load(cached[0]).files) == {"x_train", "y_train", "x_validation", "y_validation"}
+    again = datasets.training_split("mnist", 50, 200, seed=3, data_dir=isolated_caches / "empty", download=False)
     assert all(np.array_equal(a, b) for a, b in zip(first[0] + first[1], again[0] + again[1]))
+
+
+def test_test_split_is_the_held_out_split(data_dir, isolated_caches):
+    x, y = datasets.test_split("mnist", 100, seed=0, data_dir=data_dir)
+    (_, _), (test_x, test_y) = datasets.load_mnist(data_dir)
+    assert x.shape == (100, 28, 28) and np.bincount(y).tolist() == [10] * 10
+    assert {i.tobytes() for i in x} <= {i.tobytes() for i in test_x}
+
+
+def test_a_training_only_copy_refuses_the_test_split_clearly(tmp_path, isolated_caches):
+    np.savez(tmp_path / "mnist.npz", x_train=np.zeros((30, 28, 28), np.uint8), y_train=np.arange(30) % 10)
+    (x_train, _), (x_val, _) = datasets.training_split("mnist", 10, data_dir=tmp_path, download=False)
+    assert len(x_train) == 20 and len(x_val) == 10
+    for ask in (lambda: datasets.load_mnist(tmp_path, download=False),
+                lambda: datasets.test_split("mnist", 10, data_dir=tmp_path, download=False)):
+        with pytest.raises(datasets.HeldOutError, match="test split of mnist is held out.*training_split"):
+            ask()
+
+
+def test_digits_hold_360_apart(isolated_caches):
+    (x_train, y_train), (x_val, _) = datasets.training_split("digits", 300)
+    x_test, y_test = datasets.test_split("digits")
+    assert len(x_train) + len(x_val) == 1437 and x_test.shape == (360, 8, 8)
+    assert not {i.tobytes() for i in x_test} & {i.tobytes() for i in np.concatenate([x_train, x_val])}
+
+
+def test_cats_and_dogs_without_test_is_a_training_copy(data_dir, tmp_path, isolated_caches):
+    copy = tmp_path / datasets.CATS_AND_DOGS
+    for split in ("train", "validation"):
+        for cls in datasets.CLASSES:
+            (copy / split / cls).mkdir(parents=True)
+            jpg = next((data_dir / datasets.CATS_AND_DOGS / split / cls).glob("*.jpg"))
+            (copy / split / cls / jpg.name).write_bytes(jpg.read_bytes())
+    assert datasets.cats_and_dogs_small(tmp_path) == copy
+    with pytest.raises(datasets.HeldOutError, match="dogs-vs-cats small is held out"):
+        datasets.cats_and_dogs_subset({"test": 1}, data_dir=tmp_path)
 
 
 def test_cats_and_dogs_subset(data_dir, isolated_caches):

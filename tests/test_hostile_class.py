@@ -191,8 +191,8 @@ def hostile_class(tmp_path_factory, data_dir):
     root = tmp_path_factory.mktemp("hostile")
     class_dir, out = root / "submitted", root / "grading"
     saved = {k: os.environ.get(k) for k in ("XDG_CACHE_HOME", "AUTOGRADER_HOSTILE_SECRET")}
-    os.environ["XDG_CACHE_HOME"] = str(root / "cache")  # the grader's own cache, which the kernels see read-only
-    datasets.load_subset("mnist", 100, 100, data_dir=data_dir)  # something there to poison
+    os.environ["XDG_CACHE_HOME"] = str(root / "cache")  # the grader's own cache, never bound into a sandbox
+    datasets.training_split("mnist", 100, 100, data_dir=data_dir)  # something there to poison
     for student, (edit, _, _) in STUDENTS.items():
         variant(class_dir / student, WARMUP, edit)
     watched = [ROOT / "autograder", ROOT / "coursework", ROOT / "assignments", ROOT / "reference_solutions",

@@ -169,3 +169,38 @@ def test_sweep_kills_its_slots_user_and_no_other():
         for process in sleepers.values():
             process.kill()
             process.wait()
+
+
+@needs_bwrap
+def test_the_sandbox_holds_the_training_splits_only(tmp_path, data_dir):
+    """Given the course data through a symlink and `..`, the kernel's $CNN_COURSE_DATA is the path the sandbox
+    binds (the training-only view), where every loader works and no test split exists; scikit-learn's
+    digits are the 1,437 training ones, and neither the data folder nor the grader's caches are there."""
+    from autograder.student_data import student_view
+    from coursework import datasets
+
+    (tmp_path / "link").symlink_to(data_dir.resolve(), target_is_directory=True)
+    (tmp_path / "up").mkdir()
+    view = student_view(str(tmp_path / "up" / ".." / "link"))
+    assert view == student_view(str(data_dir))  # the same sources: the same view
+    hidden = [str(data_dir.resolve()), str(datasets.subset_cache_dir()), str(datasets.keras_cache_dir())]
+    result = in_sandbox(
+        "import os, numpy as np\n"
+        "from sklearn.datasets import load_digits\n"
+        "from coursework import datasets\n"
+        "data = os.environ['CNN_COURSE_DATA']\n"
+        "print('data', data)\n"
+        "print('mnist', sorted(np.load(data + '/mnist.npz').files), sorted(np.load(data + '/cifar10.npz').files))\n"
+        "print('photos', sorted(os.listdir(data + '/cats_and_dogs_small')))\n"
+        "print('digits', len(load_digits().target))\n"
+        "(x, _), (xv, _) = datasets.training_split('mnist', 100, 500)\n"
+        "print('split', len(x), len(xv))\n"
+        "try:\n    datasets.load_mnist()\nexcept datasets.HeldOutError as exc:\n    print('refused', exc)\n"
+        f"print('seen', [p for p in {hidden!r} if os.path.exists(p)])\n",
+        sandbox_for(LIMITS, [], view, claim_slot()))
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert f"data {view}\n" in out and view == view.resolve()
+    assert "mnist ['x_train', 'y_train'] ['x_train', 'y_train']" in out
+    assert "photos ['train', 'validation']" in out and "digits 1437" in out and "split 500 100" in out
+    assert "refused The test split of mnist is held out" in out and "seen []" in out

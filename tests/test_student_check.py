@@ -241,9 +241,9 @@ def _built(source: str):
 
 @pytest.fixture(scope="module")
 def cifar_smoke():
-    from coursework.datasets import load_subset
+    from coursework.datasets import training_split
 
-    (x, y), (xv, yv) = load_subset("cifar10", 4000, 1000, seed=0, data_dir=DATA)
+    (x, y), (xv, yv) = training_split("cifar10", 1000, 4000, seed=0, data_dir=DATA)
     return x[:2000].astype("float32") / 255, y[:2000], xv.astype("float32") / 255, yv
 
 

@@ -1,7 +1,8 @@
-"""Checks that re-evaluate saved models on the grader's own validation data."""
+"""Checks that re-evaluate saved models on the grader's held-out test images (never seen by the notebook)."""
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 from autograder.checks import MissingArtifact, Outcome, check
@@ -21,7 +22,7 @@ def validation_accuracy(
     accuracy = ctx.accuracy(model, dataset, size, scale, preprocess)
     detail = {"confusion": ctx.confusion(model, dataset, size, scale, preprocess), "model": model,
               "dataset": dataset}
-    where = f"on the grader's {dataset} validation set" + (f" ({size} images)" if size else "")
+    where = f"on the grader's held-out {dataset} test images" + (f" ({size} images)" if size else "")
     if min_accuracy is None:
         return Outcome(None, f"not judged in the {ctx.profile} profile (too little training to tell learning from "
                        f"chance): {model} evaluates to {accuracy:.4f} {where}. {note}".strip(), accuracy,
@@ -43,8 +44,11 @@ def history_consistent(
     size: Optional[int] = None,
     scale: float = 1.0,
     preprocess: str = "",
+    validation_size: Optional[int] = None,
 ) -> Outcome:
-    """The accuracy the notebook reported agrees with the grader's recomputation.
+    """The accuracy the notebook reported on its validation images agrees with the saved model's accuracy on
+    the grader's test images, within ``tolerance`` plus three standard errors of the difference of two
+    accuracies measured on ``validation_size`` (default: as many as the test images) and on the test images.
 
     ``which`` is "last" when the final weights were saved, "best" when the
     notebook saved its best checkpoint.
@@ -55,18 +59,27 @@ def history_consistent(
         raise MissingArtifact(f"the history of {model} has no {metric!r}")
     claimed = values[-1] if which == "last" else max(values)
     recomputed = ctx.accuracy(model, dataset, size, scale, preprocess)
+    tested = len(ctx.predictions(model, dataset, size, scale, preprocess)[0])
+    allowed = tolerance + sampling_margin(recomputed, validation_size or tested, tested)
     gap = abs(claimed - recomputed)
     detail = {"history": history, "model": model}  # as the grader read it, for the page's learning curves
-    if gap <= tolerance:
-        return Outcome(True, f"reported {metric} {claimed:.4f} agrees with the recomputed {recomputed:.4f}", gap,
-                       detail=detail)
+    if gap <= allowed:
+        return Outcome(True, f"reported {metric} {claimed:.4f} agrees with {recomputed:.4f} on the test images "
+                             f"(within {allowed:.4f})", gap, detail=detail)
     return Outcome(
         False,
-        f"reported {metric} {claimed:.4f} ({which} epoch) but the saved model scores {recomputed:.4f}: "
-        f"a gap of {gap:.4f} (tolerance {tolerance}); was the saved model the one trained?",
+        f"reported {metric} {claimed:.4f} ({which} epoch) but the saved model scores {recomputed:.4f} on the test "
+        f"images: a gap of {gap:.4f}, beyond the {allowed:.4f} that sampling explains; was the saved model the one "
+        "trained?",
         gap,
         detail=detail,
     )
+
+
+def sampling_margin(accuracy: float, n_validation: int, n_test: int) -> float:
+    """Three standard errors of the difference between one accuracy measured on two independent samples."""
+    p = min(max(accuracy, 0.0), 1.0)
+    return 3 * math.sqrt(max(p * (1 - p), 0.01 * 0.99) * (1 / max(n_validation, 1) + 1 / max(n_test, 1)))
 
 
 @check("epochs_within")
@@ -84,7 +97,7 @@ def epochs_within(ctx, max_epochs: int, model: str = "model") -> Outcome:
 def beats_model(ctx, dataset: str, baseline: str = "base", model: str = "model", size: Optional[int] = None,
                 scale: float = 1.0, margin: float = 0.0, settle_batchnorm: bool = False,
                 chance_margin: Optional[float] = None) -> Outcome:
-    """The saved model beats the saved baseline, both re-evaluated on the grader's validation data.
+    """The saved model beats the saved baseline, both re-evaluated on the grader's held-out test images.
 
     ``settle_batchnorm`` (short profiles): both are evaluated after re-estimating their BatchNormalization
     statistics (:mod:`autograder.checks.batchnorm`), so that a default momentum is not mistaken for a bad
@@ -97,7 +110,7 @@ def beats_model(ctx, dataset: str, baseline: str = "base", model: str = "model",
     detail = {"confusion": confusion, "model": model, "dataset": dataset}
     gap = ours - theirs
     settled = " (BatchNormalization statistics re-estimated on training images)" if settle_batchnorm else ""
-    text = f"{model} {ours:.4f} against {baseline} {theirs:.4f} on the grader's {dataset} validation set{settled}"
+    text = f"{model} {ours:.4f} against {baseline} {theirs:.4f} on the grader's held-out {dataset} test images{settled}"
     if gap > margin:
         return Outcome(True, f"{text}: better by {gap:.4f}", gap, detail=detail)
     chance = 1 / max(2, len(confusion))

@@ -27,6 +27,7 @@ from autograder.pipeline.stage import stage
 from autograder.progress import Progress
 from autograder.results import unscored, Status
 from autograder.sandbox import hand_over, sandbox_for, sweep
+from autograder.student_data import student_view
 from coursework.submit import HISTORIES
 
 
@@ -49,13 +50,14 @@ def grade_notebook(rubric: rubrics.Rubric, submission: Path, out: Path, workroot
     artifacts = workroot / f"{rubric.name}-artifacts"
     artifacts.mkdir(parents=True, exist_ok=True)
     box = None
+    view = student_view(settings.data_dir)  # the notebook's data: training splits only; scoring reads the test splits
     if settings.sandbox != "off":
-        box = sandbox_for(limits, [staged.directory, artifacts], settings.data_dir, settings.job_slot())
+        box = sandbox_for(limits, [staged.directory, artifacts], view, settings.job_slot())
         hand_over(staged.directory, artifacts, slot=box.slot)
     timings["stage_s"] = time.perf_counter() - t0
 
     parameters: dict[str, Any] = {
-        "PROFILE": settings.profile, "EPOCHS": profile.epochs, "DATA_DIR": settings.data_dir, "SEED": settings.seed,
+        "PROFILE": settings.profile, "EPOCHS": profile.epochs, "DATA_DIR": str(view), "SEED": settings.seed,
         "OUTPUT_DIR": str(artifacts), **profile.parameters,
     }
     executed = out / rubric.notebook

@@ -124,7 +124,8 @@ class ScoringContext:
 
     def validation_data(self, dataset: str, size: Optional[int] = None, scale: float = 1.0, seed: int = 0,
                         preprocess: str = "", image_size: tuple[int, int] = (150, 150)) -> Any:
-        """The grader's own copy of a validation set, as float32 divided by ``scale``, or put through
+        """The grader's evaluation images: the held-out test split (or a fixed, stratified ``size`` of it), which
+        no notebook ever sees, as float32 divided by ``scale``, or put through
         ``preprocess`` ("vgg16": ``keras.applications.vgg16.preprocess_input`` on 0-255 pixels).
         ``image_size``: what the photos of dogs vs. cats are resized to (the other sets have one size)."""
         from coursework import datasets
@@ -132,21 +133,15 @@ class ScoringContext:
         def load() -> Any:
             import numpy as np
 
-            if dataset == "digits":
-                _, (x, y) = datasets.load_digits()
-            elif dataset == "cats_and_dogs":
+            if dataset == "cats_and_dogs":
                 if not all(0 < side <= MAX_PHOTO_SIDE for side in image_size):
                     raise ArtifactError(f"the saved model takes {image_size[0]}x{image_size[1]} images; the grader "
                                         f"resizes its photos to at most {MAX_PHOTO_SIDE}x{MAX_PHOTO_SIDE}")
                 root = (datasets.cats_and_dogs_small(self.data_dir) if size is None else
-                        datasets.cats_and_dogs_subset({"validation": size // 2}, seed=seed, data_dir=self.data_dir))
-                x, y = datasets.load_image_split(root / "validation", image_size)
-            elif dataset in ("mnist", "cifar10"):
-                if size is None:
-                    loader = datasets.load_mnist if dataset == "mnist" else datasets.load_cifar10
-                    _, (x, y) = loader(self.data_dir)
-                else:
-                    _, (x, y) = datasets.load_subset(dataset, size, size, seed=seed, data_dir=self.data_dir)
+                        datasets.cats_and_dogs_subset({"test": size // 2}, seed=seed, data_dir=self.data_dir))
+                x, y = datasets.load_image_split(root / "test", image_size)
+            elif dataset in ("mnist", "cifar10", "digits"):
+                x, y = datasets.test_split(dataset, size, seed=seed, data_dir=self.data_dir)
             else:
                 raise ValueError(f"unknown validation data set {dataset!r}")
             x = x.astype("float32") / scale
@@ -231,7 +226,7 @@ class ScoringContext:
 
             if dataset not in ("mnist", "cifar10"):
                 raise ValueError(f"no training sample for {dataset!r}")
-            (x, _), _ = datasets.load_subset(dataset, SETTLE_IMAGES, 10, seed=1, data_dir=self.data_dir)
+            (x, _), _ = datasets.training_split(dataset, 10, SETTLE_IMAGES, seed=1, data_dir=self.data_dir)
             x = x.astype("float32") / scale
             if preprocess:
                 raise ValueError(f"no training sample with preprocessing {preprocess!r}")

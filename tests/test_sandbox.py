@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -33,8 +34,8 @@ def notebook(tmp_path: Path, *sources: str) -> Path:
 
 def in_sandbox(code: str, box: Sandbox) -> subprocess.CompletedProcess:
     command = box.command([sys.executable, "-c", code], Path("/tmp"))
-    return subprocess.run(command, capture_output=True, text=True, timeout=120,
-                          env=box.environment({"PATH": "/usr/bin:/bin"}))
+    env = {"PATH": "/usr/bin:/bin", **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}}  # as a kernel's
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, env=box.environment(env))
 
 
 def test_lifting_keeps_definitions_and_constants_only(tmp_path):

@@ -37,6 +37,7 @@ class Limits:
     model_bytes: int
     model_expanded_bytes: int
     model_members: int
+    config_numbers: int
     memory_bytes: int
     processes: int
     file_bytes: int

@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from autograder import rubric as rubrics  # noqa: E402
-from autograder.pipeline.grade import GradingSettings, grade_notebook  # noqa: E402
+from autograder.grading import GradingSettings  # noqa: E402
+from autograder.pipeline.grade import grade_notebook  # noqa: E402
 from autograder.pipeline.score import ScoringPool, score  # noqa: E402
 
 

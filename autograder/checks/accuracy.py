@@ -6,7 +6,8 @@ from typing import Any, Optional
 
 from autograder.checks import MissingArtifact, Outcome, check
 
-SAVED_AHEAD = 0.05  # saved weights this far above the grader's retraining are named in the message (no points hang on it)
+# saved weights this far above the grader's retraining are named in the message (no point hangs on it)
+SAVED_AHEAD = 0.05
 
 
 @check("validation_accuracy")
@@ -36,7 +37,8 @@ def validation_accuracy(
     label = model
     if retrain is not None:
         label = f"{model} retrained by the grader ({recipe.describe()}, your optimizer and loss)"
-        own = f"; your run's saved {model} scores {saved:.4f} (shown, not counted: only a model the grader trained counts)"
+        own = (f"; your run's saved {model} scores {saved:.4f} (shown, not counted: only a model the grader "
+               "trained counts)")
         if saved - accuracy > SAVED_AHEAD:
             own += (f". Your saved weights score {saved - accuracy:.2f} above what this architecture and recipe "
                     "reach in the grader's training: were they trained in this run, with these settings?")

@@ -4,7 +4,7 @@ saved weights as before, on the same artifacts in one run.
 Grades each reference once (smoke profile, sandboxed), keeps its artifacts, then scores them alternately with
 the rubric as it is (retraining) and with ``retrain`` taken out of its checks (the saved model scored, as the
 grader did before), and prints the median scoring time of each, the notebook's own time, and the ratio of a
-whole notebook's grading time with and without retraining.
+whole notebook's grading time with and without retraining (one untimed scoring first: imports and data).
 Usage: python benchmarks/provenance_cost.py [--assignment 00 03] [--repeat N]
 """
 
@@ -50,6 +50,7 @@ def main() -> None:
             out.mkdir(parents=True)
             graded = grade_notebook(rubric, ROOT / "reference_solutions", out, work, pool, settings)
             artifacts, notebook = work / f"{rubric.name}-artifacts", work / rubric.name / rubric.notebook
+            score(rubric, "smoke", artifacts, notebook, settings.data_dir, seed=settings.seed)  # warm: imports, data
             times: dict[str, list[float]] = {"saved": [], "retrained": []}
             for _ in range(args.repeat):
                 for label, variant in (("saved", without_retraining(rubric)), ("retrained", rubric)):

@@ -100,6 +100,7 @@ bench: setup
 	$(BIN)/python benchmarks/sandbox_overhead.py
 	$(BIN)/python benchmarks/class_scale.py
 	$(BIN)/python benchmarks/similarity_scale.py --students 300
+	$(BIN)/python benchmarks/provenance_cost.py
 
 data: setup
 	$(BIN)/python -m autograder data fetch

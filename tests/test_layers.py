@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS = (
     ("coursework",),  # the student API: imports nothing of the grader
     ("autograder", "autograder.errors", "autograder.results", "autograder.paths", "autograder.workers"),
-    ("autograder.rubric", "autograder.modelspec"),
+    ("autograder.rubric", "autograder.modelspec", "autograder.retraining"),
     ("autograder.sandbox",),
     ("autograder.studentcode",),
     ("autograder.checks",),

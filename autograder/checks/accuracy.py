@@ -3,33 +3,54 @@
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Any, Optional
 
 from autograder.checks import MissingArtifact, Outcome, check
+
+# saved weights this far above the grader's retraining are named in the message (no point hangs on it)
+SAVED_AHEAD = 0.05
 
 
 @check("validation_accuracy")
 def validation_accuracy(
     ctx, dataset: str, min_accuracy: Optional[float] = None, model: str = "model", size: Optional[int] = None,
-    scale: float = 1.0, note: str = "", preprocess: str = "",
+    scale: float = 1.0, note: str = "", preprocess: str = "", retrain: Optional[dict[str, Any]] = None,
 ) -> Outcome:
-    """The saved model's accuracy, recomputed by the grader, reaches the threshold.
+    """The model's accuracy, computed by the grader on its own evaluation data, reaches the threshold.
 
-    Without ``min_accuracy`` (a profile too small to learn in) the check cannot
-    judge: it is reported as not judged, for no points, once the saved model has
-    evaluated on the grader's data. The detail holds the confusion matrix.
+    With ``retrain`` (``batch_size``, and ``train_size``, ``validation_size``, ``max_epochs`` where they
+    apply), the model scored is the saved architecture retrained by the grader with the notebook's recipe
+    (:mod:`autograder.retraining`): the saved weights earn nothing, and their accuracy is only shown beside it.
+    Without ``min_accuracy`` (a profile too small to learn in) the check cannot judge: it is reported as not
+    judged, for no points, once the model has evaluated on the grader's data. The detail holds the confusion
+    matrix.
     """
-    accuracy = ctx.accuracy(model, dataset, size, scale, preprocess)
-    detail = {"confusion": ctx.confusion(model, dataset, size, scale, preprocess), "model": model,
-              "dataset": dataset}
+    scored, own = model, ""
+    detail: dict[str, Any] = {"model": model, "dataset": dataset}
+    if retrain is not None:
+        saved = ctx.accuracy(model, dataset, size, scale, preprocess)
+        scored = ctx.retrained(model, dataset, scale=scale, **retrain)
+        recipe = ctx.retraining_recipe(retrain["batch_size"], retrain.get("max_epochs"))
+        detail.update(saved_accuracy=saved, retrained=recipe.describe())
+    accuracy = ctx.accuracy(scored, dataset, size, scale, preprocess)
+    detail["confusion"] = ctx.confusion(scored, dataset, size, scale, preprocess)
     where = f"on the grader's held-out {dataset} test images" + (f" ({size} images)" if size else "")
+    label = model
+    if retrain is not None:
+        label = f"{model} retrained by the grader ({recipe.describe()}, your optimizer and loss)"
+        own = (f"; your run's saved {model} scores {saved:.4f} (shown, not counted: only a model the grader "
+               "trained counts)")
+        if saved - accuracy > SAVED_AHEAD:
+            own += (f". Your saved weights score {saved - accuracy:.2f} above what this architecture and recipe "
+                    "reach in the grader's training: were they trained in this run, with these settings?")
     if min_accuracy is None:
         return Outcome(None, f"not judged in the {ctx.profile} profile (too little training to tell learning from "
-                       f"chance): {model} evaluates to {accuracy:.4f} {where}. {note}".strip(), accuracy,
+                       f"chance): {label} evaluates to {accuracy:.4f} {where}{own}. {note}".strip(), accuracy,
                        detail=detail)
     if accuracy >= min_accuracy:
-        return Outcome(True, f"{model}: {accuracy:.4f} {where} (needs {min_accuracy:g})", accuracy, detail=detail)
-    return Outcome(False, f"{model}: {accuracy:.4f} {where}, below the {min_accuracy:g} required", accuracy,
+        return Outcome(True, f"{label}: {accuracy:.4f} {where} (needs {min_accuracy:g}){own}", accuracy,
+                       detail=detail)
+    return Outcome(False, f"{label}: {accuracy:.4f} {where}, below the {min_accuracy:g} required{own}", accuracy,
                    detail=detail)
 
 

@@ -28,6 +28,7 @@ from autograder.sandbox import Sandbox
 from coursework.submit import ANSWERS, HISTORIES, METADATA
 
 
+RETRAINED = "@retrained"  # suffix of a model the grader trained itself from a saved architecture
 SETTLE_IMAGES = 2000  # training images that re-estimate BatchNormalization statistics (stratified, seed 1)
 
 
@@ -35,13 +36,16 @@ class ScoringContext:
     """What a check may look at: the artifacts, the staged notebook's code, the grader's data."""
 
     def __init__(self, artifacts: Path, notebook: Optional[Path], profile: str, limits: Limits,
-                 data_dir: Optional[str] = None, sandbox: Optional[Sandbox] = None):
+                 data_dir: Optional[str] = None, sandbox: Optional[Sandbox] = None, epochs: int = 1,
+                 seed: int = 0):
         self.artifacts = Path(artifacts)
         self.notebook = notebook
         self.profile = profile
         self.limits = limits
         self.data_dir = data_dir
         self.sandbox = sandbox  # where the student's functions run, when a check calls them
+        self.epochs = epochs  # the profile's epochs: what the grader retrains for (see retrained)
+        self.seed = seed  # the seed injected into the notebook: the grader retrains under it too
         self._cache: dict[Any, Any] = {}
 
     def _cached(self, key: Any, make: Any) -> Any:
@@ -234,6 +238,45 @@ class ScoringContext:
 
         return self._cached(("train", dataset, size, scale, preprocess), load)
 
+    def training_data(self, dataset: str, size: Optional[int] = None, scale: float = 1.0,
+                      validation_size: int = 10) -> Any:
+        """The grader's own copy of the course's training split (what the notebook trains on), as float32
+        divided by ``scale``: ``size`` images of it (all by default), after the ``validation_size`` images a
+        notebook validates on are set apart (:func:`coursework.datasets.training_split`)."""
+        from coursework import datasets
+
+        def load() -> Any:
+            import numpy as np
+
+            if dataset not in ("digits", "mnist", "cifar10"):
+                raise ValueError(f"the grader has no training split of {dataset!r} to retrain on")
+            (x, y), _ = datasets.training_split(dataset, validation_size, size, seed=0, data_dir=self.data_dir)
+            x = x.astype("float32") / scale
+            return (x[..., None] if x.ndim == 3 else x), np.asarray(y).reshape(-1)
+
+        return self._cached(("training", dataset, size, scale, validation_size), load)
+
+    def retrained(self, model_name: str, dataset: str, batch_size: int, train_size: Optional[int] = None,
+                  scale: float = 1.0, max_epochs: Optional[int] = None, validation_size: int = 10) -> str:
+        """Retrain ``model_name``'s saved architecture with its saved recipe on the grader's training data
+        (:mod:`autograder.retraining`); the name under which :meth:`accuracy` scores that model."""
+        from autograder import retraining
+
+        name = model_name + RETRAINED
+        recipe = self.retraining_recipe(batch_size, max_epochs)
+
+        def train() -> Any:
+            x, y = self.training_data(dataset, train_size, scale, validation_size)
+            return retraining.retrain(self.keras_config(model_name), x, y, recipe, self.limits.config_numbers)
+
+        self._cached(("model", name), train)
+        return name
+
+    def retraining_recipe(self, batch_size: int, max_epochs: Optional[int] = None) -> Any:
+        from autograder import retraining
+
+        return retraining.Recipe(retraining.epochs_for(self.epochs, max_epochs), batch_size, self.seed)
+
     def keras_config(self, model_name: str) -> dict[str, Any]:
         """The JSON config inside a saved ``.keras`` file (read from the zip, nothing deserialized)."""
         import zipfile
@@ -381,10 +424,11 @@ def score(
     static_only: bool = False,
     limits: Optional[Limits] = None,
     sandbox: Optional[Sandbox] = None,
+    seed: int = 0,
 ) -> list[CheckResult]:
-    """Run the rubric's checks (all, or ``check_ids``) in this process."""
+    """Run the rubric's checks (all, or ``check_ids``) in this process; ``seed``: the run's injected seed."""
     context = ScoringContext(artifacts, notebook, profile, limits or rubric.profiles[profile].limits, data_dir,
-                             sandbox)
+                             sandbox, rubric.profiles[profile].epochs, seed)
     results = []
     for spec in selected(rubric, check_ids, static_only):
         status, message, value, fraction, detail = run_check(spec.function, context,
@@ -395,13 +439,13 @@ def score(
 
 
 def _score_job(rubric: Rubric, profile: str, artifacts: str, notebook: Optional[str], data_dir: Optional[str],
-               static_only: bool, limits: Limits, sandbox: Optional[Sandbox]) -> list[CheckResult]:
+               static_only: bool, limits: Limits, sandbox: Optional[Sandbox], seed: int = 0) -> list[CheckResult]:
     """Worker entry point: score one notebook."""
     import sys
 
     try:
         return score(rubric, profile, Path(artifacts), Path(notebook) if notebook else None, data_dir,
-                     static_only=static_only, limits=limits, sandbox=sandbox)
+                     static_only=static_only, limits=limits, sandbox=sandbox, seed=seed)
     finally:
         if "keras" in sys.modules:
             sys.modules["keras"].backend.clear_session()
@@ -468,11 +512,13 @@ class ScoringPool:
 
     def score(self, rubric: Rubric, profile: str, artifacts: Path, notebook: Optional[Path],
               data_dir: Optional[str] = None, static_only: bool = False,
-              limits: Optional[Limits] = None, sandbox: Optional[Sandbox] = None) -> list[CheckResult]:
+              limits: Optional[Limits] = None, sandbox: Optional[Sandbox] = None, seed: int = 0
+              ) -> list[CheckResult]:
         limits = limits or rubric.profiles[profile].limits
         try:
             future = self._pool().submit(_score_job, rubric, profile, str(artifacts),
-                                         str(notebook) if notebook else None, data_dir, static_only, limits, sandbox)
+                                         str(notebook) if notebook else None, data_dir, static_only, limits, sandbox,
+                                         seed)
             return future.result(timeout=limits.scoring_timeout)
         except FutureTimeout:
             self.kill()

@@ -39,6 +39,7 @@ class Limits:
     model_expanded_bytes: int
     model_members: int
     model_parameters: int
+    config_numbers: int
     memory_bytes: int
     processes: int
     file_bytes: int

@@ -1,0 +1,141 @@
+"""Provenance: the grader trains the submitted architecture itself, and only that model earns accuracy points.
+
+A saved ``.keras`` file holds the architecture (``config.json``), the notebook's recipe (its
+``compile_config``: optimizer with learning rate, loss) and weights. The weights are a claim: they may have
+been trained elsewhere, forged, or set after training. So the grader ignores them. It rebuilds the model from
+its config (pure data, deserialized with ``safe_mode=True``) under the injected seed, compiles it with the
+saved optimizer and loss, and trains it on its own copy of the course's training data for the rubric's
+epochs and batch size, capped by the rubric's epoch limit: a student's claim of epochs is never read. No
+student code runs in the process (nothing of the notebook is imported or executed).
+
+A config is data that can smuggle weights too: an initializer or a layer argument carrying an array
+(``Constant`` with a list, ``Normalization``'s mean and variance, ``Rescaling`` with arrays, an
+``Embedding`` initialized from a matrix). :func:`guard_config` refuses, with the layer and argument named,
+any array argument of more than ``config_numbers`` numbers (limits.toml) and any initializer argument that is
+not a single number; classes outside Keras (custom objects) are refused too. What passes is re-initialized:
+every weight the retrained model has comes from its initializers and the grader's training.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Iterator, Optional
+
+from autograder.errors import ArtifactError
+
+REFUSED_CLASSES = {"TFSMLayer", "Lambda"}  # layers that load files or run code (safe_mode refuses lambdas too)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How the grader retrains: from the rubric (epochs, batch size, cap) and the run (seed)."""
+
+    epochs: int
+    batch_size: int
+    seed: int
+
+    def describe(self) -> str:
+        return f"{self.epochs} epochs, batch {self.batch_size}, seed {self.seed}"
+
+
+def guard_config(config: Any, max_numbers: int) -> None:
+    """Refuse a model config that carries arrays (weights in disguise) or classes from outside Keras."""
+    for where, value in _objects(config, "model"):
+        module = value.get("module") or ""
+        name = value.get("class_name")
+        if ">" in str(value.get("registered_name") or "") or (module and not module.startswith("keras")):
+            raise ArtifactError(f"{where}: {name!r} from {module or value.get('registered_name')!r} is not a Keras "
+                                "class; the grader rebuilds only Keras's own layers")
+        if name in REFUSED_CLASSES:
+            raise ArtifactError(f"{where}: a {name} layer is refused (it loads or runs code the grader cannot "
+                                "retrain)")
+        arguments = value.get("config")
+        if not isinstance(arguments, dict):
+            continue
+        initializer = module.startswith("keras.initializers")
+        for key, argument in arguments.items():
+            numbers = _count_numbers(argument)
+            if initializer and isinstance(argument, (list, dict)) and numbers:
+                raise ArtifactError(f"{where}: the {name} initializer's {key!r} is an array of {numbers} numbers; "
+                                    "an initializer may take single numbers only (weights are trained, not written "
+                                    "into the config)")
+            if isinstance(argument, list) and numbers > max_numbers:
+                raise ArtifactError(f"{where}: {name}'s {key!r} is an array of {numbers:,} numbers; the grader "
+                                    f"accepts at most {max_numbers} in a config argument (config_numbers): weights "
+                                    "are trained, not written into the config")
+
+
+def _objects(value: Any, where: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every serialized Keras object (a dict with ``class_name``) in a config, with a readable location."""
+    if isinstance(value, dict):
+        if "class_name" in value:
+            name = value.get("config", {}).get("name") if isinstance(value.get("config"), dict) else None
+            where = f"{where} > {name or value['class_name']}"
+            yield where, value
+        for key, item in value.items():
+            yield from _objects(item, where if key in ("config", "layers") else f"{where}.{key}")
+    elif isinstance(value, list):
+        for item in value:
+            yield from _objects(item, where)
+
+
+def _count_numbers(value: Any) -> int:
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, (int, float)):
+        return 1
+    if isinstance(value, list):
+        return sum(_count_numbers(v) for v in value)
+    return 0
+
+
+def rebuild(saved: dict[str, Any], seed: int, max_numbers: int) -> Any:
+    """A freshly initialized, compiled model from a ``.keras`` file's ``config.json`` (its weights unread)."""
+    import keras
+
+    compile_config = saved.get("compile_config") if isinstance(saved, dict) else None
+    if not isinstance(compile_config, dict) or not compile_config.get("optimizer") or not compile_config.get("loss"):
+        raise ArtifactError("the saved model carries no optimizer and loss: compile it before submit, the grader "
+                            "retrains it with the notebook's recipe")
+    architecture = {k: v for k, v in saved.items() if k != "compile_config"}
+    guard_config(architecture, max_numbers)
+    guard_config(compile_config, max_numbers)
+    keras.utils.set_random_seed(seed)
+    try:
+        model = keras.saving.deserialize_keras_object(architecture, safe_mode=True)
+        optimizer = _keras_object(compile_config["optimizer"], keras.optimizers.get)
+        loss = _keras_object(compile_config["loss"], keras.losses.get)
+        model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
+    except ArtifactError:
+        raise
+    except Exception as exc:
+        raise ArtifactError(f"the grader cannot rebuild the saved model from its config: {type(exc).__name__}: "
+                            f"{exc}") from exc
+    return model
+
+
+def _keras_object(value: Any, by_name: Any) -> Any:
+    import keras
+
+    if isinstance(value, str):
+        return by_name(value)
+    if isinstance(value, dict):
+        return keras.saving.deserialize_keras_object(value, safe_mode=True)
+    raise ArtifactError(f"the saved compile config holds {json.dumps(value)[:80]}, not a Keras object")
+
+
+def retrain(saved: dict[str, Any], x: Any, y: Any, recipe: Recipe, max_numbers: int) -> Any:
+    """The saved architecture, trained by the grader from a fresh initialization on ``(x, y)``."""
+    model = rebuild(saved, recipe.seed, max_numbers)
+    try:
+        model.fit(x, y, epochs=recipe.epochs, batch_size=recipe.batch_size, shuffle=True, verbose=0)
+    except Exception as exc:
+        raise ArtifactError(f"the saved architecture cannot be trained on the course's data ({x.shape[1:]} "
+                            f"inputs): {type(exc).__name__}: {exc}") from exc
+    return model
+
+
+def epochs_for(profile_epochs: int, max_epochs: Optional[int]) -> int:
+    """What the grader trains: the profile's epochs, never past the rubric's limit."""
+    return profile_epochs if max_epochs is None else min(profile_epochs, max_epochs)

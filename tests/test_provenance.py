@@ -1,0 +1,305 @@
+"""Provenance: only a model the grader trained itself earns accuracy points.
+
+Each attack is the warm-up's reference with weights that this run did not train (from a file beside the
+notebook, from base64 in a cell, after a no-op ``fit`` with a forged history, set after training), or trained
+past the epochs the rubric allows in a hand-written loop. The notebook's recipe cannot reach the threshold in
+the rubric's epochs, so on a grader that scores the saved weights each earns the accuracy points; the grader
+that retrains the saved architecture gives none, and says why. An honest classmate, graded in the same run,
+keeps full marks.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder.errors import ArtifactError
+from autograder.classrun.run import grade_class
+from autograder.grading import GradingSettings
+from autograder.rubric import default_limits, find
+from autograder.sandbox import bwrap_problem
+from tests.notebooks import cell, variant
+
+WARMUP = "00_warmup"
+LAZY = 'keras.optimizers.SGD(learning_rate=1e-6)'  # a recipe that learns nothing in 10 epochs
+
+
+def warmup_model():
+    import keras
+    from keras import layers
+
+    model = keras.Sequential([keras.Input((8, 8, 1)), layers.Conv2D(16, 3, padding="same", activation="relu"),
+                              layers.MaxPooling2D(), layers.Flatten(), layers.Dense(32, activation="relu"),
+                              layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+@pytest.fixture(scope="module")
+def trained_elsewhere():
+    """The warm-up's network trained outside any graded run (20 epochs of Adam): the weights attacks smuggle."""
+    import keras
+    from coursework.datasets import load_digits
+
+    keras.utils.set_random_seed(1)
+    (x, y), _ = load_digits()
+    model = warmup_model()
+    model.fit(x[..., None] / 16, y, epochs=20, batch_size=32, verbose=0)
+    return model
+
+
+def lazy_recipe(nb) -> None:
+    cell(nb, "build_model").source = cell(nb, "build_model").source.replace('optimizer="adam"', f"optimizer={LAZY}")
+
+
+def train_then(code: str):
+    """The reference, with the lazy recipe, and ``code`` run after its training cell."""
+    def edit(nb) -> None:
+        lazy_recipe(nb)
+        cell(nb, "answers").source += "\n" + code
+    return edit
+
+
+FLAT = """
+import numpy as np
+
+def unflatten(flat, model):
+    out, at = [], 0
+    for w in model.get_weights():
+        out.append(flat[at:at + w.size].reshape(w.shape)); at += w.size
+    return out
+"""
+FORGED = """
+import types
+model.fit = lambda *a, **k: types.SimpleNamespace(history={"loss": [0.1] * EPOCHS, "accuracy": [0.99] * EPOCHS,
+    "val_loss": [0.1] * EPOCHS, "val_accuracy": [0.97] * EPOCHS})
+"""
+
+
+def attacks(trained) -> dict[str, tuple]:
+    """student -> (edit of the notebook, {file name beside the notebook: bytes})."""
+    weights = trained.get_weights()
+    flat = np.concatenate([w.ravel() for w in weights]).astype("float32")
+    npz, npy = io.BytesIO(), io.BytesIO()
+    np.savez(npz, *weights)
+    np.save(npy, flat)
+    b64 = base64.b64encode(npy.getvalue()).decode()
+    from_b64 = FLAT + ("import base64, io\n"
+                       f"model.set_weights(unflatten(np.load(io.BytesIO(base64.b64decode({b64!r}))), model))\n")
+    return {
+        "npz": (train_then("import numpy as np\nw = np.load('weights.npz')\n"
+                           "model.set_weights([w[f'arr_{i}'] for i in range(len(w.files))])"),
+                {"weights.npz": npz.getvalue()}),
+        "npy": (train_then(FLAT + "model.set_weights(unflatten(np.load('weights.npy'), model))"),
+                {"weights.npy": npy.getvalue()}),
+        "pt": (train_then(FLAT + "model.set_weights(unflatten(np.load(open('weights.pt', 'rb')), model))"),
+               {"weights.pt": npy.getvalue()}),
+        "h5": (train_then(tried("model.load_weights('weights.weights.h5')")),
+               {"weights.weights.h5": h5_bytes(trained)}),
+        "keras": (train_then(tried("model.set_weights(keras.models.load_model('pretrained.keras').get_weights())")),
+                  {"pretrained.keras": keras_bytes(trained)}),
+        "base64": (train_then(from_b64), {}),
+        "noop_fit": (noop_fit(from_b64), {}),
+        "set_after_training": (train_then(SHADOW), {}),
+        "epoch_loop": (epoch_loop, {}),
+    }
+
+
+def tried(code: str) -> str:
+    """``code`` that may fail (staging drops .h5 and .keras files) without stopping the notebook."""
+    return f"try:\n    {code}\nexcept Exception as exc:\n    print('no smuggled weights:', exc)"
+
+
+SHADOW = """
+shadow = keras.models.clone_model(model)
+shadow.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+shadow.fit(x_train, y_train, epochs=EPOCHS, batch_size=32, verbose=0)
+model.set_weights(shadow.get_weights())  # trained in this run, but not by the recipe the model was saved with
+"""
+
+
+def wrapped_build(body: str, optimizer: str = LAZY):
+    """The reference with ``optimizer``, and ``build_model`` (a solution cell, run before the locked training
+    cell) wrapped so that ``body`` acts on the model it returns."""
+    def edit(nb) -> None:
+        build = cell(nb, "build_model")
+        build.source = build.source.replace('optimizer="adam"', f"optimizer={optimizer}")
+        build.source += "\n_build = build_model\n\ndef build_model():\n    model = _build()\n"
+        build.source += "".join(f"    {line}\n" for line in body.strip().splitlines()) + "    return model\n"
+    return edit
+
+
+def noop_fit(from_b64: str):
+    """Weights from base64, and ``fit`` a no-op returning a forged history of the expected epochs."""
+    return wrapped_build(from_b64 + FORGED)
+
+
+def epoch_loop(nb) -> None:
+    """A recipe that needs 40 epochs, run for 40 in a hand-written loop inside ``fit`` where the profile allows
+    10; the history shows the last 10."""
+    wrapped_build("""
+_fit = model.fit
+def fit(*args, **kwargs):
+    for _ in range(3):
+        _fit(*args, **kwargs)
+    return _fit(*args, **kwargs)
+model.fit = fit
+""", optimizer="keras.optimizers.SGD(learning_rate=0.01)")(nb)
+
+
+def h5_bytes(model) -> bytes:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save_weights(Path(tmp) / "w.weights.h5")
+        return (Path(tmp) / "w.weights.h5").read_bytes()
+
+
+def keras_bytes(model) -> bytes:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save(Path(tmp) / "m.keras")
+        return (Path(tmp) / "m.keras").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def provenance_class(tmp_path_factory, data_dir, trained_elsewhere):
+    if bwrap_problem():
+        pytest.skip(bwrap_problem())
+    root = tmp_path_factory.mktemp("provenance")
+    class_dir, out = root / "class", root / "grading"
+    variant(class_dir / "honest", WARMUP)
+    for student, (edit, files) in attacks(trained_elsewhere).items():
+        variant(class_dir / student, WARMUP, edit)
+        for name, data in files.items():
+            (class_dir / student / WARMUP / name).write_bytes(data)
+    settings = GradingSettings(profile="smoke", data_dir=str(data_dir), sandbox="require")
+    graded = grade_class(class_dir, out, [WARMUP], settings)
+    return {student: {r.id: r for r in notebooks[0].results} for student, notebooks in graded.items()}
+
+
+ATTACKS = ["npz", "npy", "pt", "h5", "keras", "base64", "noop_fit", "set_after_training", "epoch_loop"]
+
+
+def test_the_honest_classmate_keeps_every_point(provenance_class):
+    honest = provenance_class["honest"]
+    assert honest["accuracy"].status == "pass" and honest["accuracy"].points == 2, honest["accuracy"].message
+    assert "retrained by the grader (10 epochs, batch 32, seed 0" in honest["accuracy"].message
+
+
+@pytest.mark.parametrize("student", ATTACKS)
+def test_weights_this_run_did_not_train_earn_no_accuracy_point(provenance_class, student):
+    got = provenance_class[student]["accuracy"]
+    assert got.points == 0 and got.status == "fail", (got.status, got.message)
+    assert "retrained by the grader (10 epochs, batch 32, seed 0, your optimizer and loss)" in got.message
+    assert "below the 0.85 required" in got.message
+    assert got.detail["retrained"] == "10 epochs, batch 32, seed 0"
+    if student not in ("h5", "keras"):  # staging drops .h5 and .keras files: those notebooks fail to load them
+        assert got.detail["saved_accuracy"] >= 0.85  # the smuggled weights would have passed on their own
+        assert "were they trained in this run, with these settings?" in got.message
+    others = {r.id: r.points for r in provenance_class[student].values() if r.id not in ("accuracy",)}
+    assert others["structure"] == 1 and others["params_by_hand"] == 1  # nothing else is taken away
+
+
+# --- the config as data that can smuggle weights ------------------------------------------------------------
+
+
+def saved_config(model) -> dict:
+    return json.loads(zipfile.ZipFile(io.BytesIO(keras_bytes(model))).read("config.json"))
+
+
+def test_a_model_rebuilt_from_its_config_ignores_the_saved_weights(trained_elsewhere):
+    import keras
+
+    from autograder import retraining
+
+    rebuilt = retraining.rebuild(saved_config(trained_elsewhere), seed=0, max_numbers=16)
+    keras.utils.set_random_seed(0)
+    fresh = warmup_model()
+    for ours, saved, new in zip(rebuilt.get_weights(), trained_elsewhere.get_weights(), fresh.get_weights()):
+        assert not np.array_equal(ours, saved) or not saved.any()
+        np.testing.assert_array_equal(ours, new)  # the same fresh initialization under the same seed
+    assert type(rebuilt.optimizer).__name__ == "Adam"
+
+
+def _layer(config: dict, index: int) -> dict:
+    return config["config"]["layers"][index]["config"]
+
+
+def test_a_constant_initializer_carrying_an_array_is_refused(trained_elsewhere):
+    from autograder import retraining
+
+    config = saved_config(trained_elsewhere)
+    _layer(config, 4)["kernel_initializer"] = {"module": "keras.initializers", "class_name": "Constant",
+                                                "config": {"value": np.zeros((512, 32)).tolist()},
+                                                "registered_name": None}
+    with pytest.raises(ArtifactError, match=r"sequential > dense.kernel_initializer > Constant: the Constant "
+                                            r"initializer's 'value' is an array of "
+                                            r"16384 numbers"):
+        retraining.rebuild(config, 0, 16)
+
+
+def test_a_layer_argument_carrying_an_array_is_refused(trained_elsewhere):
+    from autograder import retraining
+
+    config = saved_config(trained_elsewhere)
+    config["config"]["layers"].insert(1, {"module": "keras.layers", "class_name": "Normalization",
+                                          "config": {"name": "norm", "axis": -1, "mean": np.ones((8, 8, 1)).tolist(),
+                                                     "variance": np.ones((8, 8, 1)).tolist()},
+                                          "registered_name": None})
+    with pytest.raises(ArtifactError, match=r"model > sequential > norm: Normalization's 'mean' is an array "
+                                            r"of 64 numbers; "
+                                            r"the grader accepts at most 16"):
+        retraining.rebuild(config, 0, 16)
+
+
+def test_a_class_from_outside_keras_is_refused(trained_elsewhere):
+    from autograder import retraining
+
+    config = saved_config(trained_elsewhere)
+    config["config"]["layers"][2] = {"module": "student_layers", "class_name": "Pretrained",
+                                     "config": {"name": "smuggler"}, "registered_name": "student>Pretrained"}
+    with pytest.raises(ArtifactError, match=r"'Pretrained' from 'student_layers' is not a Keras class"):
+        retraining.rebuild(config, 0, 16)
+
+
+def test_an_uncompiled_model_cannot_be_retrained(trained_elsewhere):
+    from autograder import retraining
+
+    config = saved_config(trained_elsewhere)
+    del config["compile_config"]
+    with pytest.raises(ArtifactError, match="carries no optimizer and loss: compile it before submit"):
+        retraining.rebuild(config, 0, 16)
+
+
+def test_small_arrays_and_scalars_pass_the_guard(trained_elsewhere):
+    from autograder import retraining
+
+    config = saved_config(trained_elsewhere)
+    _layer(config, 4)["bias_initializer"] = {"module": "keras.initializers", "class_name": "Constant",
+                                              "config": {"value": 0.1}, "registered_name": None}
+    retraining.guard_config(config, 16)
+
+
+# --- epochs come from the rubric, capped by its limit ----------------------------------------------------------
+
+
+def test_the_grader_never_trains_past_the_rubrics_epoch_limit():
+    from autograder import retraining
+    from autograder.pipeline.score import ScoringContext
+
+    rubric = find("06")
+    cap = next(s.args_for("full")["max_epochs"] for s in rubric.checks if s.function == "epochs_within")
+    assert cap == 50
+    assert retraining.epochs_for(rubric.profiles["full"].epochs, cap) <= 50
+    context = ScoringContext(Path("."), None, "full", default_limits()["full"], epochs=80, seed=3)
+    assert context.retraining_recipe(64, cap) == retraining.Recipe(50, 64, 3)
+    assert context.retraining_recipe(64) == retraining.Recipe(80, 64, 3)

@@ -1,0 +1,54 @@
+"""The provenance rule in the other routes: smuggled weights earn no accuracy point through nbgrader's
+autograde and through the pytest plugin, as through `grade` (tests/test_provenance.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.notebooks import variant
+from tests.test_provenance import WARMUP, attacks
+from tests.test_provenance import trained_elsewhere  # noqa: F401,F811  (a fixture)
+
+
+def npz_attack(target: Path, trained) -> Path:
+    edit, files = attacks(trained)["npz"]
+    variant(target, WARMUP, edit)
+    for name, data in files.items():
+        (target / WARMUP / name).write_bytes(data)
+    return target
+
+
+def test_the_nbgrader_route_gives_smuggled_weights_no_point(tmp_path, trained_elsewhere):
+    from autograder.course.nbgrader_course import autograde
+    from tests.test_nbgrader import gradebook_scores, new_course
+
+    course = new_course(tmp_path, WARMUP)
+    variant(course / "submitted" / "alice", WARMUP)
+    npz_attack(course / "submitted" / "mallory", trained_elsewhere)
+    autograde(course, [WARMUP], profile="smoke")
+    alice, _ = gradebook_scores(course, WARMUP, "alice")
+    mallory, grades = gradebook_scores(course, WARMUP, "mallory")
+    assert alice == 4
+    assert grades["test_accuracy"] == 0 and mallory == 2, grades
+
+
+def test_the_pytest_plugin_gives_smuggled_weights_no_point(tmp_path, data_dir, trained_elsewhere):
+    from xml.etree import ElementTree as ET
+
+    from tests.conftest import ROOT
+    from tests.test_pytest_plugin import plugin_args
+
+    submission = npz_attack(tmp_path / "submission", trained_elsewhere)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CNN_COURSE_DATA": str(data_dir)}
+    junit = tmp_path / "junit.xml"
+    run = subprocess.run([sys.executable, "-m", "pytest", *plugin_args(), "--submission", str(submission),
+                          "--profile", "smoke", "--junitxml", str(junit), "-p", "no:cacheprovider", "-q"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    cases = {c.get("name"): {p.get("name"): p.get("value") for p in c.iter("property")}
+             for c in ET.parse(junit).getroot().iter("testcase")}
+    assert run.returncode == 1, run.stdout[-3000:]
+    assert cases["accuracy"]["status"] == "fail" and cases["accuracy"]["points"] == "0.0", cases
+    assert cases["structure"]["status"] == "pass"

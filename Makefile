@@ -25,7 +25,7 @@ help:
 	@echo "make grade       grade reference_solutions/ (or SUBMISSION=DIR, ASSIGNMENT=\"00 03\") with the smoke profile on CPU"
 	@echo "make test        run the test suite"
 	@echo "make check       students: grade your notebooks in assignments/ with the smoke profile (ASSIGNMENT=03: one)"
-	@echo "make release     instructors: source/ -> assignments/ (nbgrader) and reference_solutions/"
+	@echo "make release     instructors: source/ -> assignments/ (nbgrader), reference_solutions/, the student repository in build/student_repo/"
 	@echo "make autograde   instructors: nbgrader autograde submitted/ and export grades.csv (AUTOGRADE_PROFILE=full)"
 	@echo "make calibrate   rerun the references (3 seeds), compare with the thresholds; WRITE=1 records the figures"
 	@echo "make bench       time the grader's overhead against nbgrader's, the sandbox's cost, and a class at scale"

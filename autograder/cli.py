@@ -113,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     release = commands.add_parser("release", help="nbgrader generate_assignment into assignments/, "
                                   "and the completed notebooks into reference_solutions/")
     release.add_argument("assignment", nargs="*", help="assignment names (default: all in source/)")
+    release.add_argument("--student-repo", default="build/student_repo", metavar="DIR",
+                         help="also write the student repository here (default: build/student_repo)")
 
     nbgrade = commands.add_parser("autograde", help="nbgrader autograde + export for the course in this directory")
     nbgrade.add_argument("assignment", nargs="*", help="assignment names (default: all in source/)")
@@ -137,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     build = data_commands.add_parser("cats-and-dogs", help="build dogs-vs-cats small from Kaggle's train.zip")
     build.add_argument("--archive", required=True, help="Kaggle's Dogs vs. Cats train.zip, or its extracted folder")
     build.add_argument("--out", required=True, help="the folder to create (name it cats_and_dogs_small)")
-    _add_classroom(commands)
+    _add_actions(commands)
     _add_collect(commands)
     return parser
 
@@ -147,8 +149,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "inspect": _inspect, "grade": _grade, "batch": _batch, "score": _score, "release": _release,
-        "autograde": _autograde, "calibrate": _calibrate, "data": _data, "classroom": _classroom, "collect": _collect,
-        "similarity": _similarity,
+        "autograde": _autograde, "calibrate": _calibrate, "data": _data, "actions": _actions, "job-key": _job_key,
+        "collect": _collect, "similarity": _similarity,
     }
     try:
         return handlers[args.command](args)
@@ -253,10 +255,13 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _release(args: argparse.Namespace) -> int:
+    from autograder.course import student_repo
     from autograder.course.release import generate
 
     out = generate(args.assignment)
-    print(f"released into {out / 'assignments'} and {out / 'reference_solutions'}")
+    repository = student_repo.write(Path(args.student_repo))
+    print(f"released into {out / 'assignments'} and {out / 'reference_solutions'}; "
+          f"the student repository (a template for GitHub) in {repository}")
     return 0
 
 
@@ -310,48 +315,69 @@ def _data(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_classroom(commands) -> None:
-    classroom = commands.add_parser(
-        "classroom", help="GitHub Classroom: the reporter's payload, annotations and summary from results.json files",
-        description="Read every results.json under RESULTS_DIR (one per notebook job) and write the base64 payload "
-        "classroom-resources/autograding-grading-reporter reads, ::error annotations naming notebook and cell, "
-        "and one Markdown summary (also to $GITHUB_STEP_SUMMARY).")
-    classroom.add_argument("results_dir", metavar="RESULTS_DIR")
-    classroom.add_argument("--submission", help="the student's repository, to point annotations at cells")
-    classroom.add_argument("--expect", nargs="+", metavar="ID", default=[],
-                           help="assignments that must have results (missing ones become error rows: a red job)")
-    classroom.add_argument("--red-below", type=float, metavar="FRACTION",
-                           help="also fail the reporter's step when the score is under this fraction of the maximum")
-    classroom.add_argument("--step-output", metavar="FILE",
-                           help="append result=PAYLOAD to this file ($GITHUB_OUTPUT); default: print the payload")
-    classroom.add_argument("--annotate", action="store_true", help="print ::error workflow commands")
+def _add_actions(commands) -> None:
+    actions = commands.add_parser(
+        "actions", help="GitHub Actions: job summary, annotations and the commit status from results.json files",
+        description="Read every results.json under RESULTS_DIR (one per notebook job); print ::error annotations "
+        "naming notebook and cell, write one Markdown summary (also to $GITHUB_STEP_SUMMARY), and the commit "
+        "status (state=..., description=Points P/M, points=..., max_points=...) to --step-output.")
+    actions.add_argument("results_dir", metavar="RESULTS_DIR")
+    actions.add_argument("--submission", help="the student's repository, to point annotations at cells")
+    actions.add_argument("--expect", nargs="+", metavar="ID", default=[],
+                         help="assignments that must have results (missing ones become error rows: a red status)")
+    actions.add_argument("--red-below", type=float, metavar="FRACTION",
+                         help="a failure status when the score is under this fraction of the maximum")
+    actions.add_argument("--step-output", metavar="FILE",
+                         help="append the status as key=value lines to this file ($GITHUB_OUTPUT); default: print")
+    actions.add_argument("--annotate", action="store_true", help="print ::error workflow commands")
+    key = commands.add_parser(
+        "job-key", help="the key a stored result of one notebook is reused under (as batch keys its jobs)",
+        description="Print the digest of what a grade of SUBMISSION's notebook depends on: its folder, the grader "
+        "version, the profile, seed, limits, sandbox mode and data folder. Give the options the grade will get.")
+    key.add_argument("submission", metavar="SUBMISSION")
+    _grading_options(key)
 
 
-def _classroom(args: argparse.Namespace) -> int:
-    from autograder.grading import load_rubrics
-    from autograder.pipeline import classroom, report
+def _actions(args: argparse.Namespace) -> int:
+    from autograder import rubric as rubrics
+    from autograder.pipeline import actions, report
 
-    available = load_rubrics()
-    graded = classroom.load(Path(args.results_dir), args.expect, available)
-    index = classroom.rubric_index(available)
+    available = list(rubrics.all_rubrics().values())  # no check runs here: no check's libraries to load
+    graded = actions.load(Path(args.results_dir), args.expect, available)
+    index = actions.rubric_index(available)
     submission = Path(args.submission) if args.submission else None
-    encoded = classroom.encode(classroom.payload(graded, index, submission, args.red_below))
     if args.annotate:
-        print("\n".join(classroom.annotations(graded, index, submission)))
+        print("\n".join(actions.annotations(graded, index, submission)))
     titles = {r.id: r.title for r in available}
     report.write_summary(Path(args.results_dir) / "summary.md", report.markdown(graded.results, titles, graded.profile))
+    lines = "".join(f"{k}={v}\n" for k, v in actions.status_line(graded, args.red_below).items())
     if args.step_output:
         with open(args.step_output, "a", encoding="utf-8") as fh:
-            fh.write(f"result={encoded}\n")
+            fh.write(lines)
     else:
-        print(encoded)
+        print(lines, end="")
+    return 0
+
+
+def _job_key(args: argparse.Namespace) -> int:
+    from autograder import rubric as rubrics
+    from autograder.classrun.store import job_key
+
+    submission = _directory(args.submission)
+    if submission is None:
+        return 2
+    settings = _settings(args)
+    names = [rubrics.find(key).name for key in args.assignment or rubrics.all_rubrics()]
+    for name in names:  # one assignment: the key alone (a workflow step's output); more: "NAME KEY" lines
+        key = job_key(submission, name, settings)
+        print(key if len(names) == 1 else f"{name} {key}")
     return 0
 
 
 def _add_collect(commands) -> None:
     collect = commands.add_parser(
         "collect", help="clone each student's repository at its last commit before the deadline into submitted/",
-        description="ROSTER is a GitHub Classroom roster CSV (with a repository URL column) or a text file of "
+        description="ROSTER is a roster CSV (with a repository URL column) or a text file of "
         "repository URLs, one a line. Writes OUT/STUDENT/ (nbgrader's submitted/ layout) with timestamp.txt, "
         "and OUT/collected.csv: the commit graded per student, or why there is none.")
     collect.add_argument("roster", metavar="ROSTER")

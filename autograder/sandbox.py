@@ -243,6 +243,9 @@ class Sandbox:
         """The interpreter, the virtual environment and the student API (not the grader)."""
         package = Path(coursework.__file__).resolve().parent
         paths = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), package}
+        # site-packages a .pth adds from outside the environment (an environment layered on a shared one)
+        paths |= {Path(p).resolve() for p in sys.path if Path(p).name in ("site-packages", "dist-packages")
+                  and Path(p).is_dir()}
         return sorted(paths)
 
 

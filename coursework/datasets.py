@@ -11,8 +11,10 @@ Each loader looks, in order, in:
 
 1. the ``data_dir`` argument,
 2. the directory named by ``$CNN_COURSE_DATA``,
-3. Keras's own cache (``$KERAS_HOME/datasets`` or ``~/.keras/datasets``),
-4. the network, through Keras's downloader (MNIST and CIFAR-10 only), unless
+3. the ``data/`` folder of the student repository Jupyter was started in (the nearest folder above the working
+   directory that holds a ``.cnn-course`` file), wherever the notebook runs from,
+4. Keras's own cache (``$KERAS_HOME/datasets`` or ``~/.keras/datasets``),
+5. the network, through Keras's downloader (MNIST and CIFAR-10 only), unless
    ``download=False`` or ``$CNN_COURSE_OFFLINE`` is set.
 
 When nothing is found, :class:`DatasetNotFoundError` names every place that was
@@ -35,6 +37,7 @@ from coursework.errors import AutograderError
 
 ENV_DIR = "CNN_COURSE_DATA"
 ENV_OFFLINE = "CNN_COURSE_OFFLINE"
+REPO_MARKER = ".cnn-course"  # at the root of a student repository; its data sets are in data/ beside it
 CATS_AND_DOGS = "cats_and_dogs_small"
 SPLITS = {"train": (0, 1000), "validation": (1000, 1500), "test": (1500, 2000)}  # Kaggle file numbers per class
 CLASSES = ("cats", "dogs")
@@ -74,8 +77,17 @@ def search_dirs(data_dir: Optional[os.PathLike | str] = None) -> list[tuple[str,
         dirs.append(("data_dir argument", Path(data_dir)))
     if os.environ.get(ENV_DIR):
         dirs.append((f"${ENV_DIR}", Path(os.environ[ENV_DIR])))
+    repository = student_repository()
+    if repository is not None:
+        dirs.append(("the repository's data folder", repository / "data"))
     dirs.append(("Keras cache", keras_cache_dir()))
     return dirs
+
+
+def student_repository(start: Optional[Path] = None) -> Optional[Path]:
+    """The student repository around ``start`` (default: the working directory), found by its marker file."""
+    start = Path.cwd() if start is None else start
+    return next((folder for folder in (start, *start.parents) if (folder / REPO_MARKER).is_file()), None)
 
 
 def offline(download: bool = True) -> bool:

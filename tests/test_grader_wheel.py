@@ -61,7 +61,7 @@ def test_the_installed_wheel_answers_and_hides_itself_from_the_sandbox(wheel, tm
     run = lambda *args: subprocess.run([str(python), *args], cwd=tmp_path, env=env, capture_output=True,  # noqa: E731
                                        text=True, timeout=300)
     answer = run("-m", "autograder", "--help")
-    assert answer.returncode == 0 and "collect" in answer.stdout and "classroom" in answer.stdout, answer.stderr
+    assert answer.returncode == 0 and "collect" in answer.stdout and "actions" in answer.stdout, answer.stderr
     probe = run("-c", "import importlib.metadata as m, autograder.paths as p; "
                 "print([e.value for e in m.entry_points(group='pytest11')]); "
                 "print(p.RELEASED_DIR.is_relative_to(p.PACKAGE), (p.RELEASED_DIR / '00_warmup').is_dir())")

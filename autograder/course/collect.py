@@ -28,7 +28,7 @@ from autograder.inert import csv_safe
 
 RECORD = "collected.csv"
 REPOS = ".repos"
-URL_COLUMNS = ("student_repository_url", "repository_url", "repo_url", "url")  # Classroom's grades export first
+URL_COLUMNS = ("student_repository_url", "repository_url", "repo_url", "url")  # a grades export's column first
 NAME_COLUMNS = ("roster_identifier", "identifier", "github_username", "student", "login")
 ASSIGNMENT_DIR = re.compile(r"^\d\d_\w+$")
 
@@ -63,7 +63,7 @@ def parse_deadline(text: str) -> datetime:
 
 
 def read_roster(path: Path, url_template: Optional[str] = None) -> list[Student]:
-    """A Classroom CSV (grades export with ``student_repository_url``, or a roster with ``github_username`` and
+    """A roster CSV (a grades export with ``student_repository_url``, or a roster with ``github_username`` and
     ``url_template``) or a list of repository URLs, one a line (``#`` comments allowed)."""
     text = path.read_text(encoding="utf-8-sig")
     first = text.lstrip().splitlines()[0] if text.strip() else ""

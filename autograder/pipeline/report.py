@@ -18,7 +18,6 @@ from xml.etree import ElementTree as ET
 
 from autograder.grading import NotebookGrade
 from autograder.inert import csv_row, markdown_safe, strip_dangerous_urls, terminal_safe
-from autograder.pipeline.stage import INJECTED_TAG
 from autograder.results import CheckResult, Status, points
 from autograder.rubric import Rubric
 
@@ -235,6 +234,8 @@ def hide_grader_parameters(nb: Any) -> None:
     """Rewrite papermill's injected-parameters cell to show the profile, epochs and seed, not the grader's paths;
     where an output prints one of those paths, it reads as the parameter's name."""
     import ast
+
+    from autograder.pipeline.stage import INJECTED_TAG  # here: the report alone runs without nbformat
 
     paths: dict[str, str] = {}
     for cell in nb.cells:

@@ -1,27 +1,23 @@
-"""GitHub Classroom: the autograding reporter's payload, check-run annotations and one summary for a run.
+"""GitHub Actions: what a student sees on the run page, from the ``results.json`` of every notebook job.
 
 A workflow grades each notebook in a job of its own (``grade --assignment ID --out grading/ID``); the report job
 reads every ``results.json`` it got back and builds from them, with no second scoring:
 
-- the payload ``classroom-resources/autograding-grading-reporter`` decodes: the environment variable
-  ``<RUNNER>_RESULTS`` holds base64 of ``{"version": 1, "status", "max_score", "tests": [...]}``, one test per
-  report row (every rubric check, with its points as ``score``); Classroom's total is the sum of the tests'
-  ``score`` over ``max_score``, and the reporter fails its step when ``status`` is ``"fail"`` or ``"error"``;
-- ``::error`` workflow commands naming the notebook file, the line of the cell in it, and the check;
-- the Markdown summary of the whole run.
+- ``::error`` workflow commands (annotations) naming the notebook file, the line of the cell in it, and the check;
+- the Markdown summary of the whole run (the job summary): the score table and the total;
+- the commit status: its state and its description, ``Points 52/70``.
 
-Red or green: the payload's status is ``"error"`` (a red job) only when a notebook has no results at all (its job
-was cut at the time limit, cancelled or crashed), or, where ``red_below`` is given, when the score falls under
-that fraction of the maximum; a low score alone leaves the job green and shows in Classroom's points.
+Red or green: the state is ``error`` (a red job and a red status) only when a notebook has no results at all (its
+job was cut at the time limit, cancelled or crashed), or ``failure`` where ``red_below`` is given and the score
+falls under that fraction of the maximum; a low score alone leaves the run green and shows in the points.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence
+from typing import Iterable, Optional, Sequence
 
 from autograder import rubric as rubrics
 from autograder.pipeline import report
@@ -67,39 +63,16 @@ def load(results_dir: Path, expected: Optional[Sequence[str]] = None,
     return Graded(results, "/".join(sorted(p for p in profiles if p)), folders)
 
 
-def test_status(status: Status) -> str:
-    """The reporter's vocabulary: ``pass``, ``error`` (printed as an error) or ``fail``."""
-    if status == Status.PASS:
-        return "pass"
-    return "error" if status.is_error else "fail"
-
-
-def payload(graded: Graded, rubric_of: dict[str, rubrics.Rubric], submission: Optional[Path] = None,
-            red_below: Optional[float] = None) -> dict[str, Any]:
-    """The JSON object the Classroom reporter decodes (before base64)."""
-    tests = []
-    for r in graded.results:
-        rubric = rubric_of.get(r.assignment)
-        place = locate(r, rubric, submission, graded.folders.get(r.assignment)) if rubric else None
-        tests.append({
-            "name": f"{r.assignment} {r.id}: {r.description}",
-            "status": test_status(r.status),
-            "score": r.points,
-            "message": f"{r.status}: {r.message} ({report._pts(r.points)}/{report._pts(r.max_points)} points)",
-            "test_code": "",
-            "filename": place.file if place else "",
-            "line_no": place.line if place else 0,
-        })
+def status_line(graded: Graded, red_below: Optional[float] = None) -> dict[str, str]:
+    """What the run page shows beside the commit: ``state`` (``success``, ``failure`` or ``error``, as the
+    commit-status API takes it), ``description`` (``Points 52/70``), and the points as numbers."""
     totals = report.totals(graded.results)
     unfinished = any(r.message == NO_RESULTS for r in graded.results)
     low = red_below is not None and totals["points"] < red_below * totals["max_points"]
-    return {"version": 1, "status": "error" if unfinished else "fail" if low else "pass",
-            "max_score": totals["max_points"], "tests": tests}
-
-
-def encode(data: dict[str, Any]) -> str:
-    """Base64 of the JSON, as the reporter reads it from ``<RUNNER>_RESULTS``."""
-    return base64.b64encode(json.dumps(data).encode()).decode("ascii")
+    points, most = report._pts(totals["points"]), report._pts(totals["max_points"])
+    description = f"Points {points}/{most}" + (" (a notebook has no results)" if unfinished else "")
+    return {"state": "error" if unfinished else "failure" if low else "success", "description": description,
+            "points": points, "max_points": most}
 
 
 @dataclass(frozen=True)

@@ -138,7 +138,8 @@ def test_make_check_gives_the_course_repositorys_result_offline(set_up, tmp_path
     assert "00: 4 / 4" in done.stdout, done.stdout[-3000:] + done.stderr[-3000:]
     course = tmp_path / "course"  # the course repository's `make check` of the same notebook
     shutil.copytree(repo / "00_warmup", course / "00_warmup")
-    ours = subprocess.run([sys.executable, "-m", "autograder", "grade", str(course), "--profile", "smoke", "--out",
+    python = Path(sys.prefix).resolve() / "bin" / "python"  # the real path: a linked .venv is not in the sandbox
+    ours = subprocess.run([str(python), "-m", "autograder", "grade", str(course), "--profile", "smoke", "--out",
                            str(tmp_path / "check"), "--sandbox", "prefer", "--assignment", "00"], cwd=ROOT,
                           capture_output=True, text=True, timeout=900)
     assert ours.returncode == 0, ours.stderr[-3000:]

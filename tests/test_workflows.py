@@ -127,14 +127,14 @@ def test_the_workflows_grading_steps_grade_a_pushed_submission(tmp_path, data_di
     shutil.copytree(artifacts, report / "grading")
     shutil.copytree(runner / ".venv", report / ".venv", symlinks=True)
     summary = tmp_path / "step_summary"
-    status = play(named(workflow, "report", "Summary"), report, {**env, "GITHUB_STEP_SUMMARY": str(summary)},
-                  tmp_path / "out")
+    report_env = {**env, "GITHUB_STEP_SUMMARY": str(summary)}
+    status = play(named(workflow, "report", "Summary"), report, report_env, tmp_path / "out")
     most = sum(c.points for r in rubrics.all_rubrics().values() for c in r.checks)
     assert status["description"] == f"Points 4/{most:g} (a notebook has no results)"  # 01-06 were not played
     assert status["state"] == "error" and status["points"] == "4"
     text = summary.read_text()
     assert "00 Warm-up" in text and "4 / 4" in text and f"4 / {most:g}" in text
-    notes = [n for n in env["LAST_STDOUT"].splitlines() if n.startswith("::")]
+    notes = [n for n in report_env["LAST_STDOUT"].splitlines() if n.startswith("::")]
     assert notes and not [n for n in notes if "title=00 " in n]  # 00 lost nothing
     assert all("did not finish" in n for n in notes)
     assert {n.split("file=")[1].split("/")[0] for n in notes if "file=" in n} == {

@@ -159,7 +159,7 @@ def feedback_page(executed: Path, results: Sequence[CheckResult], rubric: Rubric
         body, _ = exporter.from_notebook_node(nb)
         body = accessible.finish_page(body, accessible.figure_alts(nb, FIGURE_TAG), FIGURE_TAG)
         # Markdown becomes HTML after the sanitizer ran: its links are checked on the final page.
-        executed.with_suffix(\".html\").write_text(strip_dangerous_urls(body), encoding=\"utf-8\")
+        executed.with_suffix(".html").write_text(strip_dangerous_urls(body), encoding="utf-8")
     except Exception as exc:  # feedback is a courtesy; the grade stands without it
         return [CheckResult(rubric.id, "feedback", "Feedback page", 0.0, 0.0, Status.ERROR,
                             f"could not render feedback HTML: {exc}")]

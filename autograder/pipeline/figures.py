@@ -50,6 +50,12 @@ def learning_curves(history: Mapping[str, Sequence[Optional[float]]], title: str
     return _png(figure)
 
 
+def class_labels(n: int, dataset: str = "") -> list[str]:
+    """The names of a data set's ``n`` classes, or their numbers."""
+    names = CLASS_NAMES.get(dataset, ())
+    return list(names) if len(names) == n else [str(i) for i in range(n)]
+
+
 def confusion_matrix(matrix: Sequence[Sequence[int]], title: str, dataset: str = "") -> bytes:
     """The grader's re-evaluation as a confusion matrix: rows the true class, columns the predicted one."""
     import numpy as np
@@ -57,8 +63,7 @@ def confusion_matrix(matrix: Sequence[Sequence[int]], title: str, dataset: str =
 
     counts = np.asarray(matrix, dtype=int)
     n = len(counts)
-    names = CLASS_NAMES.get(dataset, ())
-    labels = list(names) if len(names) == n else [str(i) for i in range(n)]
+    labels = class_labels(n, dataset)
     figure = Figure(figsize=(1.2 + 0.5 * max(n, 4), 1.0 + 0.45 * max(n, 4)))
     axis = figure.add_subplot(1, 1, 1)
     image = axis.imshow(counts, cmap="Blues")
@@ -82,7 +87,7 @@ RIGHT, WRONG = "✔ right", "✘ wrong"
 def layer_table(rows: Sequence[Mapping[str, Any]], reveal: bool) -> str:
     """The 06 annotations, one row per layer: what was written for the output size and the RF, each marked
     right or wrong, and the computed values only when the rubric reveals them."""
-    head = ["line", "layer", "output size written", "", "RF written", ""]
+    head = ["line", "layer", "output size written", "output size right?", "RF written", "RF right?"]
     if reveal:
         head += ["output size (grader)", "RF (grader)"]
     out = ["<table>", "<thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead>", "<tbody>"]

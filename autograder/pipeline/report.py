@@ -18,6 +18,7 @@ from xml.etree import ElementTree as ET
 
 from autograder.grading import NotebookGrade
 from autograder.inert import csv_row, markdown_safe, strip_dangerous_urls, terminal_safe
+from autograder.pipeline import accessible
 from autograder.results import CheckResult, Status, points
 from autograder.rubric import Rubric
 
@@ -151,9 +152,11 @@ def feedback_page(executed: Path, results: Sequence[CheckResult], rubric: Rubric
         nb.metadata.pop("widgets", None)  # widget state would load the widget manager and render it
         hide_grader_parameters(nb)
         nb.cells[0:0] = feedback_cells(results, rubric)
+        nb.metadata["title"] = f"Feedback: {rubric.id} {rubric.title}"
         exporter = _exporter()
         _drop_unshown_outputs(nb, _SHOWN_TYPES)
         body, _ = exporter.from_notebook_node(nb)
+        body = accessible.finish_page(body, accessible.figure_alts(nb, FIGURE_TAG), FIGURE_TAG)
         # Markdown becomes HTML after the sanitizer ran: its links are checked on the final page.
         executed.with_suffix(".html").write_text(strip_dangerous_urls(body), encoding="utf-8")
     except Exception as exc:  # feedback is a courtesy; the grade stands without it
@@ -199,9 +202,10 @@ def figure_cells(results: Sequence[CheckResult], rubric: Rubric) -> list[Any]:
 
     cells = []
 
-    def output(data: dict[str, str], caption: str) -> None:
+    def output(data: dict[str, str], caption: str, alt: str = "") -> None:
         cell = nbformat.v4.new_code_cell("", metadata={"tags": [FIGURE_TAG]})
-        cell.outputs = [nbformat.v4.new_output("display_data", data=data)]
+        metadata = {"image/png": {accessible.ALT_KEY: alt}} if "image/png" in data else {}
+        cell.outputs = [nbformat.v4.new_output("display_data", data=data, metadata=metadata)]
         cells.append(nbformat.v4.new_markdown_cell(f"**{caption}**"))
         cells.append(cell)
 
@@ -214,15 +218,18 @@ def figure_cells(results: Sequence[CheckResult], rubric: Rubric) -> list[Any]:
             if png:
                 drawn.add(("history", model))
                 output({"image/png": base64.b64encode(png).decode()},
-                       f"Learning curves of {model} (the history the grader read)")
+                       f"Learning curves of {model} (the history the grader read)",
+                       accessible.learning_curves_alt(detail["history"], model))
         if "confusion" in detail and ("confusion", model) not in drawn:
             drawn.add(("confusion", model))
             png = figures.confusion_matrix(detail["confusion"], model, str(detail.get("dataset", "")))
+            labels = figures.class_labels(len(detail["confusion"]), str(detail.get("dataset", "")))
             output({"image/png": base64.b64encode(png).decode()},
-                   f"Confusion matrix of {model}, re-evaluated by the grader ({r.id})")
+                   f"Confusion matrix of {model}, re-evaluated by the grader ({r.id})",
+                   accessible.confusion_alt(detail["confusion"], model, labels))
         if "layers" in detail:
             output({"text/html": figures.layer_table(detail["layers"], bool(detail.get("reveal")))},
-                   "Your annotations, layer by layer")
+                   f"Your annotations, layer by layer: {accessible.annotations_summary(detail['layers'])}")
     return cells
 
 

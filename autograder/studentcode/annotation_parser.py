@@ -233,8 +233,8 @@ def _read_bare(tokens: list[_Token], i: int, fields: dict[str, Dims], positional
                unknown: list[str]) -> int:
     """Read a value with no key before it: a label's number, a suffixed value or a positional one."""
     token, before, after = tokens[i], _at(tokens, i - 1), _at(tokens, i + 1)
-    if before is not None and before.kind == "word":
-        return i + 1  # a label: "block 2", "conv 1"
+    if _is_label_number(tokens, i):
+        return i + 1  # a label: "block 2", "conv 1", a heading's "Block-1", "Block #3"
     two_before = _at(tokens, i - 2)
     if before is not None and before.kind == "eq" and two_before is not None and two_before.kind == "word":
         if two_before.text not in _LABEL_WORDS:
@@ -256,6 +256,15 @@ def _read_bare(tokens: list[_Token], i: int, fields: dict[str, Dims], positional
         raise _Unreadable(f"{token.text}: a size, or a size and a field? write 30x30 or 30 | RF 5")
     positional.append(numbers)
     return i + 1
+
+
+def _is_label_number(tokens: list[_Token], i: int) -> bool:
+    """The number at ``i`` names what comes before it: ``block 2``, ``Block-1``, ``Block #3``."""
+    before, two_before = _at(tokens, i - 1), _at(tokens, i - 2)
+    if before is not None and before.kind == "word":
+        return True
+    joined = before is not None and before.text in ("-", "#") and tokens[i].text.isdigit()
+    return joined and two_before is not None and two_before.kind == "word"
 
 
 def _put(fields: dict[str, Dims], name: str, value: Dims, key: str) -> None:

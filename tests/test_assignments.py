@@ -63,6 +63,7 @@ def lenet(first_padding="same", pool="MaxPooling2D"):
 
 def test_lenet_variants(tmp_path):
     untrained = lenet()
+    untrained.compile(optimizer=keras.optimizers.SGD(1e-6), loss="sparse_categorical_crossentropy")  # cannot learn
     coursework.submit(tmp_path / "a", model=untrained, history={"val_accuracy": [0.99]},
                       answers={"params": {**LENET5_COUNTS, "fc1": 48000, "total": 61586}})
     results = scored("03", tmp_path / "a")
@@ -70,6 +71,7 @@ def test_lenet_variants(tmp_path):
     assert results["params_by_hand"][0] == "fail" and "fc1=48000" in results["params_by_hand"][1]
     assert 0 < results["params_by_hand"][2] < 2  # partial credit
     assert results["accuracy"][0] == "fail" and "below the 0.93" in results["accuracy"][1]
+    assert "retrained by the grader" in results["accuracy"][1]
     assert results["history"][0] == "fail" and "0.9900" in results["history"][1]
 
     coursework.submit(tmp_path / "b", model=lenet("valid"), history={}, answers={"params": LENET5_COUNTS})

@@ -138,6 +138,23 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--out", required=True, help="the folder to create (name it cats_and_dogs_small)")
     _add_classroom(commands)
     _add_collect(commands)
+
+    export = commands.add_parser("export", help="grades for an LMS: Canvas's or Moodle's gradebook import, or a "
+                                 "plain CSV, from a class run's grading folder and a roster")
+    export.add_argument("grading", metavar="GRADING_DIR")
+    export.add_argument("--format", choices=("canvas", "moodle", "csv"), required=True)
+    export.add_argument("--roster", required=True, metavar="ROSTER.csv",
+                        help="one row per student: the submission folder (github_username, login, ...) and the "
+                        "LMS's ids (Canvas: Student, ID, SIS User ID, SIS Login ID, Section; Moodle: email or "
+                        "idnumber); a Canvas gradebook export works")
+    export.add_argument("--out", help="the file to write (default: GRADING_DIR/export-FORMAT.csv)")
+
+    feedback = commands.add_parser("feedback", help="hand back each student's feedback pages and graded "
+                                   "notebooks: a folder per student, or nbgrader's feedback/ tree")
+    feedback.add_argument("grading", metavar="GRADING_DIR")
+    where = feedback.add_mutually_exclusive_group(required=True)
+    where.add_argument("--to", metavar="DIR", help="write DIR/STUDENT/ for each student")
+    where.add_argument("--nbgrader", metavar="COURSE", help="write COURSE/feedback/STUDENT/NN_name/")
     return parser
 
 
@@ -148,6 +165,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "inspect": _inspect, "grade": _grade, "batch": _batch, "score": _score, "release": _release,
         "autograde": _autograde, "calibrate": _calibrate, "data": _data, "classroom": _classroom, "collect": _collect,
         "similarity": _similarity,
+        "export": _export, "feedback": _feedback,
     }
     try:
         return handlers[args.command](args)
@@ -231,6 +249,30 @@ def _batch(args: argparse.Namespace) -> int:
         print(f"{student}: {total['points']:g} / {total['max_points']:g}")
     print(f"\nGrades in {out / 'grades.csv'} (wide: {out / 'gradebook.csv'}), class report in "
           f"{out / 'class_report.html'}; each student's reports in {out}/STUDENT/")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from autograder.course.export import write
+
+    path, done = write(Path(args.grading), Path(args.roster), args.format, Path(args.out) if args.out else None)
+    if done.unsubmitted:
+        print(f"on the roster, nothing graded (0 points): {', '.join(done.unsubmitted)}", file=sys.stderr)
+    if done.unrostered:
+        print(f"graded, not on the roster (left out): {', '.join(done.unrostered)}", file=sys.stderr)
+    print(f"{args.format} import written to {path}")
+    return 0
+
+
+def _feedback(args: argparse.Namespace) -> int:
+    from autograder.course.feedback import return_feedback
+    from autograder.grading import load_rubrics
+
+    written = return_feedback(Path(args.grading), load_rubrics(), Path(args.to) if args.to else None,
+                              Path(args.nbgrader) if args.nbgrader else None)
+    for student, files in written.items():
+        print(f"{student}: {len(files)} file(s) in {files[0].parent}")
+    print(f"feedback for {len(written)} student(s)")
     return 0
 
 

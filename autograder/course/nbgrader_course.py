@@ -43,11 +43,15 @@ def pipeline_options(profile: str, seed: int = 0, sandbox: str = "require") -> l
 def autograde(course: Path, assignments: Optional[Sequence[str]] = None, profile: str = "full",
               csv_path: str = "grades.csv", seed: int = 0, sandbox: str = "require") -> Path:
     """Autograde every submitted notebook of ``assignments`` and export the gradebook to CSV."""
+    from autograder import rubric as rubrics
     from autograder.grading import GradingSettings
+    from autograder.preflight import preflight
 
-    GradingSettings(profile=profile, sandbox=sandbox).resolved()  # no sandbox where one is required: stop now
     env = nbgrader_environment(CNN_PROFILE=profile)
     names = list(assignments or assignment_names(course))
+    # data sets, sandbox, rubrics: checked before nbgrader runs any notebook
+    preflight([rubrics.find(n) for n in names], GradingSettings(profile=profile, sandbox=sandbox,
+                                                               data_dir=os.environ.get("CNN_COURSE_DATA")))
     for name in names:
         # Registers the assignment's cells and checksums in the gradebook (and rewrites the same release).
         _nbgrader(course, "generate_assignment", name, "--force", env=env)

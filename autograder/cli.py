@@ -303,8 +303,11 @@ def _release(args: argparse.Namespace) -> int:
 
 def _autograde(args: argparse.Namespace) -> int:
     from autograder.course.nbgrader_course import autograde
+    from autograder.progress import display
 
-    print(f"grades exported to {autograde(Path(args.course), args.assignment, args.profile, sandbox=args.sandbox)}")
+    path = autograde(Path(args.course), args.assignment, args.profile, sandbox=args.sandbox,
+                     progress=display(sys.stderr))
+    print(f"grades exported to {path} (raw_score, late_submission_penalty and score per notebook)")
     return 0
 
 

@@ -290,3 +290,36 @@ def test_a_regrade_says_what_moved(course, graded):
         ("carol", "2", "4", "accuracy 0 -> 2 (fail -> pass)", "0.old")]
     report = (graded / "class_report.md").read_text()
     assert "| carol | 00_warmup | 2 | 4 | accuracy 0 -> 2 (fail -> pass) |" in report
+
+
+# --- the nbgrader route --------------------------------------------------------------------------------------------
+
+@needs_sandbox
+def test_nbgrader_route_gets_the_due_date_the_policy_and_reports_progress(tmp_path, data_dir):
+    import shutil
+
+    from nbgrader.api import Gradebook
+
+    from autograder.course.nbgrader_course import autograde
+    from autograder.progress import LineProgress
+
+    course = tmp_path / "course"
+    course.mkdir()
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    shutil.copytree(ROOT / "source" / WARMUP, course / "source" / WARMUP)
+    variant(course / "submitted" / "ann", WARMUP)
+    variant(course / "submitted" / "bob", WARMUP)
+    (course / "submitted" / "ann" / WARMUP / "timestamp.txt").write_text("2026-10-01 20:00:00.000000 UTC")
+    (course / "submitted" / "bob" / WARMUP / "timestamp.txt").write_text("2026-10-03 09:59:00.000000 UTC")
+    (course / "course.toml").write_text(f'[due]\n"{WARMUP}" = 2026-10-01T23:59:00Z\n\n'
+                                        "[late]\npercent_per_day = 10\nmax_percent = 50\ngrace_days = 1\n")
+    stream = io.StringIO()
+    path = autograde(course, [WARMUP], profile="smoke", progress=LineProgress(stream))
+    assert path == course / "grading" / "nbgrader_grades.csv" and not (course / "grades.csv").exists()
+    rows = {r["student_id"]: r for r in csv.DictReader(path.open())}
+    assert {s: (float(r["raw_score"]), float(r["late_submission_penalty"]), float(r["score"]))
+            for s, r in rows.items()} == {"ann": (4, 0, 4), "bob": (4, 0.4, 3.6)}  # as batch charges
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        assert gradebook.find_assignment(WARMUP).duedate == dt.datetime(2026, 10, 1, 23, 59)
+    shown = stream.getvalue()
+    assert "[1/2]" in shown and "[2/2]" in shown and "ann 00_warmup: 4 / 4 points" in shown, shown

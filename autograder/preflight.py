@@ -25,8 +25,9 @@ NPZ = {  # data set -> (file, {member: trailing shape})
     "mnist": ("mnist.npz", {"x_train": (28, 28), "y_train": (), "x_test": (28, 28), "y_test": ()}),
     "cifar10": ("cifar10.npz", {"x_train": (32, 32, 3), "y_train": None, "x_test": (32, 32, 3), "y_test": None}),
 }
-HOW = (f"Point the grader at the course's data folder with --data-dir DIR or ${datasets.ENV_DIR}=DIR "
-       "(`python -m autograder data locate --data-dir DIR` says what it finds there).")
+HOW = ("Point the grader at the course's data folder with {flag} DIR or ${env}=DIR (`python -m autograder data "
+       "locate --data-dir DIR` says what it finds there; `python -m autograder data fetch`, on a machine with a "
+       "network, fills Keras's cache with MNIST and CIFAR-10).")
 
 
 class PreflightError(AutograderError):
@@ -103,9 +104,10 @@ def manifest_problem(root: Path) -> Optional[str]:
     return None
 
 
-def preflight(rubrics: Sequence[Rubric], settings: GradingSettings) -> GradingSettings:
+def preflight(rubrics: Sequence[Rubric], settings: GradingSettings, flag: str = "--data-dir") -> GradingSettings:
     """Check what grading ``rubrics`` needs; the settings with the sandbox mode settled (see
-    :meth:`GradingSettings.resolved`). Raises :class:`PreflightError` naming every problem at once."""
+    :meth:`GradingSettings.resolved`). Raises :class:`PreflightError` naming every problem at once, and the
+    option (``flag``) or variable that sets the data folder."""
     from autograder import checks
 
     problems = []
@@ -125,5 +127,6 @@ def preflight(rubrics: Sequence[Rubric], settings: GradingSettings) -> GradingSe
         problems.append(f"sandbox: {exc}")
     if problems:
         lines = "\n".join(f"  - {p}" for p in problems)
-        raise PreflightError(f"nothing was graded; the preflight found:\n{lines}" + (f"\n{HOW}" if data_problem else ""))
+        raise PreflightError(f"nothing was graded; the preflight found:\n{lines}" + (
+            "\n" + HOW.format(flag=flag, env=datasets.ENV_DIR) if data_problem else ""))
     return settings

@@ -52,7 +52,7 @@ def pytest_collection(session: pytest.Session) -> Optional[bool]:
     from autograder.preflight import preflight
 
     try:  # no data set, no sandbox: one clear message, no test items
-        preflight(present, _settings(config))
+        preflight(present, _settings(config), flag="--grading-data-dir")
     except AutograderError as exc:
         raise pytest.UsageError(str(exc)) from None
     items: list[pytest.Item] = []

@@ -55,6 +55,19 @@ def test_batch_and_grade_stop_before_any_notebook_without_the_data(tmp_path):
         assert not out.exists()  # no grades.csv, no report, no notebook run
 
 
+def test_the_pytest_plugin_stops_at_collection_without_the_data(tmp_path):
+    from tests.test_pytest_plugin import plugin_args
+
+    submission = variant(tmp_path / "submission", "03_lenet5")
+    env = {k: v for k, v in os.environ.items() if k != "CNN_COURSE_DATA"}
+    env.update(PYTHONPATH=str(ROOT), KERAS_HOME=str(tmp_path / "keras"))
+    done = subprocess.run([sys.executable, "-m", "pytest", *plugin_args(), "--submission", str(submission),
+                           "--grading-data-dir", str(tmp_path), "-p", "no:cacheprovider", "-q"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 4, done.stdout + done.stderr  # pytest's usage error: nothing collected, nothing run
+    assert "data set mnist (needed by 03_lenet5)" in done.stderr and "--grading-data-dir DIR" in done.stderr
+
+
 def test_preflight_names_every_data_set_an_assignment_needs():
     needed = needed_datasets(load_rubrics())
     assert needed["mnist"] == ["03_lenet5", "04_depth_residual"]
@@ -169,6 +182,20 @@ def test_pass_rate_counts_every_row_of_a_check_and_leaves_zero_point_rows_out():
     assert [(round(rate, 2), check, n) for rate, _, check, n in rates] == [(0.67, "accuracy", 3)]
 
 
+def test_the_histogram_counts_whole_students(tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    from autograder.classrun.class_report import plot_scores
+
+    seen = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda fig, *a, **k: seen.append(fig))
+    plot_scores(tmp_path / "plot.png", {WARMUP: [0, 4, 4], "03_lenet5": [8]}, {WARMUP: 4, "03_lenet5": 8})
+    for ax in seen[0].axes:
+        ax.figure.canvas.draw()
+        ticks = [t for t in ax.get_yticks() if ax.get_ylim()[0] <= t <= ax.get_ylim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
+
+
 # --- a graded class --------------------------------------------------------------------------------------------
 
 def edit_locked_cell(nb):
@@ -267,7 +294,7 @@ def test_feedback_is_returned_with_one_command(graded, tmp_path):
     for student in ("ann", "bob", "carol"):
         names = sorted(p.name for p in (tmp_path / "back" / student).iterdir())
         assert names == ["00_warmup.html", "00_warmup.ipynb", "summary.md"]
-    assert "locked cell" in (tmp_path / "back" / "carol" / "summary.md").read_text()
+    assert "cell 'setup' was edited" in (tmp_path / "back" / "carol" / "summary.md").read_text()
     done = cli("feedback", str(graded), "--nbgrader", str(tmp_path / "course"), timeout=300)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "course" / "feedback" / "bob" / WARMUP / "00_warmup.html").is_file()

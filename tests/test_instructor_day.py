@@ -27,7 +27,7 @@ from tests.conftest import ROOT
 from tests.notebooks import cell, variant
 
 WARMUP = "00_warmup"
-LIMITS = ["--cell-timeout", "60", "--notebook-timeout", "240"]
+LIMITS = ["--cell-timeout", "150", "--notebook-timeout", "400"]  # generous: 8 engineers share 2 cores
 needs_sandbox = pytest.mark.skipif(bwrap_problem() is not None, reason=f"no sandbox here: {bwrap_problem()}")
 UTC = dt.timezone.utc
 

@@ -26,7 +26,7 @@ help:
 	@echo "make test        run the test suite"
 	@echo "make check       students: grade your notebooks in assignments/ with the smoke profile (ASSIGNMENT=03: one)"
 	@echo "make release     instructors: source/ -> assignments/ (nbgrader), reference_solutions/, the student repository in build/student_repo/"
-	@echo "make autograde   instructors: nbgrader autograde submitted/ and export grades.csv (AUTOGRADE_PROFILE=full)"
+	@echo "make autograde   instructors: nbgrader autograde submitted/ grades to grading/nbgrader_grades.csv (AUTOGRADE_PROFILE=full)"
 	@echo "make calibrate   rerun the references (3 seeds), compare with the thresholds; WRITE=1 records the figures"
 	@echo "make bench       time the grader's overhead against nbgrader's, the sandbox's cost, and a class at scale"
 	@echo "make bench-full  GPU runners: the full profile once, wall time and peak GPU memory per notebook"

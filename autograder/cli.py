@@ -141,6 +141,23 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--out", required=True, help="the folder to create (name it cats_and_dogs_small)")
     _add_actions(commands)
     _add_collect(commands)
+
+    export = commands.add_parser("export", help="grades for an LMS: Canvas's or Moodle's gradebook import, or a "
+                                 "plain CSV, from a class run's grading folder and a roster")
+    export.add_argument("grading", metavar="GRADING_DIR")
+    export.add_argument("--format", choices=("canvas", "moodle", "csv"), required=True)
+    export.add_argument("--roster", required=True, metavar="ROSTER.csv",
+                        help="one row per student: the submission folder (github_username, login, ...) and the "
+                        "LMS's ids (Canvas: Student, ID, SIS User ID, SIS Login ID, Section; Moodle: email or "
+                        "idnumber); a Canvas gradebook export works")
+    export.add_argument("--out", help="the file to write (default: GRADING_DIR/export-FORMAT.csv)")
+
+    feedback = commands.add_parser("feedback", help="hand back each student's feedback pages and graded "
+                                   "notebooks: a folder per student, or nbgrader's feedback/ tree")
+    feedback.add_argument("grading", metavar="GRADING_DIR")
+    where = feedback.add_mutually_exclusive_group(required=True)
+    where.add_argument("--to", metavar="DIR", help="write DIR/STUDENT/ for each student")
+    where.add_argument("--nbgrader", metavar="COURSE", help="write COURSE/feedback/STUDENT/NN_name/")
     return parser
 
 
@@ -150,7 +167,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "inspect": _inspect, "grade": _grade, "batch": _batch, "score": _score, "release": _release,
         "autograde": _autograde, "calibrate": _calibrate, "data": _data, "actions": _actions, "job-key": _job_key,
-        "collect": _collect, "similarity": _similarity,
+        "collect": _collect, "similarity": _similarity, "export": _export, "feedback": _feedback,
     }
     try:
         return handlers[args.command](args)
@@ -237,6 +254,30 @@ def _batch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from autograder.course.export import write
+
+    path, done = write(Path(args.grading), Path(args.roster), args.format, Path(args.out) if args.out else None)
+    if done.unsubmitted:
+        print(f"on the roster, nothing graded (0 points): {', '.join(done.unsubmitted)}", file=sys.stderr)
+    if done.unrostered:
+        print(f"graded, not on the roster (left out): {', '.join(done.unrostered)}", file=sys.stderr)
+    print(f"{args.format} import written to {path}")
+    return 0
+
+
+def _feedback(args: argparse.Namespace) -> int:
+    from autograder.course.feedback import return_feedback
+    from autograder.grading import load_rubrics
+
+    written = return_feedback(Path(args.grading), load_rubrics(), Path(args.to) if args.to else None,
+                              Path(args.nbgrader) if args.nbgrader else None)
+    for student, files in written.items():
+        print(f"{student}: {len(files)} file(s) in {files[0].parent}")
+    print(f"feedback for {len(written)} student(s)")
+    return 0
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -267,8 +308,11 @@ def _release(args: argparse.Namespace) -> int:
 
 def _autograde(args: argparse.Namespace) -> int:
     from autograder.course.nbgrader_course import autograde
+    from autograder.progress import display
 
-    print(f"grades exported to {autograde(Path(args.course), args.assignment, args.profile, sandbox=args.sandbox)}")
+    path = autograde(Path(args.course), args.assignment, args.profile, sandbox=args.sandbox,
+                     progress=display(sys.stderr))
+    print(f"grades exported to {path} (raw_score, late_submission_penalty and score per notebook)")
     return 0
 
 

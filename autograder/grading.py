@@ -68,6 +68,20 @@ class NotebookGrade:
         """The points earned and the most that could be."""
         return points(self.results)
 
+    @property
+    def penalty_percent(self) -> float:
+        return float(getattr(self.lateness, "penalty_percent", 0.0) or 0.0)
+
+    @property
+    def final_points(self) -> float:
+        """The points after the late penalty (rounded to the thousandth)."""
+        return after_penalty(self.points[0], self.penalty_percent)
+
+
+def after_penalty(points: float, percent: float) -> float:
+    """``points`` less ``percent`` of them, rounded to the thousandth (the late policy, on every route)."""
+    return round(points * (1 - percent / 100), 3) if percent else points
+
 
 def load_rubrics() -> list[rubrics.Rubric]:
     """Every rubric, each naming only registered check functions: loaded once, before any student code runs."""

@@ -49,6 +49,13 @@ def pytest_collection(session: pytest.Session) -> Optional[bool]:
         raise pytest.UsageError(f"--submission {submission}: not a directory")
     available = load_rubrics()
     present = [r for r in chosen_rubrics(available, folder, None) if (folder / r.name).is_dir()]
+    from autograder.errors import AutograderError
+    from autograder.preflight import preflight
+
+    try:  # no data set, no sandbox: one clear message, no test items
+        preflight(present, _settings(config), flag="--grading-data-dir")
+    except AutograderError as exc:
+        raise pytest.UsageError(str(exc)) from None
     items: list[pytest.Item] = []
     for rubric in present:
         collector = NotebookCollector.from_parent(session, name=rubric.name, rubric=rubric, submission=folder)
@@ -78,18 +85,23 @@ class NotebookCollector(pytest.Collector):
     def results(self) -> dict[str, Any]:
         """This notebook's report rows by check id, grading it the first time."""
         if self._results is None:
-            from autograder.grading import GradingSettings
             from autograder.pipeline.grade import grade
 
             config = self.config
-            settings = GradingSettings(config.getoption("profile"), config.getoption("grading_data_dir"),
-                                       config.getoption("grading_seed"), sandbox=config.getoption("grading_sandbox"))
+            settings = _settings(config)
             out = _out_dir(config) / self.rubric.name
             graded = grade(self.submission, out, [self.rubric.id], settings)
             self.rows = [r for nb in graded for r in nb.results]
             self._results = {r.id: r for r in self.rows}
             config.stash.setdefault(_ROWS, []).extend(self.rows)
         return self._results
+
+
+def _settings(config: pytest.Config) -> Any:
+    from autograder.grading import GradingSettings
+
+    return GradingSettings(config.getoption("profile"), config.getoption("grading_data_dir"),
+                           config.getoption("grading_seed"), sandbox=config.getoption("grading_sandbox"))
 
 
 class CheckFailed(Exception):

@@ -15,7 +15,7 @@ LAYERS = (
     ("autograder.sandbox",),
     ("autograder.studentcode",),
     ("autograder.checks",),
-    ("autograder.grading", "autograder.progress"),
+    ("autograder.grading", "autograder.progress", "autograder.preflight"),
     ("autograder.pipeline",),  # one notebook: stage, execute, score, report
     ("autograder.classrun", "autograder.course", "autograder.similarity"),  # a class; instructor tools; copies
     ("autograder.cli", "autograder.pytest_plugin", "autograder.__main__"),

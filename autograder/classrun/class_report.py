@@ -1,6 +1,8 @@
 """What the instructor reads at the end of a class run, beside the long ``grades.csv``.
 
-- ``gradebook.csv``: one row per student, a column per assignment and a total (Canvas and Moodle import it);
+- ``gradebook.csv``: one row per student, a column per assignment (final points, after the late penalty), a total
+  and the flags by name (late, tampered, workflow, errors); ``python -m autograder export`` turns it into an
+  LMS import;
 - ``class_report.md`` and ``class_report.html``: the score distribution per assignment (``class_scores.png``),
   the pass rate per check (hardest first), the most common failure messages, and the students whose notebooks
   errored, timed out or killed their kernel, each with a link to the feedback page.
@@ -18,29 +20,56 @@ from urllib.parse import quote
 
 from autograder.grading import NotebookGrade
 from autograder.inert import csv_row, markdown_safe, strip_dangerous_urls
+from autograder.pipeline import report
 from autograder.results import Status
 
 PLOT = "class_scores.png"
 COMMON_FAILURES = 10  # how many failure messages the report lists
+CELL_CHARS = 300  # the longest message a table cell shows (its last line always kept)
 
 
-def write_gradebook(path: Path, graded: Mapping[str, Sequence[NotebookGrade]], order: Sequence[str]) -> None:
-    """One row per student: points per assignment (empty where not graded) and the total."""
+def write_gradebook(path: Path, graded: Mapping[str, Sequence[NotebookGrade]], order: Sequence[str],
+                    workflow: Mapping[str, str] = {}) -> None:
+    """One row per student: final points per assignment (empty where not graded), the total, and the flags by
+    name: late notebooks (with their penalty), tampered ones, a changed workflow file, notebooks that errored."""
     present = {nb.rubric.name for notebooks in graded.values() for nb in notebooks}
     columns = [name for name in order if name in present]
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(csv_row(["student", *columns, "total"]))
+        writer.writerow(csv_row(["student", *columns, "total", *FLAG_COLUMNS]))
         for student, notebooks in sorted(graded.items()):
-            points = {nb.rubric.name: nb.points[0] for nb in notebooks}
+            points = {nb.rubric.name: nb.final_points for nb in notebooks}
+            row = student_flags(notebooks, workflow.get(student, ""))
             writer.writerow(csv_row([student, *(f"{points[c]:g}" if c in points else "" for c in columns),
-                             f"{round(sum(points.values()), 3):g}"]))
+                             f"{round(sum(points.values()), 3):g}", *(row[c] for c in FLAG_COLUMNS)]))
     os.replace(tmp, path)
 
 
-def summarize(graded: Mapping[str, Sequence[NotebookGrade]]) -> dict:
-    """The figures of the report: scores per assignment, pass rates, failure messages, broken notebooks."""
+FLAG_COLUMNS = ("late", "tampered", "workflow", "errors")
+
+
+def student_flags(notebooks: Sequence[NotebookGrade], workflow: str = "") -> dict[str, str]:
+    """The flag cells of one student: ``late`` (``03_lenet5 2d -20%``), ``tampered`` and ``errors`` (assignment
+    names) and ``workflow`` (``changed`` or ``missing`` where collect found the workflow file edited or gone)."""
+    late, tampered, errors = [], [], []
+    for nb in notebooks:
+        found = report.flags(nb)
+        if "late" in found:
+            days = nb.lateness.days_late
+            late.append(f"{nb.rubric.name} {days}d" + (f" -{nb.penalty_percent:g}%" if nb.penalty_percent else "")
+                        + (f" ({nb.lateness.grace_days} grace)" if nb.lateness.grace_days else ""))
+        if "tampered" in found:
+            tampered.append(nb.rubric.name)
+        if "error" in found:
+            errors.append(nb.rubric.name)
+    return {"late": "; ".join(late), "tampered": " ".join(tampered),
+            "workflow": workflow if workflow in ("changed", "missing") else "", "errors": " ".join(errors)}
+
+
+def summarize(graded: Mapping[str, Sequence[NotebookGrade]], workflow: Mapping[str, str] = {}) -> dict:
+    """The figures of the report: final scores per assignment, pass rates, failure messages, broken notebooks,
+    and the students flagged (late, tampered, workflow changed, errors), by name."""
     scores: dict[str, list[float]] = defaultdict(list)
     maxima: dict[str, float] = {}
     checks: dict[tuple[str, str], list[bool]] = defaultdict(list)
@@ -49,12 +78,12 @@ def summarize(graded: Mapping[str, Sequence[NotebookGrade]]) -> dict:
     broken = []
     for student, notebooks in sorted(graded.items()):
         for nb in notebooks:
-            points, maximum = nb.points
-            scores[nb.rubric.name].append(points)
+            maximum = nb.points[1]
+            scores[nb.rubric.name].append(nb.final_points)
             maxima[nb.rubric.name] = maximum
             seen = set()
             for r in nb.results:
-                if r.max_points > 0 or r.status != Status.PASS:
+                if r.max_points > 0:  # a zero-point row (locked cells, a history) is a flag, not a check to pass
                     checks[nb.rubric.name, r.id].append(r.status == Status.PASS)
                 if r.status != Status.PASS:
                     seen.add((nb.rubric.name, str(r.status), r.message))
@@ -68,7 +97,14 @@ def summarize(graded: Mapping[str, Sequence[NotebookGrade]]) -> dict:
     rates = sorted(((sum(v) / len(v), a, c, len(v)) for (a, c), v in checks.items()), key=lambda t: (t[0], t[1], t[2]))
     return {"scores": dict(scores), "maxima": maxima, "rates": rates,
             "failures": [(key, count, sorted(failed_checks[key])) for key, count in failures.most_common(COMMON_FAILURES)],
-            "broken": broken}
+            "broken": broken, "flagged": flagged(graded, workflow)}
+
+
+def flagged(graded: Mapping[str, Sequence[NotebookGrade]], workflow: Mapping[str, str] = {}
+            ) -> list[tuple[str, dict[str, str]]]:
+    """(student, flag cells) for every student with a flag, by name."""
+    rows = [(s, student_flags(nbs, workflow.get(s, ""))) for s, nbs in sorted(graded.items())]
+    return [(s, cells) for s, cells in rows if any(cells.values())]
 
 
 def plot_scores(path: Path, scores: Mapping[str, list[float]], maxima: Mapping[str, float]) -> None:
@@ -77,6 +113,7 @@ def plot_scores(path: Path, scores: Mapping[str, list[float]], maxima: Mapping[s
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     names = sorted(scores)
     fig, axes = plt.subplots(1, max(1, len(names)), figsize=(3.2 * max(1, len(names)), 2.6), squeeze=False)
@@ -85,6 +122,7 @@ def plot_scores(path: Path, scores: Mapping[str, list[float]], maxima: Mapping[s
         ax.hist(scores[name], bins=min(20, max(4, int(top) + 1)), range=(0, top), color="#4477aa")
         ax.set_title(f"{name} (n={len(scores[name])})", fontsize=9)
         ax.set_xlabel("points")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # whole students
     axes[0][0].set_ylabel("students")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -97,6 +135,14 @@ def markdown(summary: dict) -> str:
     for name, values in sorted(summary["scores"].items()):
         lines.append(f"| {name} | {len(values)} | {statistics.mean(values):.2f} | {statistics.median(values):g} | "
                      f"{summary['maxima'][name]:g} |")
+    lines += ["", "## Students flagged", ""]
+    if summary["flagged"]:
+        lines += [f"| student | {' | '.join(FLAG_COLUMNS)} |", "|---|" + "---|" * len(FLAG_COLUMNS)]
+        lines += [f"| {_cell(s)} | " + " | ".join(_cell(cells[c]) for c in FLAG_COLUMNS) + " |"
+                  for s, cells in summary["flagged"]]
+    else:
+        lines.append("None: no late, tampered or errored notebook and no changed workflow file.")
+    lines += summary.get("regrade_lines", [])
     lines += ["", "## Pass rate per check (hardest first)", "", "| assignment | check | passed | notebooks |",
               "|---|---|---:|---:|"]
     lines += [f"| {a} | {c} | {rate:.0%} | {n} |" for rate, a, c, n in summary["rates"]]
@@ -114,9 +160,11 @@ def markdown(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_class_report(out: Path, graded: Mapping[str, Sequence[NotebookGrade]]) -> None:
+def write_class_report(out: Path, graded: Mapping[str, Sequence[NotebookGrade]],
+                       workflow: Mapping[str, str] = {}, regrade_lines: Sequence[str] = ()) -> None:
     """class_report.md, class_report.html and the score plot in ``out``."""
-    summary = summarize(graded)
+    summary = summarize(graded, workflow)
+    summary["regrade_lines"] = list(regrade_lines)
     if summary["scores"]:
         plot_scores(out / PLOT, summary["scores"], summary["maxima"])
     write_pages(out, markdown(summary))
@@ -135,4 +183,15 @@ def write_pages(out: Path, text: str) -> None:
 
 
 def _cell(text: str) -> str:
-    return markdown_safe(text, limit=200)
+    return markdown_safe(short(text))
+
+
+def short(text: str, limit: int = CELL_CHARS) -> str:
+    """``text`` within about ``limit`` characters, keeping its last line (where an error says what to do)."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    last = text.splitlines()[-1].strip()
+    if len(last) > limit - 20:
+        last = "…" + last[-(limit - 21):]
+    return f"{text[:max(0, limit - len(last) - 3)].rstrip()} … {last}"

@@ -1,70 +1,149 @@
-"""Lateness: nbgrader's ``timestamp.txt`` in a submission against the due date in the course configuration.
+"""Lateness and the late policy: a submission's time against the due date in the course configuration.
 
 The course configuration is ``course.toml`` (beside ``nbgrader_config.py``)::
 
     [due]
     "00_warmup" = 2026-10-01T23:59:00Z
 
-Only the lateness is reported; the penalty policy stays nbgrader's.
+    [late]
+    percent_per_day = 10   # off the notebook's points per day late (a started day counts whole)
+    max_percent = 50       # the most a late notebook loses
+    grace_days = 2         # days each student may be late, without penalty, over the whole course
+
+A submission's time is nbgrader's ``timestamp.txt`` (``collect`` writes the time the grader can vouch for: see
+:mod:`autograder.course.collect`). Grace days are spent in due-date order, a whole day at a time, on the
+notebooks that need them. ``batch`` and the nbgrader route (:mod:`autograder.course.nbgrader_late`) apply this
+same policy through :func:`apply_policy`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Optional
+from typing import Any, Mapping, Optional
 
 from autograder.errors import AutograderError
 
 COURSE_CONFIG = Path("course.toml")
 TIMESTAMP = "timestamp.txt"
+DAY = 86400.0
 
 
 class CourseConfigError(AutograderError):
-    """course.toml cannot be read or holds a due date that is not a date and time."""
+    """course.toml cannot be read or holds a value of the wrong kind."""
+
+
+@dataclass(frozen=True)
+class LatePolicy:
+    """Percent off per day late (after grace days), capped; grace days per student for the whole course."""
+
+    percent_per_day: float = 0.0
+    max_percent: float = 100.0
+    grace_days: int = 0
+
+    def describe(self) -> str:
+        if not self.percent_per_day:
+            return "no late penalty"
+        return (f"{self.percent_per_day:g}% per day late, at most {self.max_percent:g}%, "
+                f"{self.grace_days} grace day(s) per student")
 
 
 @dataclass(frozen=True)
 class Lateness:
     submitted: Optional[str]  # ISO 8601, UTC; None without a readable timestamp.txt
     seconds_late: Optional[float]  # 0 when on time; None without a due date or a timestamp
+    days_late: int = 0  # started days late
+    grace_days: int = 0  # of those, covered by the student's grace days
+    penalty_percent: float = 0.0
 
     def describe(self) -> str:
         if self.seconds_late is None:
             return ""
         if self.seconds_late <= 0:
             return "on time"
-        return f"late by {dt.timedelta(seconds=round(self.seconds_late))}"
+        text = f"late by {dt.timedelta(seconds=round(self.seconds_late))}"
+        if self.grace_days:
+            text += f", {self.grace_days} grace day(s)"
+        return text + (f", -{self.penalty_percent:g}%" if self.penalty_percent else "")
 
 
-def due_dates(config: Optional[Path] = None) -> dict[str, dt.datetime]:
-    """The ``[due]`` table of the course configuration, in UTC (empty where there is no file)."""
+@dataclass(frozen=True)
+class CourseConfig:
+    due: dict[str, dt.datetime]
+    policy: LatePolicy
+
+
+def read_config(config: Optional[Path] = None) -> CourseConfig:
+    """The ``[due]`` and ``[late]`` tables of the course configuration (empty where there is no file)."""
     path = COURSE_CONFIG if config is None else config
     if not path.is_file():
         if config is not None:
             raise CourseConfigError(f"no course configuration at {path}")
-        return {}
+        return CourseConfig({}, LatePolicy())
     try:
-        table = tomllib.loads(path.read_text()).get("due", {})
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        data = tomllib.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise CourseConfigError(f"{path}: {exc}") from exc
     due = {}
-    for assignment, value in table.items():
+    for assignment, value in data.get("due", {}).items():
         if not isinstance(value, dt.datetime):
             raise CourseConfigError(f"{path}: due date of {assignment} must be a date and time, not {value!r}")
         due[assignment] = _utc(value)
-    return due
+    return CourseConfig(due, _policy(path, data.get("late", {})))
+
+
+def _policy(path: Path, table: Mapping[str, Any]) -> LatePolicy:
+    unknown = set(table) - set(LatePolicy.__dataclass_fields__)
+    if unknown:
+        raise CourseConfigError(f"{path}: unknown [late] keys {', '.join(sorted(unknown))} "
+                                f"(known: {', '.join(LatePolicy.__dataclass_fields__)})")
+    policy = LatePolicy(**table)
+    numbers = (policy.percent_per_day, policy.max_percent, policy.grace_days)
+    if (not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in numbers)
+            or policy.max_percent > 100 or not isinstance(policy.grace_days, int)):
+        raise CourseConfigError(f"{path}: [late] wants percent_per_day >= 0, 0 <= max_percent <= 100 and a whole "
+                                f"number of grace_days >= 0, not {table}")
+    return policy
+
+
+def due_dates(config: Optional[Path] = None) -> dict[str, dt.datetime]:
+    """The ``[due]`` table of the course configuration, in UTC (empty where there is no file)."""
+    return read_config(config).due
 
 
 def lateness(assignment_dir: Path, due: Optional[dt.datetime]) -> Lateness:
-    """How late the submission in ``assignment_dir`` was, by its nbgrader timestamp."""
+    """How late the submission in ``assignment_dir`` was, by its nbgrader timestamp (no policy applied)."""
     submitted = read_timestamp(assignment_dir / TIMESTAMP)
     if submitted is None:
         return Lateness(None, None)
+    return seconds_late(submitted, due)
+
+
+def seconds_late(submitted: dt.datetime, due: Optional[dt.datetime]) -> Lateness:
     late = None if due is None else max(0.0, (submitted - due).total_seconds())
-    return Lateness(submitted.isoformat(), late)
+    return Lateness(submitted.astimezone(dt.timezone.utc).isoformat(), late)
+
+
+def apply_policy(policy: LatePolicy, late: Mapping[str, Lateness], due: Mapping[str, dt.datetime]
+                 ) -> dict[str, Lateness]:
+    """One student's notebooks (assignment name -> lateness) with grace days spent and penalties set.
+
+    Grace is spent in due-date order (then by name), a whole started day at a time.
+    """
+    left = policy.grace_days
+    charged = {}
+    order = sorted(late, key=lambda a: (due.get(a, dt.datetime.max.replace(tzinfo=dt.timezone.utc)), a))
+    for assignment in order:
+        item = late[assignment]
+        days = math.ceil(item.seconds_late / DAY) if item.seconds_late else 0
+        grace = min(left, days)
+        left -= grace
+        percent = min(policy.max_percent, (days - grace) * policy.percent_per_day)
+        charged[assignment] = replace(item, days_late=days, grace_days=grace, penalty_percent=percent)
+    return charged
 
 
 def read_timestamp(path: Path) -> Optional[dt.datetime]:

@@ -14,13 +14,15 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from autograder import similarity
-from autograder.classrun import class_report, store
+from autograder.classrun import class_report, regrade, store
 from autograder.classrun.executors import EXECUTORS
 from autograder.classrun.jobs import Job
-from autograder.classrun.lateness import due_dates, lateness
+from autograder.classrun.lateness import CourseConfig, Lateness, apply_policy, lateness, read_config
 from autograder.classrun.resources import default_jobs
+from autograder.course.collect import workflow_record
 from autograder.errors import AutograderError
 from autograder.grading import GradingSettings, NotebookGrade, chosen_rubrics, load_rubrics
+from autograder.preflight import preflight
 from autograder.pipeline import report
 from autograder.progress import Progress, display
 from autograder.rubric import Rubric
@@ -37,7 +39,10 @@ class ClassRun:
     available: list[Rubric]
     plan: list[tuple[str, Rubric]]  # (student, rubric), in report order
     keys: dict[tuple[str, str], str]
-    due: dict[str, Any]
+    course: CourseConfig
+    late: dict[tuple[str, str], Lateness] = field(default_factory=dict)  # the policy applied, per notebook
+    workflow: dict[str, str] = field(default_factory=dict)  # collect's record: unchanged, changed, missing
+    changes: list[regrade.Change] = field(default_factory=list)  # this run's regrades that moved a score
     finished: dict[tuple[str, str], NotebookGrade] = field(default_factory=dict)
 
     def in_order(self, students: Optional[Sequence[str]] = None) -> dict[str, list[NotebookGrade]]:
@@ -46,27 +51,34 @@ class ClassRun:
         for s, r in self.plan:
             if (students is None or s in students) and (s, r.name) in self.finished:
                 nb = self.finished[s, r.name]
-                nb.lateness = lateness(self.class_dir / s / r.name, self.due.get(r.name, self.due.get(r.id)))
+                nb.lateness = self.late.get((s, r.name))
                 graded.setdefault(s, []).append(nb)
         return graded
 
     def write_tables(self) -> dict[str, list[NotebookGrade]]:
         graded = self.in_order()
         report.write_grades_csv(self.out / "grades.csv", graded)
-        class_report.write_gradebook(self.out / "gradebook.csv", graded, [r.name for r in self.available])
+        class_report.write_gradebook(self.out / "gradebook.csv", graded, [r.name for r in self.available],
+                                     self.workflow)
         return graded
 
-    def record(self, job: Job, done: dict[str, Any]) -> None:
-        """Store a finished job and rewrite its student's reports and the class tables."""
+    def record(self, job: Job, done: dict[str, Any]) -> Optional[regrade.Change]:
+        """Store a finished job and rewrite its student's reports and the class tables; what moved against the
+        result it replaces, if anything (also logged in ``regrade.csv``)."""
         if done["grader"] != store.grader_version():
             raise AutograderError(f"a worker runs grader {done['grader']}, this machine "
                                   f"{store.grader_version()}: install the same grader everywhere")
+        change = regrade.compare(store.load_result(self.out, job.student, job.assignment), done)
         store.store_result(self.out, done)
+        if change is not None:
+            self.changes.append(change)
+            regrade.append_log(self.out, [change])
         rubric = next(r for s, r in self.plan if s == job.student and r.name == job.assignment)
         self.finished[job.student, job.assignment] = NotebookGrade(rubric, store.results_of(done), done["timings"])
         meta = {"submission": job.submission, "profile": self.settings.profile, "seed": self.settings.seed}
         report.write_reports(self.out / job.student, self.in_order([job.student]).get(job.student, []), meta)
         self.write_tables()
+        return change
 
 
 def plan_class(class_dir: Path, out: Path, assignments: Optional[Sequence[str]], settings: GradingSettings,
@@ -79,10 +91,27 @@ def plan_class(class_dir: Path, out: Path, assignments: Optional[Sequence[str]],
         raise AutograderError(f"no submission folder in {class_dir} for {', '.join(unknown)}")
     available = load_rubrics()  # once, before any student code runs
     plan = [(s, r) for s in everyone for r in chosen_rubrics(available, class_dir / s, assignments)]
+    settings = preflight(list({r.name: r for _, r in plan}.values()), settings)  # before any notebook runs
     keys = {(s, r.name): store.job_key(class_dir / s, r.name, settings) for s, r in plan}
-    run = ClassRun(class_dir, out, settings, everyone, available, plan, keys, due_dates(course_config))
+    run = ClassRun(class_dir, out, settings, everyone, available, plan, keys, read_config(course_config))
+    run.late = late_notebooks(class_dir, plan, run.course)
+    run.workflow = workflow_record(class_dir)
     run.finished = store.stored(out, plan, keys)
     return run
+
+
+def late_notebooks(class_dir: Path, plan: Sequence[tuple[str, Rubric]], course: CourseConfig
+                   ) -> dict[tuple[str, str], Lateness]:
+    """Every planned notebook's lateness with the late policy applied per student (grace days over the course)."""
+    per_student: dict[str, dict[str, Lateness]] = {}
+    due_of = {}
+    for s, r in plan:
+        due = course.due.get(r.name, course.due.get(r.id))
+        due_of[r.name] = due
+        per_student.setdefault(s, {})[r.name] = lateness(class_dir / s / r.name, due)
+    due = {a: d for a, d in due_of.items() if d is not None}
+    return {(s, a): late for s, notebooks in per_student.items()
+            for a, late in apply_policy(course.policy, notebooks, due).items()}
 
 
 def grade_class(class_dir: Path, out: Path = Path("grading"), assignments: Optional[Sequence[str]] = None,
@@ -101,8 +130,8 @@ def grade_class(class_dir: Path, out: Path = Path("grading"), assignments: Optio
     if executor not in EXECUTORS:
         raise AutograderError(f"executor must be one of {', '.join(EXECUTORS)}, not {executor!r}")
     class_dir, out = class_dir.resolve(), out.resolve()
-    settings = settings.resolved()
     run = plan_class(class_dir, out, assignments, settings, students, course_config)
+    settings = run.settings
     if students:
         todo = [(s, r) for s, r in run.plan if s in students]
     else:
@@ -122,11 +151,13 @@ def grade_class(class_dir: Path, out: Path = Path("grading"), assignments: Optio
                             progress.say(f"{job.student} {job.assignment}: the job failed: "
                                          f"{type(done).__name__}: {done}")
                             continue
-                        run.record(job, done)
+                        change = run.record(job, done)
                         progress.finished(f"{job.student} {job.assignment}", store.results_of(done),
                                           store.seconds(done))
+                        if change is not None:
+                            progress.say(f"regraded {change.describe()}")
     finally:
         graded = run.write_tables()
-        class_report.write_class_report(out, graded)
+        class_report.write_class_report(out, graded, run.workflow, regrade.report_lines(run.changes))
     similarity.write(out, settings.released_dir, [r.name for _, r in run.plan])  # evidence for a person; no grade
     return graded

@@ -5,14 +5,22 @@ Each repository is kept as a bare clone in ``OUT/.repos/`` (fetched again on the
 tree is exported with ``git archive`` into ``OUT/STUDENT/``, so the graded folder holds no ``.git``. A repository
 that is missing, empty or has no commit before the deadline gets its row in ``collected.csv``, never a crash.
 
-The commit's time is its committer date: set by the student's machine, as any git date is. A deadline enforced to
-the minute needs GitHub's push times (the repository's activity), which this step does not read.
+A commit's time as the grader can vouch for it (``timestamp.txt``, what lateness is measured from): its committer
+date (set by the student's machine, as any git date is), but never earlier than the last fetch that did not yet
+see the commit, nor later than the first that did. Each fetch's time and the first fetch that saw each commit are
+kept in ``OUT/.repos/STUDENT.seen.json``; collecting before the deadline and again after it catches a commit
+backdated and pushed late. (GitHub's push times, the repository's activity, are finer and not read here.)
+
+Each row also says whether the commit's ``.github/workflows/*.yml`` are the student template's (``workflow``:
+unchanged, changed or missing; empty where the grader has no template to compare with).
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 import os
 import re
 import shutil
@@ -25,9 +33,12 @@ from typing import Optional, Sequence
 
 from autograder.errors import AutograderError
 from autograder.inert import csv_safe
+from autograder.paths import ROOT
 
 RECORD = "collected.csv"
 REPOS = ".repos"
+SEEN_SUFFIX = ".seen.json"  # beside each kept clone: when each commit was first fetched
+TEMPLATE_DIR = ROOT / "student_template"  # the workflows every student repository starts with
 URL_COLUMNS = ("student_repository_url", "repository_url", "repo_url", "url")  # a grades export's column first
 NAME_COLUMNS = ("roster_identifier", "identifier", "github_username", "student", "login")
 ASSIGNMENT_DIR = re.compile(r"^\d\d_\w+$")
@@ -51,6 +62,9 @@ class Collected:
     commit: str = ""
     committed_at: str = ""
     message: str = ""
+    seen_at: str = ""  # the first fetch that saw the commit
+    submitted_at: str = ""  # what timestamp.txt says: committed_at bounded by the fetches
+    workflow: str = ""  # unchanged, changed, missing, or "" (no template to compare with)
 
 
 def parse_deadline(text: str) -> datetime:
@@ -111,6 +125,7 @@ def collect_one(student: Student, deadline: datetime, out: Path) -> Collected:
         return row("missing", f"cannot fetch the repository: {fetched}")
     if _git(mirror, "rev-parse", "--verify", "--quiet", "HEAD^{commit}").returncode != 0:
         return row("empty", "the repository has no commits")
+    seen = record_fetch(mirror)
     before = _git(mirror, "rev-list", "-1", f"--before={deadline.isoformat()}", "HEAD").stdout.strip()
     if not before:
         return row("no-commit-before-deadline", f"every commit is after {deadline.isoformat()}")
@@ -122,11 +137,70 @@ def collect_one(student: Student, deadline: datetime, out: Path) -> Collected:
                              capture_output=True, check=True)
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
         tar.extractall(target, filter="data")
-    stamp = when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+    first, submitted = vouched_time(seen, before, when)
+    stamp = submitted.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
     for folder in [p for p in target.iterdir() if p.is_dir() and not p.is_symlink() and ASSIGNMENT_DIR.match(p.name)]:
         (folder / "timestamp.txt").write_text(stamp)  # where nbgrader reads a submission's time
     return Collected(student.name, student.url, "collected", before, when.isoformat(),
-                     f"last commit before {deadline.isoformat()}")
+                     f"last commit before {deadline.isoformat()}", first.isoformat(), submitted.isoformat(),
+                     workflow_state(target))
+
+
+def record_fetch(mirror: Path) -> dict:
+    """Note this fetch's time and the first sighting of every commit now in ``mirror``; the whole record."""
+    path = mirror.with_name(mirror.name.removesuffix(".git") + SEEN_SUFFIX)
+    try:
+        seen = json.loads(path.read_text())
+    except (OSError, ValueError):
+        seen = {}
+    seen.setdefault("fetches", [])
+    seen.setdefault("first_seen", {})
+    now = datetime.now(timezone.utc).isoformat()
+    for sha in _git(mirror, "rev-list", "--all").stdout.split():
+        seen["first_seen"].setdefault(sha, now)
+    seen["fetches"].append(now)
+    path.write_text(json.dumps(seen))
+    return seen
+
+
+def vouched_time(seen: dict, commit: str, committed: datetime) -> tuple[datetime, datetime]:
+    """(first fetch that saw ``commit``, its time as the grader vouches for it): the committer date, no earlier
+    than the last fetch before that one, no later than that one."""
+    first = datetime.fromisoformat(seen["first_seen"][commit])
+    earlier = [datetime.fromisoformat(t) for t in seen["fetches"] if datetime.fromisoformat(t) < first]
+    floor = max(earlier) if earlier else committed
+    return first, min(first, max(committed, floor))
+
+
+def workflow_digest(root: Path) -> Optional[str]:
+    """sha256 over ``root/.github/workflows/*.yml`` (names and bytes; links not followed); None where none."""
+    folder = root / ".github" / "workflows"
+    files = sorted(p for p in folder.glob("*.y*ml") if p.is_file() and not p.is_symlink()) if folder.is_dir() else []
+    if not files:
+        return None
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(f"{path.name}\n".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def workflow_state(submission: Path, template: Path = TEMPLATE_DIR) -> str:
+    """unchanged, changed or missing against the student template's workflows ("" without a template)."""
+    expected = workflow_digest(template)
+    if expected is None:
+        return ""
+    found = workflow_digest(submission)
+    return "missing" if found is None else "unchanged" if found == expected else "changed"
+
+
+def workflow_record(class_dir: Path) -> dict[str, str]:
+    """{student: workflow state} from ``class_dir/collected.csv`` (empty where collect did not write one)."""
+    try:
+        with open(class_dir / RECORD, newline="", encoding="utf-8") as fh:
+            return {r["student"]: r.get("workflow") or "" for r in csv.DictReader(fh)}
+    except (OSError, KeyError, csv.Error):
+        return {}
 
 
 def table(rows: Sequence[Collected]) -> str:

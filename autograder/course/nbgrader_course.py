@@ -15,6 +15,8 @@ pipeline's no-symlink rule, never the students' own folders.
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import json
 import os
 import shutil
 import subprocess
@@ -22,18 +24,32 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from autograder.course.nbgrader_grades import autograde_preprocessors
+from autograder.course.nbgrader_grades import PROGRESS_MARK, autograde_preprocessors
+from autograder.course.nbgrader_late import CoursePolicy
+from autograder.progress import Progress
+from autograder.results import CheckResult
 from autograder.course.release import assignment_names, nbgrader_environment
 from autograder.errors import ReleaseError, StagingError
 from autograder.inert import csv_row
 from autograder.rubric import Limits
 
 
-def _nbgrader(course: Path, *args: str, env: dict[str, str]) -> None:
-    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise ReleaseError(f"nbgrader {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
+GRADING_DIR = "grading"  # where the route's outputs go, as batch's
+
+
+def _nbgrader(course: Path, *args: str, env: dict[str, str], progress: Optional[Progress] = None) -> None:
+    """Run nbgrader; with ``progress``, tell it of every notebook PipelineGrades reports on stderr."""
+    proc = subprocess.Popen([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    tail: list[str] = []
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        tail = (tail + [line])[-60:]
+        if progress is not None and PROGRESS_MARK in line:
+            done = json.loads(line.split(PROGRESS_MARK, 1)[1])
+            progress.finished(done["label"], [CheckResult(**r) for r in done["results"]], done["seconds"])
+    if proc.wait() != 0:
+        raise ReleaseError(f"nbgrader {' '.join(args)} failed:\n{''.join(tail)[-3000:]}")
 
 
 def pipeline_options(profile: str, seed: int = 0, sandbox: str = "require") -> list[str]:
@@ -44,6 +60,7 @@ def pipeline_options(profile: str, seed: int = 0, sandbox: str = "require") -> l
         f"--PipelineGrades.profile={profile}",
         f"--PipelineGrades.seed={seed}",
         f"--PipelineGrades.sandbox={sandbox}",
+        f"--AssignLatePenalties.plugin_class={CoursePolicy.__module__}.{CoursePolicy.__name__}",  # course.toml's
     ]
 
 
@@ -115,32 +132,48 @@ def export_grades(course: Path, path: Path, failed: dict[tuple[str, str], str]) 
 
 
 def autograde(course: Path, assignments: Optional[Sequence[str]] = None, profile: str = "full",
-              csv_path: str = "grades.csv", seed: int = 0, sandbox: str = "require") -> Path:
-    """Autograde every submitted notebook of ``assignments`` and export the gradebook to CSV.
+              csv_path: str = f"{GRADING_DIR}/nbgrader_grades.csv", seed: int = 0, sandbox: str = "require",
+              progress: Optional[Progress] = None) -> Path:
+    """Autograde every submitted notebook of ``assignments`` and export the gradebook to CSV (default: the
+    course's ``grading/nbgrader_grades.csv``: raw score, late penalty and final score per notebook).
 
+    The due dates and late policy of the course's ``course.toml`` reach nbgrader's gradebook; the assignments
+    are graded in due-date order (grace days are spent in that order). ``progress`` hears of every notebook.
     nbgrader reads a staged copy of ``submitted/`` (:func:`stage_submitted`), never the students' own folders;
     a student whose folder cannot be staged is in the export with 0 points and the reason, and the export
     (:func:`export_grades`) runs even when nbgrader's autograde fails for some student (raised after it).
     """
+    from autograder import rubric as rubrics
+    from autograder.classrun.lateness import COURSE_CONFIG, read_config
     from autograder.grading import GradingSettings
-    from autograder.rubric import default_limits
+    from autograder.preflight import preflight
 
-    GradingSettings(profile=profile, sandbox=sandbox).resolved()  # no sandbox where one is required: stop now
     env = nbgrader_environment(CNN_PROFILE=profile)
-    names = list(assignments or assignment_names(course))
+    config = read_config(course / COURSE_CONFIG) if (course / COURSE_CONFIG).is_file() else None
+    due = config.due if config else {}
+    far = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+    names = sorted(assignments or assignment_names(course), key=lambda n: (due.get(n, far), n))
+    # data sets, sandbox, rubrics: checked before nbgrader runs any notebook
+    preflight([rubrics.find(n) for n in names], GradingSettings(profile=profile, sandbox=sandbox,
+                                                               data_dir=os.environ.get("CNN_COURSE_DATA")))
+    progress = progress or Progress()
+    progress.start(sum(len(list((course / "submitted").glob(f"*/{n}/*.ipynb"))) for n in names))
     failures: list[str] = []
     failed: dict[tuple[str, str], str] = {}
     try:
-        failed = stage_submitted(course, names, default_limits()[profile])
-        for name in names:
-            # Registers the assignment's cells and checksums in the gradebook (and rewrites the same release).
-            _nbgrader(course, "generate_assignment", name, "--force", env=env)
-            try:
-                _nbgrader(course, "autograde", name, "--create", "--force",
-                          f"--CourseDirectory.submitted_directory={STAGED}", *pipeline_options(profile, seed, sandbox),
-                          env=env)
-            except ReleaseError as exc:
-                failures.append(str(exc))
+        failed = stage_submitted(course, names, rubrics.default_limits()[profile])
+        with progress:
+            for name in names:
+                # Registers the assignment's cells and checksums in the gradebook (and rewrites the same release).
+                _nbgrader(course, "generate_assignment", name, "--force", env=env)
+                if name in due:  # nbgrader measures lateness against it; CoursePolicy charges it
+                    _nbgrader(course, "db", "assignment", "add", name, f"--duedate={due[name].isoformat()}", env=env)
+                try:
+                    _nbgrader(course, "autograde", name, "--create", "--force",
+                              f"--CourseDirectory.submitted_directory={STAGED}",
+                              *pipeline_options(profile, seed, sandbox), env=env, progress=progress)
+                except ReleaseError as exc:
+                    failures.append(str(exc))
         if failed:  # in the export, with 0 points and the reason
             from nbgrader.api import Gradebook
 
@@ -149,6 +182,7 @@ def autograde(course: Path, assignments: Optional[Sequence[str]] = None, profile
                     gradebook.update_or_create_student(student)
     finally:
         shutil.rmtree(course / STAGED, ignore_errors=True)
+    (course / csv_path).parent.mkdir(parents=True, exist_ok=True)
     export_grades(course, course / csv_path, failed)
     if failures:
         raise ReleaseError(f"grades exported to {course / csv_path}, but " + "\n".join(failures))

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import ast
 import atexit
+import json
+import time
 import functools
 import os
 import shutil
@@ -39,6 +41,7 @@ from autograder.results import CheckResult
 from autograder.studentcode.notebook import parsed
 
 GRADE_CALL = "grade_cell"
+PROGRESS_MARK = "autograder-progress "  # one log line per graded notebook, read by nbgrader_course.autograde
 PREPROCESSOR = f"{__name__}.PipelineGrades"
 
 
@@ -153,6 +156,7 @@ class PipelineGrades(NbGraderPreprocessor):
         from autograder.grading import GradingSettings
         from autograder.pipeline.grade import grade_notebook
 
+        started = time.monotonic()
         info = resources["nbgrader"]
         rubric = checks.validated(rubrics.find(info["assignment"]))
         if f"{info['notebook']}.ipynb" != rubric.notebook:
@@ -183,6 +187,9 @@ class PipelineGrades(NbGraderPreprocessor):
                 cell.execution_count = None
         self.log.info("%s of %s graded by the pipeline: %s", info["notebook"], info["student"],
                       ", ".join(f"{r.id} {r.points:g}/{r.max_points:g}" for r in graded.results if r.max_points))
+        label = f"{info['student']} {rubric.name}"
+        self.log.info("%s%s", PROGRESS_MARK, json.dumps({"label": label, "results": [r.to_dict() for r in
+                      graded.results], "seconds": round(time.monotonic() - started, 1)}))
         return nb, resources
 
     def grade_cell_checks(self, info: dict[str, Any], assignment_id: str) -> dict[str, str]:

@@ -197,8 +197,11 @@ def execute(notebook: Path, executed: Path, parameters: dict[str, Any], cwd: Pat
 
 
 def _first_line(text: str) -> str:
-    lines = [line for line in str(text).strip().splitlines() if line.strip()]
-    return lines[0][:300] if lines else ""
+    """An error's first line and, where it has more, its last (where a message says what to do)."""
+    lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    return lines[0][:300] if len(lines) == 1 else f"{lines[0][:200]} … {lines[-1][:300]}"
 
 
 # What a kernel's log holds besides its last words: ipykernel's banner, jupyter_client's warnings.

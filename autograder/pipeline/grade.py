@@ -18,6 +18,7 @@ from typing import Any, Optional, Sequence
 
 from autograder import rubric as rubrics
 from autograder.errors import StagingError
+from autograder.preflight import preflight
 from autograder.grading import GradingSettings, NotebookGrade, chosen_rubrics, load_rubrics
 from autograder.pipeline import report
 from autograder.pipeline.execute import execute
@@ -103,7 +104,7 @@ def grade(submission: Path, out: Path = Path("grading"), assignments: Optional[S
     submission, out = submission.resolve(), out.resolve()  # papermill runs notebooks from another directory
     available = load_rubrics() if available is None else available
     chosen = chosen_rubrics(available, submission, assignments)
-    settings = settings.resolved()
+    settings = preflight(chosen, settings)  # data, sandbox, rubrics: before any student code runs
     out.mkdir(parents=True, exist_ok=True)
     with (ScoringPool() if pool is None else contextlib.nullcontext(pool)) as scoring:
         scoring.warm_up()

@@ -288,20 +288,39 @@ def write_reports(out: Path, notebooks: Sequence[NotebookGrade], meta: Mapping[s
 
 
 def write_grades_csv(path: Path, graded: Mapping[str, Sequence[NotebookGrade]]) -> None:
-    """One row per student and assignment: points, maximum, the statuses seen, and the lateness where known
-    (nbgrader's submission time, seconds past the due date). Replaced atomically; no cell starts a formula."""
+    """One row per student and assignment: final points (after the late penalty), maximum, raw points, the
+    penalty, the statuses seen, the lateness where known and the flags. Replaced atomically; no cell starts a
+    formula."""
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["student", "assignment", "points", "max_points", "statuses", "submitted", "seconds_late"])
+        writer.writerow(csv_row(["student", "assignment", "points", "max_points", "raw_points", "penalty_percent",
+                                 "statuses", "submitted", "seconds_late", "days_late", "grace_days", "flags"]))
         for student, notebooks in graded.items():
             for nb in notebooks:
                 statuses = sorted({str(r.status) for r in nb.results})
                 late = nb.lateness
-                writer.writerow(csv_row([student, nb.rubric.name, *nb.points, " ".join(statuses),
+                known = late is not None and late.seconds_late is not None
+                writer.writerow(csv_row([student, nb.rubric.name, f"{nb.final_points:g}", f"{nb.points[1]:g}",
+                                 f"{nb.points[0]:g}", f"{nb.penalty_percent:g}", " ".join(statuses),
                                  late.submitted if late and late.submitted else "",
-                                 f"{late.seconds_late:g}" if late and late.seconds_late is not None else ""]))
+                                 f"{late.seconds_late:g}" if known else "",
+                                 late.days_late if known else "", late.grace_days if known else "",
+                                 " ".join(flags(nb))]))
     os.replace(tmp, path)
+
+
+def flags(nb: NotebookGrade) -> list[str]:
+    """What the instructor must see about one notebook besides its points: late, tampered, error."""
+    found = []
+    late = nb.lateness
+    if late is not None and late.seconds_late:
+        found.append("late")
+    if any(r.status == Status.TAMPERED for r in nb.results):
+        found.append("tampered")
+    if any(r.status.is_error for r in nb.results):
+        found.append("error")
+    return found
 
 
 _EXPORTER = None

@@ -1,0 +1,352 @@
+"""The instructor's day on a real class of three warm-up notebooks (one honest, one 34 hours late, one with an
+edited locked cell): the preflight stops a run without its data, then the late policy, the flags by name, the
+LMS exports, an audited regrade and the feedback handed back. The class is graded once (module fixture)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder.classrun.class_report import short, summarize
+from autograder.classrun.lateness import Lateness, LatePolicy, apply_policy, read_config, CourseConfigError
+from autograder.course.collect import vouched_time, workflow_state
+from autograder.grading import GradingSettings, NotebookGrade, load_rubrics
+from autograder.preflight import PreflightError, dataset_problem, needed_datasets, preflight
+from autograder.results import CheckResult, Status
+from autograder.sandbox import bwrap_problem
+from tests.conftest import ROOT
+from tests.notebooks import cell, variant
+
+WARMUP = "00_warmup"
+LIMITS = ["--cell-timeout", "150", "--notebook-timeout", "400"]  # generous: 8 engineers share 2 cores
+needs_sandbox = pytest.mark.skipif(bwrap_problem() is not None, reason=f"no sandbox here: {bwrap_problem()}")
+UTC = dt.timezone.utc
+
+
+def cli(*args: str, env: dict | None = None, timeout: float = 1500) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "autograder", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+# --- preflight -------------------------------------------------------------------------------------------------
+
+def test_batch_and_grade_stop_before_any_notebook_without_the_data(tmp_path):
+    class_dir = tmp_path / "submitted"
+    variant(class_dir / "ann", "03_lenet5")
+    env = {k: v for k, v in os.environ.items() if k != "CNN_COURSE_DATA"}
+    env["KERAS_HOME"] = str(tmp_path / "keras")  # an empty Keras cache
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = tmp_path / "grading"
+    for command in (["batch", str(class_dir)], ["grade", str(class_dir / "ann")]):
+        done = cli(*command, "--out", str(out), "--data-dir", str(empty), env=env, timeout=300)
+        assert done.returncode == 2, done.stderr
+        assert "nothing was graded" in done.stderr and "data set mnist (needed by 03_lenet5)" in done.stderr
+        assert "--data-dir" in done.stderr and "$CNN_COURSE_DATA" in done.stderr, done.stderr
+        assert not out.exists()  # no grades.csv, no report, no notebook run
+
+
+def test_the_pytest_plugin_stops_at_collection_without_the_data(tmp_path):
+    from tests.test_pytest_plugin import plugin_args
+
+    submission = variant(tmp_path / "submission", "03_lenet5")
+    env = {k: v for k, v in os.environ.items() if k != "CNN_COURSE_DATA"}
+    env.update(PYTHONPATH=str(ROOT), KERAS_HOME=str(tmp_path / "keras"))
+    done = subprocess.run([sys.executable, "-m", "pytest", *plugin_args(), "--submission", str(submission),
+                           "--grading-data-dir", str(tmp_path), "-p", "no:cacheprovider", "-q"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 4, done.stdout + done.stderr  # pytest's usage error: nothing collected, nothing run
+    assert "data set mnist (needed by 03_lenet5)" in done.stderr and "--grading-data-dir DIR" in done.stderr
+
+
+def test_preflight_names_every_data_set_an_assignment_needs():
+    needed = needed_datasets(load_rubrics())
+    assert needed["mnist"] == ["03_lenet5", "04_depth_residual"]
+    assert needed["cats_and_dogs"] == ["01_data_generators", "02_augmentation"]
+    assert "digits" not in needed  # bundled with scikit-learn
+
+
+def test_preflight_finds_the_course_data_intact(data_dir):
+    for name in ("mnist", "cifar10", "cats_and_dogs"):
+        assert dataset_problem(name, str(data_dir)) is None
+
+
+def test_preflight_rejects_a_damaged_npz_and_a_changed_image(tmp_path, isolated_caches):
+    np.savez(tmp_path / "mnist.npz", x_train=np.zeros((2, 32, 32), np.uint8), y_train=np.zeros(2),
+             x_test=np.zeros((2, 28, 28), np.uint8), y_test=np.zeros(2))
+    assert "x_train has shape (2, 32, 32)" in dataset_problem("mnist", str(tmp_path))
+    (tmp_path / "cifar10.npz").write_bytes(b"not a zip")
+    assert "damaged" in dataset_problem("cifar10", str(tmp_path))
+    root = tmp_path / "cats_and_dogs_small"
+    lines = []
+    for split in ("train", "validation", "test"):
+        for cls in ("cats", "dogs"):
+            (root / split / cls).mkdir(parents=True)
+            image = root / split / cls / f"{cls[:-1]}.0.jpg"
+            image.write_bytes(f"{split}{cls}".encode())
+            import hashlib
+            lines.append(f"{hashlib.sha256(image.read_bytes()).hexdigest()}  ./{split}/{cls}/{image.name}\n")
+    (tmp_path / "cats_and_dogs_small.sha256").write_text("".join(lines))
+    assert dataset_problem("cats_and_dogs", str(tmp_path)) is None
+    (root / "test" / "dogs" / "dog.0.jpg").write_bytes(b"swapped")
+    assert "1 image(s) missing or changed" in dataset_problem("cats_and_dogs", str(tmp_path))
+    rubrics = [r for r in load_rubrics() if r.name in ("01_data_generators", "03_lenet5")]
+    with pytest.raises(PreflightError) as err:
+        preflight(rubrics, GradingSettings(data_dir=str(tmp_path), sandbox="off"))
+    assert "cats_and_dogs" in str(err.value) and "mnist" in str(err.value) and "--data-dir" in str(err.value)
+
+
+# --- late policy -------------------------------------------------------------------------------------------------
+
+def late(hours: float) -> Lateness:
+    return Lateness("x", hours * 3600)
+
+
+def test_grace_days_are_spent_in_due_date_order_and_the_penalty_is_capped():
+    due = {"a": dt.datetime(2026, 10, 1, tzinfo=UTC), "b": dt.datetime(2026, 10, 8, tzinfo=UTC),
+           "c": dt.datetime(2026, 10, 15, tzinfo=UTC)}
+    policy = LatePolicy(percent_per_day=10, max_percent=30, grace_days=2)
+    got = apply_policy(policy, {"c": late(100), "b": late(34), "a": late(1)}, due)
+    assert (got["a"].days_late, got["a"].grace_days, got["a"].penalty_percent) == (1, 1, 0)
+    assert (got["b"].days_late, got["b"].grace_days, got["b"].penalty_percent) == (2, 1, 10)
+    assert (got["c"].days_late, got["c"].grace_days, got["c"].penalty_percent) == (5, 0, 30)  # 50 capped at 30
+    assert apply_policy(policy, {"a": Lateness("x", 0.0), "b": Lateness(None, None)}, due)["a"].penalty_percent == 0
+
+
+def test_course_config_rejects_an_unknown_or_impossible_policy(tmp_path):
+    path = tmp_path / "course.toml"
+    path.write_text("[late]\npercent_per_dya = 10\n")
+    with pytest.raises(CourseConfigError, match="unknown"):
+        read_config(path)
+    path.write_text("[late]\npercent_per_day = 10\nmax_percent = 150\n")
+    with pytest.raises(CourseConfigError, match="max_percent"):
+        read_config(path)
+    assert read_config(ROOT / "course.toml").policy.percent_per_day >= 0
+
+
+# --- collect: the time the grader can vouch for, the workflow's digest -------------------------------------------
+
+def test_a_backdated_commit_first_seen_after_a_fetch_is_dated_by_that_fetch():
+    t = lambda h: dt.datetime(2026, 10, 1, h, tzinfo=UTC).isoformat()  # noqa: E731
+    seen = {"fetches": [t(10), t(14)], "first_seen": {"old": t(10), "new": t(14)}}
+    claimed = dt.datetime(2026, 10, 1, 9, tzinfo=UTC)  # the committer says 09:00
+    assert vouched_time(seen, "old", claimed)[1] == claimed  # seen at the first fetch: its date stands
+    assert vouched_time(seen, "new", claimed)[1].hour == 10  # absent at 10:00: pushed after that
+    future = dt.datetime(2026, 10, 2, tzinfo=UTC)
+    assert vouched_time(seen, "new", future)[1].hour == 14  # never later than the fetch that saw it
+
+
+def test_workflow_state_against_the_template(tmp_path):
+    template = tmp_path / "template"
+    (template / ".github" / "workflows").mkdir(parents=True)
+    (template / ".github" / "workflows" / "autograde.yml").write_text("on: push\n")
+    student = tmp_path / "student"
+    assert workflow_state(student, template) == "missing"
+    (student / ".github" / "workflows").mkdir(parents=True)
+    (student / ".github" / "workflows" / "autograde.yml").write_text("on: push\n")
+    assert workflow_state(student, template) == "unchanged"
+    (student / ".github" / "workflows" / "autograde.yml").write_text("on: push\nenv: {SKIP: 1}\n")
+    assert workflow_state(student, template) == "changed"
+
+
+# --- class report --------------------------------------------------------------------------------------------
+
+def test_messages_keep_their_last_actionable_line():
+    message = ("the cell starting `x = load()` raised DatasetNotFoundError: mnist not found. Looked in:\n"
+               + "".join(f"  - /very/long/path/{i}/mnist.npz (somewhere)\n" for i in range(20))
+               + "Set $CNN_COURSE_DATA to a folder holding mnist.npz")
+    cut = short(message)
+    assert len(cut) <= 320 and cut.endswith("Set $CNN_COURSE_DATA to a folder holding mnist.npz")
+    assert cut.startswith("the cell starting")
+
+
+def test_pass_rate_counts_every_row_of_a_check_and_leaves_zero_point_rows_out():
+    rubric = next(r for r in load_rubrics() if r.name == WARMUP)
+
+    def nb(accuracy: Status, history: Status) -> NotebookGrade:
+        return NotebookGrade(rubric, [CheckResult(WARMUP, "accuracy", "", 2 if accuracy == Status.PASS else 0, 2,
+                                                  accuracy, ""),
+                                      CheckResult(WARMUP, "history", "", 0, 0, history, "")])
+
+    rates = summarize({"a": [nb(Status.PASS, Status.PASS)], "b": [nb(Status.FAIL, Status.PASS)],
+                       "c": [nb(Status.PASS, Status.FAIL)]})["rates"]
+    assert [(round(rate, 2), check, n) for rate, _, check, n in rates] == [(0.67, "accuracy", 3)]
+
+
+def test_the_histogram_counts_whole_students(tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    from autograder.classrun.class_report import plot_scores
+
+    seen = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda fig, *a, **k: seen.append(fig))
+    plot_scores(tmp_path / "plot.png", {WARMUP: [0, 4, 4], "03_lenet5": [8]}, {WARMUP: 4, "03_lenet5": 8})
+    for ax in seen[0].axes:
+        ax.figure.canvas.draw()
+        ticks = [t for t in ax.get_yticks() if ax.get_ylim()[0] <= t <= ax.get_ylim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
+
+
+# --- a graded class --------------------------------------------------------------------------------------------
+
+def edit_locked_cell(nb):
+    cell(nb, "setup").source += "\nprint('edited')"
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory, data_dir):
+    root = tmp_path_factory.mktemp("day")
+    class_dir = root / "submitted"
+    variant(class_dir / "ann", WARMUP)
+    variant(class_dir / "bob", WARMUP)
+    variant(class_dir / "carol", WARMUP, edit_locked_cell)
+    stamps = {"ann": "2026-10-01 20:00:00", "bob": "2026-10-03 09:59:00", "carol": "2026-10-01 22:00:00"}
+    for student, stamp in stamps.items():
+        (class_dir / student / WARMUP / "timestamp.txt").write_text(f"{stamp}.000000 UTC")  # bob: 34 h late
+    (class_dir / "collected.csv").write_text("student,url,status,workflow\nann,u,collected,unchanged\n"
+                                             "bob,u,collected,unchanged\ncarol,u,collected,changed\n")
+    config = root / "course.toml"
+    config.write_text(f'[due]\n"{WARMUP}" = 2026-10-01T23:59:00Z\n\n'
+                      "[late]\npercent_per_day = 10\nmax_percent = 50\ngrace_days = 1\n")
+    return root, class_dir, config, data_dir
+
+
+def batch(course, *extra: str) -> subprocess.CompletedProcess:
+    root, class_dir, config, data_dir = course
+    done = cli("batch", str(class_dir), "--out", str(root / "grading"), "--data-dir", str(data_dir),
+               "--course-config", str(config), "--jobs", "2", *LIMITS, *extra)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+@pytest.fixture(scope="module")
+def graded(course):
+    batch(course)
+    return course[0] / "grading"
+
+
+def table(path: Path) -> dict[str, dict[str, str]]:
+    return {r["student"]: r for r in csv.DictReader(path.open())}
+
+
+@needs_sandbox
+def test_late_penalty_and_flags_by_name_in_grades_gradebook_and_report(graded):
+    long = table(graded / "grades.csv")
+    assert {s: (r["raw_points"], r["penalty_percent"], r["points"]) for s, r in long.items()} == {
+        "ann": ("4", "0", "4"), "bob": ("4", "10", "3.6"), "carol": ("4", "0", "4")}
+    assert (long["bob"]["days_late"], long["bob"]["grace_days"], long["bob"]["flags"]) == ("2", "1", "late")
+    assert long["carol"]["flags"] == "tampered" and long["ann"]["flags"] == ""
+    wide = table(graded / "gradebook.csv")
+    assert (wide["bob"][WARMUP], wide["bob"]["total"], wide["bob"]["late"]) == ("3.6", "3.6", "00_warmup 2d -10% (1 grace)")
+    assert (wide["carol"]["tampered"], wide["carol"]["workflow"]) == (WARMUP, "changed")
+    assert not any(wide["ann"][c] for c in ("late", "tampered", "workflow", "errors"))
+    report = (graded / "class_report.md").read_text()
+    flagged = report.split("## Students flagged")[1].split("##")[0]
+    assert "| bob | 00_warmup 2d -10% (1 grace) |" in flagged and "| carol |  | 00_warmup | changed |" in flagged
+    assert "ann" not in flagged
+    rates = report.split("## Pass rate per check")[1].split("##")[0]
+    assert "locked_cells" not in rates and "history" not in rates and "| 00_warmup | accuracy | 100% | 3 |" in rates
+
+
+ROSTER = ("Student,ID,SIS User ID,SIS Login ID,Section,github_username,email\n"
+          "Ann A,101,S1,ann@uni,Lab 1,ann,ann@uni.example\n"
+          "Bob B,102,S2,bob@uni,Lab 1,bob,bob@uni.example\n"
+          "=HYPERLINK(\"x\"),104,S4,dave@uni,Lab 2,dave,dave@uni.example\n")  # dave: no submission; carol: no row
+
+
+@needs_sandbox
+def test_canvas_moodle_and_csv_exports(graded, tmp_path):
+    roster = tmp_path / "roster.csv"
+    roster.write_text(ROSTER)
+    done = cli("export", str(graded), "--format", "canvas", "--roster", str(roster), timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "nothing graded (0 points): dave" in done.stderr and "not on the roster (left out): carol" in done.stderr
+    rows = list(csv.reader(io.StringIO((graded / "export-canvas.csv").read_text(), newline="")))
+    assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", WARMUP]
+    assert rows[1] == ["Points Possible", "", "", "", "", "4"]
+    assert rows[2:] == [["Ann A", "101", "S1", "ann@uni", "Lab 1", "4"], ["Bob B", "102", "S2", "bob@uni", "Lab 1", "3.6"],
+                        ["'=HYPERLINK(\"x\")", "104", "S4", "dave@uni", "Lab 2", "0"]]
+    moodle = tmp_path / "moodle.csv"
+    assert cli("export", str(graded), "--format", "moodle", "--roster", str(roster), "--out", str(moodle),
+               timeout=300).returncode == 0
+    assert list(csv.reader(moodle.open())) == [["Email address", WARMUP], ["ann@uni.example", "4"],
+                                               ["bob@uni.example", "3.6"], ["dave@uni.example", "0"]]
+    plain = tmp_path / "plain.csv"
+    assert cli("export", str(graded), "--format", "csv", "--roster", str(roster), "--out", str(plain),
+               timeout=300).returncode == 0
+    assert [(r["student"], r[WARMUP], r["total"]) for r in csv.DictReader(plain.open())] == [
+        ("ann", "4", "4"), ("bob", "3.6", "3.6"), ("dave", "0", "0")]
+
+
+@needs_sandbox
+def test_feedback_is_returned_with_one_command(graded, tmp_path):
+    done = cli("feedback", str(graded), "--to", str(tmp_path / "back"), timeout=300)
+    assert done.returncode == 0, done.stderr
+    for student in ("ann", "bob", "carol"):
+        names = sorted(p.name for p in (tmp_path / "back" / student).iterdir())
+        assert names == ["00_warmup.html", "00_warmup.ipynb", "summary.md"]
+    assert "cell 'setup' was edited" in (tmp_path / "back" / "carol" / "summary.md").read_text()
+    done = cli("feedback", str(graded), "--nbgrader", str(tmp_path / "course"), timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "course" / "feedback" / "bob" / WARMUP / "00_warmup.html").is_file()
+
+
+@needs_sandbox
+def test_a_regrade_says_what_moved(course, graded):
+    # The stored result as an earlier grader left it: carol's accuracy failed then.
+    path = graded / "carol" / f"{WARMUP}.result.json"
+    stored = json.loads(path.read_text())
+    for row in stored["results"]:
+        if row["id"] == "accuracy":
+            row["points"], row["status"] = 0, "fail"
+    stored["grader"] = "0.old"
+    path.write_text(json.dumps(stored))
+    done = batch(course, "--student", "carol")
+    assert "regraded carol 00_warmup: 2 -> 4 points (accuracy 0 -> 2 (fail -> pass))" in done.stderr
+    log = list(csv.DictReader((graded / "regrade.csv").open()))
+    assert [(r["student"], r["old_points"], r["new_points"], r["checks"], r["old_grader"]) for r in log] == [
+        ("carol", "2", "4", "accuracy 0 -> 2 (fail -> pass)", "0.old")]
+    report = (graded / "class_report.md").read_text()
+    assert "| carol | 00_warmup | 2 | 4 | accuracy 0 -> 2 (fail -> pass) |" in report
+
+
+# --- the nbgrader route --------------------------------------------------------------------------------------------
+
+@needs_sandbox
+def test_nbgrader_route_gets_the_due_date_the_policy_and_reports_progress(tmp_path, data_dir):
+    import shutil
+
+    from nbgrader.api import Gradebook
+
+    from autograder.course.nbgrader_course import autograde
+    from autograder.progress import LineProgress
+
+    course = tmp_path / "course"
+    course.mkdir()
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    shutil.copytree(ROOT / "source" / WARMUP, course / "source" / WARMUP)
+    variant(course / "submitted" / "ann", WARMUP)
+    variant(course / "submitted" / "bob", WARMUP)
+    (course / "submitted" / "ann" / WARMUP / "timestamp.txt").write_text("2026-10-01 20:00:00.000000 UTC")
+    (course / "submitted" / "bob" / WARMUP / "timestamp.txt").write_text("2026-10-03 09:59:00.000000 UTC")
+    (course / "course.toml").write_text(f'[due]\n"{WARMUP}" = 2026-10-01T23:59:00Z\n\n'
+                                        "[late]\npercent_per_day = 10\nmax_percent = 50\ngrace_days = 1\n")
+    stream = io.StringIO()
+    path = autograde(course, [WARMUP], profile="smoke", progress=LineProgress(stream))
+    assert path == course / "grading" / "nbgrader_grades.csv" and not (course / "grades.csv").exists()
+    rows = {r["student_id"]: r for r in csv.DictReader(path.open())}
+    assert {s: (float(r["raw_score"]), float(r["late_submission_penalty"]), float(r["score"]))
+            for s, r in rows.items()} == {"ann": (4, 0, 4), "bob": (4, 0.4, 3.6)}  # as batch charges
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        assert gradebook.find_assignment(WARMUP).duedate == dt.datetime(2026, 10, 1, 23, 59)
+    shown = stream.getvalue()
+    assert "[1/2]" in shown and "[2/2]" in shown and "ann 00_warmup: 4 / 4 points" in shown, shown

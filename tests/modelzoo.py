@@ -14,9 +14,9 @@ def keras_lenet5(padding: str = "same", pool: str = "MaxPooling2D", compiled: bo
         [
             keras.Input((28, 28, 1)),
             layers.Conv2D(6, 5, padding=padding, activation="relu", name="conv1"),
-            getattr(layers, pool)(name="pool1"),
+            getattr(layers, pool)(2, name="pool1"),
             layers.Conv2D(16, 5, activation="relu", name="conv2"),
-            getattr(layers, pool)(name="pool2"),
+            getattr(layers, pool)(2, name="pool2"),
             layers.Flatten(name="flatten"),
             layers.Dense(120, activation="relu", name="fc1"),
             layers.Dense(84, activation="relu", name="fc2"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -28,7 +29,8 @@ def edited(target: Path, assignment: str, base: Path = REFERENCE, **sources: str
         for grade_id, source in sources.items():
             cell(nb, grade_id).source = source
 
-    return variant(target, assignment, replace, base) / assignment / f"{assignment}.ipynb"
+    folder = Path(tempfile.mkdtemp(prefix="edited-", dir=target))  # a test may edit several variants
+    return variant(folder, assignment, replace, base) / assignment / f"{assignment}.ipynb"
 
 
 def variant(target: Path, assignment: str, edit: Optional[Callable] = None, base: Path = REFERENCE) -> Path:

@@ -132,7 +132,7 @@ STUDENTS = {
     "steals_secrets": (attempt("steals_secrets"), {"accuracy": "pass"}, 4),
     "poisons_data": (attempt("poisons_data"), {"accuracy": "pass"}, 4),
     "plants_startup": (attempt("plants_startup"), {"accuracy": "pass"}, 4),
-    "forges": (forges, {"params_by_hand": "fail", "accuracy": "fail", "history": "fail"}, 1),
+    "forges": (forges, {"params_by_hand": "fail", "accuracy": "error", "history": "fail"}, 1),  # no recipe to retrain
     "blanks_cells": (replace_answers(
         "PARAMS_BY_HAND = 0\nget_ipython().input_transformers_post.append(lambda lines: [])"),
         {"structure": "missing-artifact", "accuracy": "missing-artifact"}, 0),

@@ -46,10 +46,10 @@ def warmup_model():
 def trained_elsewhere():
     """The warm-up's network trained outside any graded run (20 epochs of Adam): the weights attacks smuggle."""
     import keras
-    from coursework.datasets import load_digits
+    from coursework.datasets import training_split
 
     keras.utils.set_random_seed(1)
-    (x, y), _ = load_digits()
+    (x, y), _ = training_split("digits", 300)
     model = warmup_model()
     model.fit(x[..., None] / 16, y, epochs=20, batch_size=32, verbose=0)
     return model
@@ -241,7 +241,7 @@ def test_a_constant_initializer_carrying_an_array_is_refused(trained_elsewhere):
     _layer(config, 4)["kernel_initializer"] = {"module": "keras.initializers", "class_name": "Constant",
                                                 "config": {"value": np.zeros((512, 32)).tolist()},
                                                 "registered_name": None}
-    with pytest.raises(ArtifactError, match=r"sequential > dense.kernel_initializer > Constant: the Constant "
+    with pytest.raises(ArtifactError, match=r"sequential(_\d+)? > dense(_\d+)?\.kernel_initializer > Constant: the Constant "
                                             r"initializer's 'value' is an array of "
                                             r"16384 numbers"):
         retraining.rebuild(config, 0, 16)
@@ -255,7 +255,7 @@ def test_a_layer_argument_carrying_an_array_is_refused(trained_elsewhere):
                                           "config": {"name": "norm", "axis": -1, "mean": np.ones((8, 8, 1)).tolist(),
                                                      "variance": np.ones((8, 8, 1)).tolist()},
                                           "registered_name": None})
-    with pytest.raises(ArtifactError, match=r"model > sequential > norm: Normalization's 'mean' is an array "
+    with pytest.raises(ArtifactError, match=r"model > sequential(_\d+)? > norm: Normalization's 'mean' is an array "
                                             r"of 64 numbers; "
                                             r"the grader accepts at most 16"):
         retraining.rebuild(config, 0, 16)

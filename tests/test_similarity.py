@@ -209,9 +209,9 @@ def store(grading: Path, student: str, notebook: Path | None, prints: dict | Non
 
 @pytest.fixture(scope="module")
 def digits():
-    from coursework.datasets import load_digits
+    from coursework.datasets import training_split
 
-    return load_digits()
+    return training_split("digits", 300)
 
 
 @pytest.fixture(scope="module")

@@ -15,5 +15,5 @@ SEED_RANGE = 2**31  # keras.utils.set_random_seed, NumPy and torch all take it
 
 def student_seed(seed: int, student: str) -> int:
     """The seed for ``student``'s notebooks in a class graded with ``seed``."""
-    digest = hashlib.sha256(f"{seed}\0{student}".encode()).digest()
+    digest = hashlib.sha256(f"{seed}\0{student}".encode("utf-8", "surrogateescape")).digest()  # any folder name
     return int.from_bytes(digest[:8], "big") % SEED_RANGE

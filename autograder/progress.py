@@ -53,7 +53,7 @@ class Progress:
         pass
 
     def line(self, label: str, results: Sequence[CheckResult], seconds: float) -> str:
-        return f"[{self.done}/{self.total}] {label}: {summary(results)} in {seconds:.0f} s"
+        return f"[{self.done}/{self.total}] {terminal_safe(label)}: {summary(results)} in {seconds:.0f} s"
 
     def __enter__(self) -> "Progress":
         return self
@@ -68,7 +68,7 @@ class LineProgress(Progress):
     def started(self, label: str) -> None:
         super().started(label)
         if self.workers <= 1:  # in parallel, start lines would only interleave with the end lines
-            self.say(f"[{self.begun}/{self.total}] {label}: running")
+            self.say(f"[{self.begun}/{self.total}] {terminal_safe(label)}: running")
 
     def finished(self, label: str, results: Sequence[CheckResult], seconds: float) -> None:
         super().finished(label, results, seconds)

@@ -28,8 +28,8 @@ def write(out: Path, found: Sequence["AssignmentSimilarity"], settings: dict[str
     (out / "similarity.json").write_text(json.dumps([a.to_dict() for a in found], indent=1))
     if any(a.scores for a in found):
         plot(out / PLOT, found, settings)
-    (out / "similarity.md").write_text(markdown(found, settings, full=True))
-    (out / "similarity.html").write_text(page(found, settings))
+    (out / "similarity.md").write_text(markdown(found, settings, full=True), errors="backslashreplace")  # any name
+    (out / "similarity.html").write_text(page(found, settings), errors="backslashreplace")
     insert_section(out, markdown(found, settings, full=False))
 
 

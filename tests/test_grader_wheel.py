@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-
-INPUTS = ("pyproject.toml", "README.md", "autograder", "coursework", ".released")  # what the build reads
+from tests.student_env import build_wheel
 
 
 def digests(folder: Path) -> set[str]:
@@ -23,17 +22,7 @@ def digests(folder: Path) -> set[str]:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
-    src, out = tmp_path_factory.mktemp("src"), tmp_path_factory.mktemp("dist")
-    for name in INPUTS:  # a clean copy: no stale build/ folder can leak into the wheel
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, src / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, src / name)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
-                    "--quiet", "-w", str(out), str(src)], check=True, capture_output=True, timeout=300)
-    (built,) = out.glob("*.whl")
-    return built
+    return build_wheel(tmp_path_factory.mktemp("dist"))  # from a clean copy: no stale build/ folder leaks in
 
 
 def test_the_wheel_holds_no_solution_and_no_source(wheel):

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from autograder.similarity.seeds import student_seed
+
 from autograder.errors import ArtifactError
 from autograder.classrun.run import grade_class
 from autograder.grading import GradingSettings
@@ -192,16 +194,18 @@ ATTACKS = ["npz", "npy", "pt", "h5", "keras", "base64", "noop_fit", "set_after_t
 def test_the_honest_classmate_keeps_every_point(provenance_class):
     honest = provenance_class["honest"]
     assert honest["accuracy"].status == "pass" and honest["accuracy"].points == 2, honest["accuracy"].message
-    assert "retrained by the grader (10 epochs, batch 32, seed 0" in honest["accuracy"].message
+    seed = student_seed(0, "honest")  # a class run salts the injected seed per student
+    assert f"retrained by the grader (10 epochs, batch 32, seed {seed}," in honest["accuracy"].message
 
 
 @pytest.mark.parametrize("student", ATTACKS)
 def test_weights_this_run_did_not_train_earn_no_accuracy_point(provenance_class, student):
     got = provenance_class[student]["accuracy"]
     assert got.points == 0 and got.status == "fail", (got.status, got.message)
-    assert "retrained by the grader (10 epochs, batch 32, seed 0, your optimizer and loss)" in got.message
+    seed = student_seed(0, student)  # a class run salts the injected seed per student
+    assert f"retrained by the grader (10 epochs, batch 32, seed {seed}, your optimizer and loss)" in got.message
     assert "below the 0.85 required" in got.message
-    assert got.detail["retrained"] == "10 epochs, batch 32, seed 0"
+    assert got.detail["retrained"] == f"10 epochs, batch 32, seed {seed}"
     if student not in ("h5", "keras"):  # staging drops .h5 and .keras files: those notebooks fail to load them
         assert got.detail["saved_accuracy"] >= 0.85  # the smuggled weights would have passed on their own
         assert "were they trained in this run, with these settings?" in got.message

@@ -42,8 +42,8 @@ from autograder.rubric import Limits
 
 # The unprivileged user a root grader runs student code as. RLIMIT_NPROC counts every process of a user:
 # graders running side by side (parallel test workers, batch jobs) each take their own.
-SANDBOX_UID = int(os.environ.get("AUTOGRADER_SANDBOX_UID", "61000"))
-MAX_SLOTS = 1000  # job slot N runs as SANDBOX_UID + N: parallel jobs never share RLIMIT_NPROC's count
+DEFAULT_SANDBOX_UID = 61000  # $AUTOGRADER_SANDBOX_UID moves it (read at each call: tests set it per worker)
+MAX_SLOTS = 1000  # job slot N runs as the base uid + N: parallel jobs never share RLIMIT_NPROC's count
 SANDBOX_MODES = ("require", "prefer", "off")  # refuse to run without one; warn and go on; never use one
 SLOT_DIR = Path(tempfile.gettempdir()) / "autograder-slots"  # one lock file per job slot, machine-wide
 HOME = Path("/home/student")  # the sandbox's fresh home (a tmpfs)
@@ -107,7 +107,8 @@ def sandbox_uid(slot: int = 0) -> Optional[int]:
     """The user id student code of job slot ``slot`` runs as, when it differs from the grader's."""
     if not 0 <= slot < MAX_SLOTS:
         raise ValueError(f"job slot {slot} is outside 0..{MAX_SLOTS - 1}")
-    return SANDBOX_UID + slot if os.geteuid() == 0 else None
+    base = int(os.environ.get("AUTOGRADER_SANDBOX_UID", DEFAULT_SANDBOX_UID))
+    return base + slot if os.geteuid() == 0 else None
 
 
 def sweep(slot: int) -> None:

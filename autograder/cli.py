@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from autograder.errors import AutograderError
 from autograder.inert import terminal_safe
@@ -55,11 +55,8 @@ def _settings(args: argparse.Namespace):
                            limits={k: v for k, v in limits.items() if v is not None}, sandbox=args.sandbox)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m autograder",
-                                     description="Autograder for the convolutional-networks coursework.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _add_inspect(commands: Any) -> None:
+    """`inspect`: a model layer by layer."""
     inspect = commands.add_parser(
         "inspect", help="print every layer's output shape, parameters, receptive field and jump",
         description="Describe a model layer by layer. PATH is a .keras file or a Python file defining build_model().",
@@ -69,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="input shape without the batch axis: H,W,C for Keras, C,H,W for PyTorch")
     inspect.add_argument("--json", action="store_true", help="print a JSON list, one object per layer")
 
+
+def _add_grading(commands: Any) -> None:
+    """`grade` (one submission) and `batch` (a class)."""
     grade = commands.add_parser(
         "grade", help="grade a submission: execute each notebook, score it outside its kernel, write reports",
         description="Grade SUBMISSION_DIR, laid out like assignments/ (NN_name/NN_name.ipynb). "
@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="regrade only this student (repeatable); the others' stored results stay")
     batch.add_argument("--course-config", help="due dates per assignment (default: course.toml here, if any)")
 
+
+def _add_similarity(commands: Any) -> None:
+    """`similarity`: copied work across a graded class."""
     similar = commands.add_parser(
         "similarity", help="compare a graded class for copied work: similar code, identical models",
         description="Compare every pair of students per assignment in GRADING_DIR (what `batch` wrote): their "
@@ -102,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     similar.add_argument("--assignment", nargs="+", metavar="ID", help="assignment ids or names (default: all)")
     similar.add_argument("--released", help="the released notebooks (default: the grader's .released/)")
 
+
+def _add_score(commands: Any) -> None:
+    """`score`: one notebook's artifacts (nbgrader's grade cells)."""
     score = commands.add_parser("score", help="score one notebook's artifacts (what nbgrader grade cells call)")
     score.add_argument("artifacts", metavar="OUTPUT_DIR")
     score.add_argument("--assignment", required=True)
@@ -110,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--notebook", help="the notebook, for checks that read or run its definitions")
     _data_option(score)
 
+
+def _add_course(commands: Any) -> None:
+    """`release`, `autograde` (nbgrader) and `calibrate`: the instructor's course commands."""
     release = commands.add_parser("release", help="nbgrader generate_assignment into assignments/, "
                                   "and the completed notebooks into reference_solutions/")
     release.add_argument("assignment", nargs="*", help="assignment names (default: all in source/)")
@@ -130,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     _data_option(calibrate)
     calibrate.add_argument("--write", action="store_true", help="record the measured figures in the rubric files")
 
+
+def _add_data(commands: Any) -> None:
+    """`data locate|fetch|cats-and-dogs`."""
     data = commands.add_parser("data", help="find, fetch or build the course's data sets")
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
     locate = data_commands.add_parser("locate", help="say where each data set is found")
@@ -139,9 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     build = data_commands.add_parser("cats-and-dogs", help="build dogs-vs-cats small from Kaggle's train.zip")
     build.add_argument("--archive", required=True, help="Kaggle's Dogs vs. Cats train.zip, or its extracted folder")
     build.add_argument("--out", required=True, help="the folder to create (name it cats_and_dogs_small)")
-    _add_actions(commands)
-    _add_collect(commands)
 
+
+def _add_returns(commands: Any) -> None:
+    """`export` (an LMS's gradebook) and `feedback` (back to the students)."""
     export = commands.add_parser("export", help="grades for an LMS: Canvas's or Moodle's gradebook import, or a "
                                  "plain CSV, from a class run's grading folder and a roster")
     export.add_argument("grading", metavar="GRADING_DIR")
@@ -158,6 +171,15 @@ def build_parser() -> argparse.ArgumentParser:
     where = feedback.add_mutually_exclusive_group(required=True)
     where.add_argument("--to", metavar="DIR", help="write DIR/STUDENT/ for each student")
     where.add_argument("--nbgrader", metavar="COURSE", help="write COURSE/feedback/STUDENT/NN_name/")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m autograder",
+                                     description="Autograder for the convolutional-networks coursework.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_inspect, _add_grading, _add_similarity, _add_score, _add_course, _add_data, _add_actions,
+                _add_collect, _add_returns):
+        add(commands)
     return parser
 
 

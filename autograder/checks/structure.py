@@ -231,31 +231,41 @@ def answers_params_by_layer(ctx, answer: str, names: list[str], model: str = "mo
     if expected and not own:
         notes.append(f"{model} has {len(weighted)} layers with weights, not {len(names)}: the counts were checked "
                      "against the network asked for only")
-    bare: list[str] = []
-    if arithmetic is not None:
-        from autograder.studentcode.arithmetic import dict_entries, plain_numbers
-
-        try:
-            cells = ctx.code_cells()
-        except MissingArtifact:  # scored from artifacts alone: the values are still checked
-            cells = []
-        entries = dict_entries(cells, arithmetic)
-        bare = [n for n in plain_numbers(entries or {}, names) if not any(w.startswith(f"{n}=") for w in wrong)]
+    bare = [] if arithmetic is None else [n for n in _bare_numbers(ctx, arithmetic, names)
+                                          if not any(w.startswith(f"{n}=") for w in wrong)]
     if wrong or bare or missing:
-        problems = []
-        if missing or unknown:
-            found = [f"missing keys: {', '.join(missing)}"] if missing else []
-            found += [f"unknown keys: {', '.join(unknown)}"] if unknown else []
-            problems.append(f"{'; '.join(found)} (the keys expected are {_keys(names)})")
-        if wrong:
-            problems.append(f"these counts are wrong: {'; '.join(wrong)} ({HOW_TO_COUNT})")
-        if bare:
-            problems.append(f"written as a bare number, not as arithmetic: {', '.join(bare)} (write the formula, "
-                            "such as (k·k·c + 1)·f, so the count shows how it was made)")
         fraction = 1 - (len(wrong) + len(missing) + len(bare)) / len(keys)
-        return Outcome(False, "; ".join(problems + notes), fraction=max(fraction, 0.0))
+        return Outcome(False, "; ".join(_count_problems(names, wrong, missing, unknown, bare) + notes),
+                       fraction=max(fraction, 0.0))
     extra = f" (unknown keys ignored: {', '.join(unknown)})" if unknown else ""
     return Outcome(True, "; ".join([f"all {len(names)} layer counts and the total are right{extra}", *notes]))
+
+
+def _count_problems(names: Sequence[str], wrong: list[str], missing: list[str], unknown: list[str],
+                    bare: list[str]) -> list[str]:
+    """What is wrong with a dict of hand counts, one phrase per kind of mistake."""
+    problems = []
+    if missing or unknown:
+        found = [f"missing keys: {', '.join(missing)}"] if missing else []
+        found += [f"unknown keys: {', '.join(unknown)}"] if unknown else []
+        problems.append(f"{'; '.join(found)} (the keys expected are {_keys(names)})")
+    if wrong:
+        problems.append(f"these counts are wrong: {'; '.join(wrong)} ({HOW_TO_COUNT})")
+    if bare:
+        problems.append(f"written as a bare number, not as arithmetic: {', '.join(bare)} (write the formula, "
+                        "such as (k·k·c + 1)·f, so the count shows how it was made)")
+    return problems
+
+
+def _bare_numbers(ctx, variable: str, names: Sequence[str]) -> list[str]:
+    """The keys of the dict ``variable`` that the notebook wrote as a bare number rather than as arithmetic."""
+    from autograder.studentcode.arithmetic import dict_entries, plain_numbers
+
+    try:
+        cells = ctx.code_cells()
+    except MissingArtifact:  # scored from artifacts alone: the values are still checked
+        cells = []
+    return plain_numbers(dict_entries(cells, variable) or {}, names)
 
 
 @check("no_plain_conv")

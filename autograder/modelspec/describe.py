@@ -178,9 +178,38 @@ def _output(layer: Layer, inputs: Sequence[LayerInfo], image: Any) -> tuple[Shap
     kind = layer.kind
     channels = shape[-1] if shape else None
 
-    if kind in K.WINDOW_KINDS:
+    if kind in K.WINDOW_KINDS or kind in (K.ZERO_PADDING, K.CROPPING, K.RESIZE):
         _need_image(layer, fields)
-        assert fields is not None and layer.kernel is not None
+        assert fields is not None
+        return _spatial(layer, fields, channels, what)
+
+    if kind == K.GLOBAL_POOL:
+        _need_image(layer, fields)
+        return ((1, 1, channels) if layer.keepdims else (channels,)), _whole(image)
+
+    if kind == K.FLATTEN:
+        total = math.prod(shape) if all(d is not None for d in shape) else None  # type: ignore[arg-type]
+        return (total,), _whole(image) if fields is not None else None
+
+    if kind == K.DENSE:
+        # Keras's Dense acts on the last axis: on a feature map it is a 1x1 layer.
+        out = (*shape[:-1], layer.filters)
+        return out, fields if len(shape) == 3 else (_whole(image) if fields is not None else None)
+
+    if kind in K.MERGE_KINDS:
+        return _merge(layer, inputs, what)
+
+    if kind in K.POINTWISE_KINDS:
+        return shape, fields
+
+    return _reported(layer, shape, fields, image, what)
+
+
+def _spatial(layer: Layer, fields: Fields, channels: Optional[int], what: str) -> tuple[Shape, Fields]:
+    """Output shape and fields of a layer that moves over the image: windows, padding, cropping, resizing."""
+    kind = layer.kind
+    if kind in K.WINDOW_KINDS:
+        assert layer.kernel is not None
         pads = layer.padding if isinstance(layer.padding, str) else None
         new = tuple(
             rfa.window(
@@ -203,41 +232,18 @@ def _output(layer: Layer, inputs: Sequence[LayerInfo], image: Any) -> tuple[Shap
         return (new[0].size, new[1].size, out_channels), new  # type: ignore[return-value]
 
     if kind in (K.ZERO_PADDING, K.CROPPING):
-        _need_image(layer, fields)
-        assert fields is not None and layer.pads is not None
+        assert layer.pads is not None
         sign = 1 if kind == K.ZERO_PADDING else -1
         new = tuple(rfa.pad(f, sign * layer.pads[a][0], sign * layer.pads[a][1], what) for a, f in enumerate(fields))
         return (new[0].size, new[1].size, channels), new  # type: ignore[return-value]
 
-    if kind == K.RESIZE:
-        _need_image(layer, fields)
-        assert fields is not None
-        new = tuple(
-            rfa.resize(f, _resize_factor(layer, a, f.size, what), layer.interpolation, what)
-            for a, f in enumerate(fields)
-        )
-        return (new[0].size, new[1].size, channels), new  # type: ignore[return-value]
+    new = tuple(rfa.resize(f, _resize_factor(layer, a, f.size, what), layer.interpolation, what)  # K.RESIZE
+                for a, f in enumerate(fields))
+    return (new[0].size, new[1].size, channels), new  # type: ignore[return-value]
 
-    if kind == K.GLOBAL_POOL:
-        _need_image(layer, fields)
-        return ((1, 1, channels) if layer.keepdims else (channels,)), _whole(image)
 
-    if kind == K.FLATTEN:
-        total = math.prod(shape) if all(d is not None for d in shape) else None  # type: ignore[arg-type]
-        return (total,), _whole(image) if fields is not None else None
-
-    if kind == K.DENSE:
-        # Keras's Dense acts on the last axis: on a feature map it is a 1x1 layer.
-        out = (*shape[:-1], layer.filters)
-        return out, fields if len(shape) == 3 else (_whole(image) if fields is not None else None)
-
-    if kind in K.MERGE_KINDS:
-        return _merge(layer, inputs, what)
-
-    if kind in K.POINTWISE_KINDS:
-        return shape, fields
-
-    # Reshape and layers the inspector does not know: trust the framework's shape.
+def _reported(layer: Layer, shape: Shape, fields: Fields, image: Any, what: str) -> tuple[Shape, Fields]:
+    """Reshape and layers the inspector does not know: the framework's shape, the fields where they follow."""
     reported = layer.reported_shape
     if reported is None:
         raise DescriptionError(f"{what}: unknown layer kind and no output shape reported by the framework")

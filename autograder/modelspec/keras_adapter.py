@@ -150,6 +150,31 @@ def _layer(op: Any, node: Any, name: str, inbound: tuple[str, ...], scope: tuple
     cls = type(op).__name__
     if getattr(op, "data_format", "channels_last") == "channels_first":
         raise DescriptionError(f"{name} ({cls}): data_format='channels_first' is not supported; use channels_last")
+    config = _kind_config(op, kind, name, cls)
+    if kind == K.DROPOUT and hasattr(op, "rate"):
+        config["extra"] = {"rate": float(op.rate)}
+    activation = getattr(getattr(op, "activation", None), "__name__", None)
+    if activation is not None:
+        config["activation"] = activation
+    reported_trainable = None
+    if hasattr(op, "trainable_weights"):
+        reported_trainable = sum(int(_size(w.shape)) for w in op.trainable_weights)
+    return Layer(
+        name=name,
+        kind=kind,
+        class_name=cls,
+        inbound=inbound,
+        scope=scope,
+        trainable=trainable and bool(getattr(op, "trainable", True)),
+        reported_shape=_shape(node.output_tensors[0].shape) if node.output_tensors else None,
+        reported_params=int(op.count_params()) if hasattr(op, "count_params") else None,
+        reported_trainable_params=reported_trainable,
+        **config,
+    )
+
+
+def _kind_config(op: Any, kind: str, name: str, cls: str) -> dict[str, Any]:
+    """The fields of :class:`Layer` that this kind of layer has (window, padding, units, axis...)."""
     config: dict[str, Any] = {}
     if kind in K.WINDOW_KINDS:
         if kind == K.POOL:
@@ -192,26 +217,7 @@ def _layer(op: Any, node: Any, name: str, inbound: tuple[str, ...], scope: tuple
             raise DescriptionError(f"{name} ({cls}): normalization over axis {axis} is not supported")
         config["norm_trainable_vectors"] = int(bool(getattr(op, "center", True))) + int(bool(getattr(op, "scale", True)))
         config["norm_statistic_vectors"] = 2 if kind == K.BATCHNORM else 0
-    if kind == K.DROPOUT and hasattr(op, "rate"):
-        config["extra"] = {"rate": float(op.rate)}
-    activation = getattr(getattr(op, "activation", None), "__name__", None)
-    if activation is not None:
-        config["activation"] = activation
-    reported_trainable = None
-    if hasattr(op, "trainable_weights"):
-        reported_trainable = sum(int(_size(w.shape)) for w in op.trainable_weights)
-    return Layer(
-        name=name,
-        kind=kind,
-        class_name=cls,
-        inbound=inbound,
-        scope=scope,
-        trainable=trainable and bool(getattr(op, "trainable", True)),
-        reported_shape=_shape(node.output_tensors[0].shape) if node.output_tensors else None,
-        reported_params=int(op.count_params()) if hasattr(op, "count_params") else None,
-        reported_trainable_params=reported_trainable,
-        **config,
-    )
+    return config
 
 
 def _pads(value: Any) -> tuple[tuple[int, int], tuple[int, int]]:

@@ -16,7 +16,7 @@ it could create variables of any size.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 from autograder.errors import ArtifactError
 
@@ -442,60 +442,58 @@ def declared_array_bytes(fileobj: Any, kind: str, cap: int) -> int:
     Raises :class:`DeclaredSizeError` once the sum passes ``cap``, or for an object array (pickle), an external,
     virtual or linked dataset, or more than :data:`MAX_ARRAYS` entries.
     """
+    readers = {"h5": ("HDF5", _h5_arrays), "npz": (".npz", _npz_arrays)}
+    if kind not in readers:
+        raise ValueError(f"unknown weights format {kind!r}")
+    label, arrays = readers[kind]
     total = 0
+    try:
+        for name, nbytes in arrays(fileobj):
+            total += nbytes
+            if total > cap:
+                raise DeclaredSizeError(f"its weights declare more than {cap:,} bytes of arrays (at {name!s:.80}, "
+                                        f"{nbytes:,} bytes); the limit is model_expanded_bytes")
+    except DeclaredSizeError:
+        raise
+    except Exception as exc:  # h5py raises OSError, KeyError, ValueError, ...; zipfile and NumPy theirs
+        raise DeclaredSizeError(f"its weights are not a readable {label} file: {type(exc).__name__}: {exc}") from exc
+    return total
 
-    def add(name: str, nbytes: int) -> None:
-        nonlocal total
-        total += nbytes
-        if total > cap:
-            raise DeclaredSizeError(f"its weights declare more than {cap:,} bytes of arrays (at {name!s:.80}, "
-                                    f"{nbytes:,} bytes); the limit is model_expanded_bytes")
 
-    if kind == "h5":
-        import h5py
+def _h5_arrays(fileobj: Any) -> Iterator[tuple[str, int]]:
+    """(name, declared bytes) of each dataset of an HDF5 file, from its metadata."""
+    import h5py
 
-        try:
-            with h5py.File(fileobj, "r") as h5:
-                entries: list[tuple[str, Any]] = []  # h5py's visit callback must not raise: collect, then judge
-                h5.visititems_links(lambda name, link: entries.append((name, link)) or len(entries) > MAX_ARRAYS
-                                    or None)
-                if len(entries) > MAX_ARRAYS:
-                    raise DeclaredSizeError(f"its weights hold more than {MAX_ARRAYS:,} groups and arrays")
-                for name, link in entries:
-                    if not isinstance(link, h5py.HardLink):
-                        raise DeclaredSizeError(f"its weights hold a link ({name!s:.80}), not an array")
-                    item = h5.get(name)
-                    if isinstance(item, h5py.Dataset):
-                        if item.external or item.is_virtual:
-                            raise DeclaredSizeError(f"its weights hold an external or virtual array ({name!s:.80})")
-                        add(name, math.prod(item.shape or ()) * item.dtype.itemsize)
-        except DeclaredSizeError:
-            raise
-        except Exception as exc:  # h5py raises OSError, KeyError, ValueError, ... on a malformed file
-            raise DeclaredSizeError(f"its weights are not a readable HDF5 file: {type(exc).__name__}: {exc}") from exc
-        return total
-    if kind == "npz":
-        import zipfile
+    with h5py.File(fileobj, "r") as h5:
+        entries: list[tuple[str, Any]] = []  # h5py's visit callback must not raise: collect, then judge
+        h5.visititems_links(lambda name, link: entries.append((name, link)) or len(entries) > MAX_ARRAYS or None)
+        if len(entries) > MAX_ARRAYS:
+            raise DeclaredSizeError(f"its weights hold more than {MAX_ARRAYS:,} groups and arrays")
+        for name, link in entries:
+            if not isinstance(link, h5py.HardLink):
+                raise DeclaredSizeError(f"its weights hold a link ({name!s:.80}), not an array")
+            item = h5.get(name)
+            if isinstance(item, h5py.Dataset):
+                if item.external or item.is_virtual:
+                    raise DeclaredSizeError(f"its weights hold an external or virtual array ({name!s:.80})")
+                yield name, math.prod(item.shape or ()) * item.dtype.itemsize
 
-        import numpy as np
 
-        try:
-            with zipfile.ZipFile(fileobj) as npz:
-                entries = npz.infolist()
-                if len(entries) > MAX_ARRAYS:
-                    raise DeclaredSizeError(f"its weights hold more than {MAX_ARRAYS:,} arrays")
-                for entry in entries:
-                    with npz.open(entry) as member:
-                        major, _ = np.lib.format.read_magic(member)
-                        header = (np.lib.format.read_array_header_1_0 if major == 1 else
-                                  np.lib.format.read_array_header_2_0)
-                        shape, _, dtype = header(member)
-                    if dtype.hasobject:
-                        raise DeclaredSizeError(f"its weights hold an object array ({entry.filename!s:.80})")
-                    add(entry.filename, math.prod(shape) * dtype.itemsize)
-        except DeclaredSizeError:
-            raise
-        except Exception as exc:
-            raise DeclaredSizeError(f"its weights are not a readable .npz file: {type(exc).__name__}: {exc}") from exc
-        return total
-    raise ValueError(f"unknown weights format {kind!r}")
+def _npz_arrays(fileobj: Any) -> Iterator[tuple[str, int]]:
+    """(name, declared bytes) of each array of an ``.npz``, from its ``.npy`` headers."""
+    import zipfile
+
+    import numpy as np
+
+    with zipfile.ZipFile(fileobj) as npz:
+        entries = npz.infolist()
+        if len(entries) > MAX_ARRAYS:
+            raise DeclaredSizeError(f"its weights hold more than {MAX_ARRAYS:,} arrays")
+        for entry in entries:
+            with npz.open(entry) as member:
+                major, _ = np.lib.format.read_magic(member)
+                header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+                shape, _, dtype = header(member)
+            if dtype.hasobject:
+                raise DeclaredSizeError(f"its weights hold an object array ({entry.filename!s:.80})")
+            yield entry.filename, math.prod(shape) * dtype.itemsize

@@ -51,11 +51,9 @@ class Execution:
                             f"output beyond {self.output_bytes:,} bytes was dropped")]
 
 
-def _engine():
-    """A papermill engine whose client caps output and enforces a notebook deadline."""
+def _limited_client():
+    """papermill's notebook client, capping output and enforcing a notebook deadline (in the sandbox, if set)."""
     from papermill.clientwrap import PapermillNotebookClient
-    from papermill.engines import NBClientEngine, papermill_engines
-    from papermill.utils import merge_kwargs, remove_args
 
     class LimitedClient(PapermillNotebookClient):
         def __init__(self, nb_man, output_limit: int, deadline: float, cell_timeout: float,
@@ -93,8 +91,18 @@ def _engine():
             self.output_bytes += size
             return super().output(outs, msg, display_id, cell_index)
 
+    return LimitedClient
+
+
+def _engine():
+    """A papermill engine whose client caps output and enforces a notebook deadline."""
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.utils import merge_kwargs, remove_args
+
+    LimitedClient = _limited_client()
+
     class LimitedEngine(NBClientEngine):
-        last_client: Optional[LimitedClient] = None
+        last_client: Any = None
 
         @classmethod
         def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,

@@ -110,7 +110,6 @@ def analyze(grading: Path, released: Optional[Path] = None, assignments: Optiona
 def compare_assignment(grading: Path, assignment: str, notebook: str, students: Sequence[str], released: Path,
                        settings: dict[str, Any]) -> AssignmentSimilarity:
     """Every pair of ``students`` on one assignment."""
-    from autograder.pipeline.fingerprint import FINGERPRINT_SUFFIX
     from autograder.similarity import code as codes, models
 
     import numpy as np
@@ -121,28 +120,8 @@ def compare_assignment(grading: Path, assignment: str, notebook: str, students: 
     except codes.CodeUnavailable:
         starter = []
     removed = codes.boilerplate("\n\n".join(starter), cs["noise"])
-    fingerprinted, not_compared, notes, prints = [], {}, [], {}
-    for student in students:
-        folder = grading / student
-        fp = _read_fingerprint(folder / f"{assignment}{FINGERPRINT_SUFFIX}")
-        if fp is not None:
-            prints[student] = fp
-            notes += [f"{student}: {e}" for e in fp.get("errors", [])]
-        try:
-            cells = codes.read_code(folder / notebook)
-        except codes.CodeUnavailable as exc:
-            not_compared[student] = f"{exc}; its code is not compared"
-            continue
-        code = codes.fingerprint(student, cells, cs["noise"], cs["guarantee"], removed, starter)
-        if not code.hashes:
-            not_compared[student] = "no code of its own (empty, or only the released starter code)"
-            continue
-        fingerprinted.append(code)
-    for student in students:
-        if student not in prints:
-            notes.append(f"{student}: no model fingerprint (no saved model, or graded before fingerprints were kept)")
-        elif not prints[student].get("models") and student not in not_compared:
-            notes.append(f"{student}: no saved model could be read")
+    fingerprinted, not_compared, notes, prints = _read_students(grading, assignment, notebook, students, cs,
+                                                                removed, starter)
     dice = codes.dice_matrix(fingerprinted) if fingerprinted else np.zeros((0, 0))
     position = {c.student: i for i, c in enumerate(fingerprinted)}
     model_pairs = models.compare_models(prints, ms["common_share"])
@@ -169,6 +148,40 @@ def compare_assignment(grading: Path, assignment: str, notebook: str, students: 
                 pair.reasons = [r for r in pair.reasons if not r.startswith("code ")]
     pairs = [p for p in pairs if p.reasons]
     return AssignmentSimilarity(assignment, sorted(position), not_compared, pairs, scores, sorted(set(notes)))
+
+
+def _read_students(grading: Path, assignment: str, notebook: str, students: Sequence[str], cs: dict[str, Any],
+                   removed: Any, starter: list[str]) -> tuple[list[Any], dict[str, str], list[str], dict[str, Any]]:
+    """Each student's code fingerprint and model fingerprint, with why any is missing."""
+    from autograder.pipeline.fingerprint import FINGERPRINT_SUFFIX
+    from autograder.similarity import code as codes
+
+    fingerprinted: list[Any] = []
+    not_compared: dict[str, str] = {}
+    notes: list[str] = []
+    prints: dict[str, Any] = {}
+    for student in students:
+        folder = grading / student
+        fp = _read_fingerprint(folder / f"{assignment}{FINGERPRINT_SUFFIX}")
+        if fp is not None:
+            prints[student] = fp
+            notes += [f"{student}: {e}" for e in fp.get("errors", [])]
+        try:
+            cells = codes.read_code(folder / notebook)
+        except codes.CodeUnavailable as exc:
+            not_compared[student] = f"{exc}; its code is not compared"
+            continue
+        code = codes.fingerprint(student, cells, cs["noise"], cs["guarantee"], removed, starter)
+        if not code.hashes:
+            not_compared[student] = "no code of its own (empty, or only the released starter code)"
+            continue
+        fingerprinted.append(code)
+    for student in students:
+        if student not in prints:
+            notes.append(f"{student}: no model fingerprint (no saved model, or graded before fingerprints were kept)")
+        elif not prints[student].get("models") and student not in not_compared:
+            notes.append(f"{student}: no saved model could be read")
+    return fingerprinted, not_compared, notes, prints
 
 
 def _reasons(pair: Pair, settings: dict[str, Any]) -> list[str]:

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from autograder.errors import AutograderError
+from autograder.errors import CourseError
 from autograder.inert import terminal_safe
 from autograder.rubric import PROFILES
 from autograder.sandbox import SANDBOX_MODES
@@ -193,7 +193,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     }
     try:
         return handlers[args.command](args)
-    except AutograderError as exc:  # an expected failure: its message, not a traceback
+    except CourseError as exc:  # an expected failure: its message, not a traceback
         print(f"error: {terminal_safe(exc, keep_newlines=True)}", file=sys.stderr)
         return 2
 

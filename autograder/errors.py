@@ -1,17 +1,22 @@
-"""Every error the grader raises on purpose derives from :class:`AutograderError`.
+"""Every error the grader raises on purpose derives from :class:`AutograderError`, itself a
+:class:`coursework.errors.CourseError` like the student API's own (a data set not found, weights missing).
 
-The command line catches that one class and prints its message; anything else
+The command line catches ``CourseError`` and prints its message; anything else
 is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
-from coursework.errors import AutograderError
+from coursework.errors import CourseError
 
 __all__ = [
-    "AutograderError", "ArtifactError", "CheckTimeout", "MissingArtifact", "ModelLoadError", "ReleaseError",
+    "AutograderError", "CourseError", "ArtifactError", "CheckTimeout", "MissingArtifact", "ModelLoadError", "ReleaseError",
     "RubricError", "StagingError",
 ]
+
+
+class AutograderError(CourseError):
+    """An expected failure of the grader, with a message meant for people."""
 
 
 class RubricError(AutograderError, ValueError):

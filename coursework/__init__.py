@@ -9,9 +9,9 @@ import this package while the grader's checks, rubrics and hidden cases stay out
 of its sight.
 """
 
-from coursework.errors import AutograderError
+from coursework.errors import CourseError
 from coursework.grade_cell import grade_cell
 from coursework.profile import choose_profile
 from coursework.submit import submit
 
-__all__ = ["AutograderError", "choose_profile", "grade_cell", "submit"]
+__all__ = ["CourseError", "choose_profile", "grade_cell", "submit"]

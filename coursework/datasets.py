@@ -33,7 +33,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from coursework.errors import AutograderError
+from coursework.errors import CourseError
 
 ENV_DIR = "CNN_COURSE_DATA"
 ENV_OFFLINE = "CNN_COURSE_OFFLINE"
@@ -45,7 +45,7 @@ CLASSES = ("cats", "dogs")
 ArrayPair = tuple[np.ndarray, np.ndarray]
 
 
-class DatasetNotFoundError(AutograderError, FileNotFoundError):
+class DatasetNotFoundError(CourseError, FileNotFoundError):
     """A data set is in none of the places searched."""
 
 

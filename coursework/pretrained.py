@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from coursework.datasets import keras_home, offline
-from coursework.errors import AutograderError
+from coursework.errors import CourseError
 
 VGG16_NOTOP = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
 
 
-class WeightsNotFoundError(AutograderError, FileNotFoundError):
+class WeightsNotFoundError(CourseError, FileNotFoundError):
     """Pretrained weights are neither in Keras's cache nor downloadable."""
 
 

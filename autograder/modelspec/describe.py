@@ -13,7 +13,7 @@ from fractions import Fraction
 from typing import Any, Iterable, Iterator, Optional, Sequence
 
 from autograder.modelspec import receptive_field as rfa
-from coursework.errors import AutograderError
+from autograder.errors import AutograderError
 from autograder.modelspec import layer as K
 from autograder.modelspec.layer import Layer, Shape
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal, Sequence, Union
 
-from coursework.errors import AutograderError
+from autograder.errors import AutograderError
 
 Padding = Union[Literal["same", "valid"], tuple[int, int]]
 

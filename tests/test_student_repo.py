@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from autograder.course import student_repo
+from autograder.course.collect import workflow_digest
 from tests.conftest import ROOT
 from tests.student_env import build_wheel, layered_venv, student_environ
 
@@ -66,7 +67,7 @@ def test_the_student_repository_holds_no_solution_no_source_no_rubric(repo):
     assert "make check" in readme and "reference_solutions" not in readme and "](docs/" not in readme
     assert "nbgrader generate" not in readme and "make release" not in readme
     assert files["requirements.txt"].decode().endswith((ROOT / "requirements" / "cpu.lock").read_text())
-    assert student_repo.workflow_digest(repo) == student_repo.workflow_digest(ROOT / "student_template")
+    assert workflow_digest(repo) == workflow_digest(ROOT / "student_template")
 
 
 def test_the_grader_release_is_the_same_in_the_makefile_and_the_workflow(repo):
@@ -84,8 +85,8 @@ def test_the_workflow_digest_sees_a_changed_workflow(repo, tmp_path):
     shutil.copytree(repo / ".github", changed / ".github")
     path = changed / student_repo.WORKFLOW
     path.write_text(path.read_text().replace("--profile full", "--profile smoke"))
-    assert student_repo.workflow_digest(changed) != student_repo.workflow_digest(repo)
-    assert student_repo.workflow_digest(tmp_path / "none") is None
+    assert workflow_digest(changed) != workflow_digest(repo)
+    assert workflow_digest(tmp_path / "none") is None
 
 
 def test_setup_switches_off_nbgrader_in_jupyter(set_up):

@@ -176,7 +176,7 @@ def write_pages(out: Path, text: str) -> None:
 
     (out / "class_report.md").write_text(text, errors="backslashreplace")  # a folder name need not be UTF-8
     body = mistune.create_markdown(escape=True, plugins=["table"])(text)
-    page = (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>Class report</title><style>"
+    page = ("<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>Class report</title><style>"
             "body{font-family:sans-serif;max-width:70em;margin:auto} table{border-collapse:collapse}"
             "td,th{border:1px solid #ccc;padding:2px 6px}</style></head><body>\n" + body + "</body></html>\n")
     (out / "class_report.html").write_text(strip_dangerous_urls(page), errors="backslashreplace")

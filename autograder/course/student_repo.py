@@ -10,10 +10,8 @@ rubric: ``tests/test_student_repo.py`` proves it.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
-from typing import Optional
 
 from autograder.paths import ROOT
 
@@ -40,10 +38,3 @@ def write(out: Path, root: Path = ROOT) -> Path:
     (out / "requirements.txt").write_text("# The course's CPU environment, exact versions (the course's cpu.lock).\n"
                                           + lock, encoding="utf-8")
     return out
-
-
-def workflow_digest(repo_dir: Path) -> Optional[str]:
-    """SHA-256 of a repository's ``.github/workflows/autograde.yml`` (None: it has none). Compare with
-    ``workflow_digest(ROOT / "student_template")`` to see whether a student changed the workflow."""
-    path = repo_dir / WORKFLOW
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None

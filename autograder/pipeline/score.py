@@ -226,8 +226,6 @@ class ScoringContext:
         from coursework import datasets
 
         def load() -> Any:
-            import numpy as np
-
             if dataset not in ("mnist", "cifar10"):
                 raise ValueError(f"no training sample for {dataset!r}")
             (x, _), _ = datasets.training_split(dataset, 10, SETTLE_IMAGES, seed=1, data_dir=self.data_dir)

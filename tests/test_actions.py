@@ -1,7 +1,6 @@
 """`python -m autograder actions`: what a student sees on the run page (job summary, annotations naming notebook
 and cell, the commit status "Points P/M"), and `job-key`, the key a notebook's stored result is reused under."""
 
-import json
 import os
 import shutil
 import subprocess

@@ -27,7 +27,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 from autograder.inert import csv_safe
 from autograder.errors import AutograderError

@@ -2,10 +2,19 @@
 # `make grade` and `make test` work on a fresh clone: both set up .venv first.
 
 PYTHON ?= python3
+# The Keras backend: tensorflow (.venv, requirements/cpu.txt), or torch (.venv-torch, requirements/torch.txt:
+# no TensorFlow at all, KERAS_BACKEND=torch for every Python started from it).
+BACKEND ?= tensorflow
+ifeq ($(BACKEND),tensorflow)
 VENV := .venv
+REQUIREMENTS_TXT := requirements/cpu.txt
+else
+VENV := .venv-$(BACKEND)
+REQUIREMENTS_TXT := requirements/$(BACKEND).txt
+endif
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-REQUIREMENTS := requirements/cpu.txt requirements/cpu.lock pyproject.toml
+REQUIREMENTS := $(REQUIREMENTS_TXT) requirements/cpu.lock pyproject.toml
 
 # The course's data sets: ../shared/data beside the repository when it is there.
 ifneq ($(wildcard ../shared/data),)
@@ -24,6 +33,7 @@ AUTOGRADE_PROFILE ?= full
 help:
 	@echo "make grade       grade reference_solutions/ (or SUBMISSION=DIR, ASSIGNMENT=\"00 03\") with the smoke profile on CPU"
 	@echo "make test        run the test suite"
+	@echo "make setup BACKEND=torch  an environment with Keras on PyTorch and no TensorFlow (.venv-torch)"
 	@echo "make check       students: grade your notebooks in assignments/ with the smoke profile (ASSIGNMENT=03: one)"
 	@echo "make release     instructors: source/ -> assignments/ (nbgrader), reference_solutions/, the student repository in build/student_repo/"
 	@echo "make autograde   instructors: nbgrader autograde submitted/ grades to grading/nbgrader_grades.csv (AUTOGRADE_PROFILE=full)"
@@ -50,11 +60,17 @@ sandbox:
 
 $(STAMP): $(REQUIREMENTS)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -r requirements/cpu.txt -c requirements/cpu.lock
+	$(BIN)/python -m pip install --quiet -r $(REQUIREMENTS_TXT) -c requirements/cpu.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@if [ "$(BACKEND)" != tensorflow ]; then \
+		site=$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
+		echo 'import os; os.environ.setdefault("KERAS_BACKEND", "$(BACKEND)")' > "$$site/keras-backend.pth"; \
+	fi
 	touch $@
 
+# The test suite also grades references on Keras's torch backend in .venv-torch (tests/test_backends.py).
 test: setup lint-workflows a11y-tools
+	$(MAKE) --no-print-directory setup BACKEND=torch
 	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 # The feedback page's accessibility check (tests/test_feedback_accessibility.py): axe-core and playwright-core from

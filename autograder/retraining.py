@@ -116,12 +116,13 @@ def rebuild(saved: dict[str, Any], seed: int, max_numbers: int) -> Any:
 
 
 def _keras_object(value: Any, by_name: Any) -> Any:
-    import keras
-
     if isinstance(value, str):
         return by_name(value)
     if isinstance(value, dict):
-        return keras.saving.deserialize_keras_object(value, safe_mode=True)
+        # By its public name, not its module: an optimizer saved on torch names keras.src.backend.torch's Adam,
+        # which TensorFlow cannot run; Keras's own lookup gives this backend's class of that name.
+        public = {k: v for k, v in value.items() if k not in ("module", "registered_name")}
+        return by_name(public)  # keras.optimizers.get / keras.losses.get: deserialized in safe mode
     raise ArtifactError(f"the saved compile config holds {json.dumps(value)[:80]}, not a Keras object")
 
 

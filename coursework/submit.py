@@ -125,6 +125,11 @@ def _device(backend: str) -> str:
             import torch
 
             return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
+        if backend == "jax":
+            import jax
+
+            gpus = [d for d in jax.devices() if d.platform == "gpu"]
+            return gpus[0].device_kind if gpus else "CPU"
     except Exception:
         pass
     return "unknown"

@@ -2,8 +2,8 @@
 # `make grade` and `make test` work on a fresh clone: both set up .venv first.
 
 PYTHON ?= python3
-# The Keras backend: tensorflow (.venv, requirements/cpu.txt), or torch (.venv-torch, requirements/torch.txt:
-# no TensorFlow at all, KERAS_BACKEND=torch for every Python started from it).
+# The Keras backend: tensorflow (.venv, requirements/cpu.txt), torch or jax (.venv-torch, .venv-jax from
+# requirements/torch.txt, jax.txt: no TensorFlow at all, KERAS_BACKEND set for every Python started from it).
 BACKEND ?= tensorflow
 ifeq ($(BACKEND),tensorflow)
 VENV := .venv
@@ -68,9 +68,10 @@ $(STAMP): $(REQUIREMENTS)
 	fi
 	touch $@
 
-# The test suite also grades references on Keras's torch backend in .venv-torch (tests/test_backends.py).
+# The test suite also grades references on Keras's torch and jax backends (tests/test_backends.py).
 test: setup lint-workflows a11y-tools
 	$(MAKE) --no-print-directory setup BACKEND=torch
+	$(MAKE) --no-print-directory setup BACKEND=jax
 	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 # The feedback page's accessibility check (tests/test_feedback_accessibility.py): axe-core and playwright-core from

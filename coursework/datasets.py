@@ -41,6 +41,7 @@ REPO_MARKER = ".cnn-course"  # at the root of a student repository; its data set
 CATS_AND_DOGS = "cats_and_dogs_small"
 SPLITS = {"train": (0, 1000), "validation": (1000, 1500), "test": (1500, 2000)}  # Kaggle file numbers per class
 CLASSES = ("cats", "dogs")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif")  # what an image folder's readers take (keras.utils.load_img)
 
 ArrayPair = tuple[np.ndarray, np.ndarray]
 
@@ -307,18 +308,21 @@ def _digits(split: str) -> ArrayPair:
 
 
 def load_image_split(directory: os.PathLike | str, image_size: tuple[int, int] = (150, 150)) -> ArrayPair:
-    """Every image of ``directory/CLASS/*.jpg`` as (N, H, W, 3) uint8-valued float32 and (N,) labels.
+    """Every image of ``directory/CLASS/*`` as (N, H, W, 3) float32 in 0..255 and (N,) uint8 labels.
 
-    Decoded and resized exactly as ``keras.utils.image_dataset_from_directory``
-    does (the course's pipeline), classes in alphabetical order.
+    Classes in alphabetical order, files in name order, each image read as the course's pipelines read
+    it: ``keras.utils.load_img(path, target_size=image_size, interpolation="bilinear")`` (any backend).
     """
     import keras
 
-    dataset = keras.utils.image_dataset_from_directory(
-        directory, label_mode="binary", image_size=image_size, batch_size=64, shuffle=False, verbose=False
-    )
-    xs, ys = zip(*((np.asarray(x), np.asarray(y)) for x, y in dataset))
-    return np.concatenate(xs), np.concatenate(ys).reshape(-1).astype(np.uint8)
+    root = Path(directory)
+    classes = sorted(path.name for path in root.iterdir() if path.is_dir())
+    files = [(path, label) for label, name in enumerate(classes) for path in sorted((root / name).iterdir())
+             if path.suffix.lower() in IMAGE_SUFFIXES]
+    x = np.stack([keras.utils.img_to_array(keras.utils.load_img(path, target_size=tuple(image_size),
+                                                                interpolation="bilinear"), dtype="float32")
+                  for path, _ in files])
+    return x, np.array([label for _, label in files], dtype=np.uint8)
 
 
 # --- Small, stratified, deterministic subsets (the smoke profile) -----------------

@@ -11,13 +11,14 @@ import subprocess
 import sys
 
 import keras
+import nbformat
 import pytest
 from keras import layers
 
 import coursework
 from tests.conftest import ROOT
 from tests.modelzoo import LENET5_COUNTS, keras_lenet5
-from tests.notebooks import edited
+from tests.notebooks import REFERENCE, cell, edited
 from tests.scoring import scored
 
 
@@ -93,34 +94,42 @@ def test_generator_variants(tmp_path):
     assert results["generator"][0] == "timeout" and "20 s" in results["generator"][1], results["generator"]
 
 
-PIPELINE = '''
-def make_datasets(base_dir, batch_size=20, image_size=(150, 150), seed=0):
-    def load(split, shuffle):
-        dataset = keras.utils.image_dataset_from_directory(
-            f"{base_dir}/{split}", label_mode=LABELS, image_size=image_size, batch_size=BATCH,
-            shuffle=shuffle, seed=seed)
-        return dataset.map(lambda images, labels: (images / SCALE, labels))
-    return load("train", shuffle=True), load("validation", shuffle=VALIDATION_SHUFFLE)
-'''
+def reference_cell(assignment: str, grade_id: str) -> str:
+    notebook = nbformat.read(REFERENCE / assignment / f"{assignment}.ipynb", as_version=4)
+    return cell(notebook, grade_id).source
 
 
-def pipeline(labels="'binary'", batch="batch_size", scale="255.0", validation_shuffle="False"):
-    return (PIPELINE.replace("LABELS", labels).replace("BATCH", batch).replace("SCALE", scale)
-            .replace("VALIDATION_SHUFFLE", validation_shuffle))
+def pipeline(assignment: str = "01_data_generators", **edits: str) -> str:
+    """The reference's FolderBatches and make_datasets with text ``old -> new`` edits, each of which must apply."""
+    source = reference_cell(assignment, "make_datasets")
+    for old, new in edits.values():
+        assert old in source, old
+        source = source.replace(old, new)
+    return source
+
+
+UNSCALED = ("/ 255.0", "/ 1.0")
+INT_LABELS = ("[[self.files[i][1]] for i in chosen]", "[self.files[i][1] for i in chosen]")
+FIXED_BATCH = ("self.shuffle = batch_size, image_size", "self.shuffle = 32, image_size")
+SHUFFLED_VALIDATION = ('/validation", batch_size, image_size, shuffle=False', '/validation", batch_size, '
+                       "image_size, shuffle=True")
+NEVER_RESHUFFLED = ("        self.on_epoch_end()\n", "        if shuffle:\n            self.rng.shuffle(self.order)\n"
+                    "        self.shuffle = False  # shuffled once, then never again\n")
 
 
 @pytest.mark.parametrize(
-    "variant, check, message",
+    "edit, check, message",
     [
-        (pipeline(scale="1.0"), "batches", "rescale them to [0, 1]"),
-        (pipeline(labels="'int'"), "batches", "label_mode='binary'"),
-        (pipeline(batch="32"), "batches", "not batch_size=20"),
-        (pipeline(validation_shuffle="True"), "shuffling", "validation"),
+        (UNSCALED, "batches", "rescale them to [0, 1]"),
+        (INT_LABELS, "batches", "binary labels have shape (batch, 1)"),
+        (FIXED_BATCH, "batches", "not batch_size=20"),
+        (SHUFFLED_VALIDATION, "shuffling", "validation"),
+        (NEVER_RESHUFFLED, "shuffling", "same order every epoch"),
     ],
-    ids=["not-rescaled", "int-labels", "ignores-batch-size", "shuffled-validation"],
+    ids=["not-rescaled", "int-labels", "ignores-batch-size", "shuffled-validation", "shuffled-once"],
 )
-def test_pipeline_variants(tmp_path, variant, check, message):
-    notebook = edited(tmp_path, "01_data_generators", make_datasets=variant)
+def test_pipeline_variants(tmp_path, edit, check, message):
+    notebook = edited(tmp_path, "01_data_generators", make_datasets=pipeline(change=edit))
     results = scored("01", notebook=notebook, checks=[check])
     assert results[check][0] == "fail" and message in results[check][1]
 
@@ -131,22 +140,14 @@ def test_missing_pipeline_is_an_error_not_a_crash(tmp_path):
     assert results["batches"][0] == "error" and "no function make_datasets()" in results["batches"][1]
 
 
-AUGMENTED_PIPELINE = '''
-def make_datasets(base_dir, batch_size=20, image_size=(150, 150), seed=0, augmentation=None):
-    def load(split, shuffle):
-        dataset = keras.utils.image_dataset_from_directory(
-            f"{base_dir}/{split}", label_mode="binary", image_size=image_size, batch_size=batch_size,
-            shuffle=shuffle, seed=seed)
-        dataset = dataset.map(lambda images, labels: (images / 255.0, labels))
-        if augmentation is not None and AUGMENT_WHICH:
-            dataset = dataset.map(lambda images, labels: (augmentation(images, training=True), labels))
-        return dataset
-    return load("train", shuffle=True), load("validation", shuffle=False)
-'''
+IGNORES_AUGMENTATION = ("seed=seed,\n                          augmentation=augmentation)", "seed=seed)")
+AUGMENTS_VALIDATION = ('/validation", batch_size, image_size, shuffle=False)',
+                       '/validation", batch_size, image_size, shuffle=False,\n'
+                       "                               augmentation=augmentation)")
 
 
 def test_augmentation_variants(tmp_path):
-    everywhere = AUGMENTED_PIPELINE.replace("AUGMENT_WHICH", "True")
+    everywhere = pipeline("02_augmentation", change=AUGMENTS_VALIDATION)
     notebook = edited(tmp_path, "02_augmentation", make_datasets=everywhere)
     results = scored("02", notebook=notebook, checks=["validation_untouched", "augmentation"])
     assert results["validation_untouched"][0] == "fail" and "augment the training data only" in \
@@ -159,7 +160,7 @@ def test_augmentation_variants(tmp_path):
     results = scored("02", notebook=notebook, checks=["augmentation"])
     assert results["augmentation"][0] == "fail" and "no zoom" in results["augmentation"][1]
 
-    ignored = AUGMENTED_PIPELINE.replace("AUGMENT_WHICH", "False")
+    ignored = pipeline("02_augmentation", change=IGNORES_AUGMENTATION)
     notebook = edited(tmp_path, "02_augmentation", make_datasets=ignored)
     results = scored("02", notebook=notebook, checks=["augmentation", "validation_untouched"])
     assert results["augmentation"][0] == "fail" and "training images unchanged" in results["augmentation"][1]

@@ -307,3 +307,32 @@ def test_the_grader_never_trains_past_the_rubrics_epoch_limit():
     context = ScoringContext(Path("."), None, "full", default_limits()["full"], epochs=80, seed=3)
     assert context.retraining_recipe(64, cap) == retraining.Recipe(50, 64, 3)
     assert context.retraining_recipe(64) == retraining.Recipe(80, 64, 3)
+
+
+# --- 01: photos of dogs and cats, retrained from the grader's copy of train/ -------------------------------
+
+
+def test_a_network_that_memorized_the_graders_photos_earns_no_accuracy_point(tmp_path, data_dir):
+    """The leak attack on 01: weights fitted to the very test photos the grader scores on (here read from the data
+    folder, as a notebook outside the sandbox could), with a recipe that learns nothing in the profile's epochs.
+    The saved weights score far above chance; the grader retrains the architecture on its train/ and fails it."""
+    import keras
+    from keras import layers
+
+    import coursework
+    from coursework.datasets import cats_and_dogs_subset, load_image_split
+    from tests.scoring import scored
+
+    x, y = load_image_split(cats_and_dogs_subset({"test": 250}, seed=0, data_dir=data_dir) / "test", (16, 16))
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((16, 16, 3)), layers.Flatten(), layers.Dense(256, activation="relu"),
+                              layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    model.fit(x / 255, y, epochs=60, batch_size=50, verbose=0)
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=1e-7), loss="binary_crossentropy")  # learns nothing
+    coursework.submit(tmp_path / "artifacts", model=model, history={"val_accuracy": [0.6]})
+
+    status, message, points = scored("01", tmp_path / "artifacts", checks=["accuracy"])["accuracy"]
+    assert (status, points) == ("fail", 0), message
+    saved = float(message.split("your run's saved model scores ")[1].split()[0])
+    assert saved > 0.9 and "were they trained in this run" in message, message

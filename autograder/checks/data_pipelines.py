@@ -91,7 +91,7 @@ def pipeline_batches(ctx, counts: dict[str, int], batch_size: int, image_size: l
         labels = set(first["labels"])
         if label_shapes != {(1,)}:
             problems.append(f"{split} labels have shape (batch, {', '.join(map(str, sorted(label_shapes)[0]))}); "
-                            "binary labels have shape (batch, 1): use label_mode='binary'")
+                            "binary labels have shape (batch, 1), one 0. or 1. per image")
         elif not labels <= {0.0, 1.0}:
             problems.append(f"{split} labels are {sorted(labels)[:5]}, expected binary 0/1")
         elif _label_agreement(first) < 1.0:

@@ -138,12 +138,9 @@ class ScoringContext:
             import numpy as np
 
             if dataset == "cats_and_dogs":
-                if not all(0 < side <= MAX_PHOTO_SIDE for side in image_size):
-                    raise ArtifactError(f"the saved model takes {image_size[0]}x{image_size[1]} images; the grader "
-                                        f"resizes its photos to at most {MAX_PHOTO_SIDE}x{MAX_PHOTO_SIDE}")
                 root = (datasets.cats_and_dogs_small(self.data_dir) if size is None else
                         datasets.cats_and_dogs_subset({"test": size // 2}, seed=seed, data_dir=self.data_dir))
-                x, y = datasets.load_image_split(root / "test", image_size)
+                x, y = datasets.load_image_split(root / "test", _photo_size(image_size))
             elif dataset in ("mnist", "cifar10", "digits"):
                 x, y = datasets.test_split(dataset, size, seed=seed, data_dir=self.data_dir)
             else:
@@ -237,22 +234,29 @@ class ScoringContext:
         return self._cached(("train", dataset, size, scale, preprocess), load)
 
     def training_data(self, dataset: str, size: Optional[int] = None, scale: float = 1.0,
-                      validation_size: int = 10) -> Any:
+                      validation_size: int = 10, image_size: tuple[int, int] = (150, 150)) -> Any:
         """The grader's own copy of the course's training split (what the notebook trains on), as float32
         divided by ``scale``: ``size`` images of it (all by default), after the ``validation_size`` images a
-        notebook validates on are set apart (:func:`coursework.datasets.training_split`)."""
+        notebook validates on are set apart (:func:`coursework.datasets.training_split`). The photos of dogs vs.
+        cats are their ``train/`` folder (its validation photos are a folder apart), resized to ``image_size``."""
         from coursework import datasets
 
         def load() -> Any:
             import numpy as np
 
-            if dataset not in ("digits", "mnist", "cifar10"):
+            if dataset == "cats_and_dogs":
+                root = (datasets.cats_and_dogs_small(self.data_dir) if size is None else
+                        datasets.cats_and_dogs_subset({"train": size // 2}, seed=0, data_dir=self.data_dir))
+                x, y = datasets.load_image_split(root / "train", _photo_size(image_size))
+            elif dataset in ("digits", "mnist", "cifar10"):
+                (x, y), _ = datasets.training_split(dataset, validation_size, size, seed=0, data_dir=self.data_dir)
+            else:
                 raise ValueError(f"the grader has no training split of {dataset!r} to retrain on")
-            (x, y), _ = datasets.training_split(dataset, validation_size, size, seed=0, data_dir=self.data_dir)
             x = x.astype("float32") / scale
             return (x[..., None] if x.ndim == 3 else x), np.asarray(y).reshape(-1)
 
-        return self._cached(("training", dataset, size, scale, validation_size), load)
+        resized = image_size if dataset == "cats_and_dogs" else None
+        return self._cached(("training", dataset, size, scale, validation_size, resized), load)
 
     def retrained(self, model_name: str, dataset: str, batch_size: int, train_size: Optional[int] = None,
                   scale: float = 1.0, max_epochs: Optional[int] = None, validation_size: int = 10) -> str:
@@ -264,7 +268,8 @@ class ScoringContext:
         recipe = self.retraining_recipe(batch_size, max_epochs)
 
         def train() -> Any:
-            x, y = self.training_data(dataset, train_size, scale, validation_size)
+            x, y = self.training_data(dataset, train_size, scale, validation_size,
+                                      _image_size(self.model(model_name)))
             return retraining.retrain(self.keras_config(model_name), x, y, recipe, self.limits.config_numbers)
 
         self._cached(("model", name), train)
@@ -471,6 +476,14 @@ def _image_size(model: Any) -> tuple[int, int]:
     if isinstance(shape, tuple) and len(shape) == 4 and isinstance(shape[1], int) and isinstance(shape[2], int):
         return shape[1], shape[2]
     return MAX_PHOTO_SIDE, MAX_PHOTO_SIDE
+
+
+def _photo_size(image_size: tuple[int, int]) -> tuple[int, int]:
+    """``image_size``, refused where it would make the grader's arrays of photos larger than the course's."""
+    if not all(0 < side <= MAX_PHOTO_SIDE for side in image_size):
+        raise ArtifactError(f"the saved model takes {image_size[0]}x{image_size[1]} images; the grader "
+                            f"resizes its photos to at most {MAX_PHOTO_SIDE}x{MAX_PHOTO_SIDE}")
+    return image_size
 
 
 def _start_worker(grader: int) -> None:

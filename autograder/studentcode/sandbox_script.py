@@ -69,15 +69,34 @@ def generator(defs: Any, args: dict, out: Path) -> dict:
     return result
 
 
+def _numpy(value: Any) -> Any:
+    """An array of any Keras backend (a NumPy array, a TensorFlow or PyTorch tensor) as a NumPy array."""
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        return value
+    import keras
+
+    return np.asarray(keras.ops.convert_to_numpy(value))
+
+
 def _dump(dataset: Any, path: Path, limit: int = 1_000) -> None:
-    """Every batch of one pass over ``dataset``, as arrays ``x0, y0, x1, y1, ...`` (at most ``limit`` batches)."""
+    """Every batch of one pass over ``dataset``, as arrays ``x0, y0, x1, y1, ...`` (at most ``limit`` batches).
+
+    A pass is an epoch as ``fit`` runs it: a ``keras.utils.PyDataset`` hears ``on_epoch_begin`` before and
+    ``on_epoch_end`` after (where it reshuffles); any other iterable is simply iterated."""
     import numpy as np
 
     arrays: dict[str, Any] = {}
+    begin, end = (getattr(dataset, hook, None) for hook in ("on_epoch_begin", "on_epoch_end"))
+    if callable(begin):
+        begin()
     for i, (x, y) in enumerate(dataset):
         if i >= limit:
             break
-        arrays[f"x{i}"], arrays[f"y{i}"] = np.asarray(x), np.asarray(y)
+        arrays[f"x{i}"], arrays[f"y{i}"] = _numpy(x), _numpy(y)
+    if callable(end):
+        end()
     np.savez(path, **arrays)
 
 
@@ -106,8 +125,8 @@ def pipeline(defs: Any, args: dict, out: Path) -> dict:
     try:
         augmentation = make()
         layers = [type(layer).__name__ for layer in getattr(augmentation, "layers", [])]
-        x = np.asarray(next(iter(validation))[0])
-        np.savez(out / "augmented.npz", before=x, after=np.asarray(augmentation(x, training=True)))
+        x = _numpy(next(iter(validation))[0])
+        np.savez(out / "augmented.npz", before=x, after=_numpy(augmentation(x, training=True)))
         train_aug, validation_aug = fn(args["root"], augmentation=augmentation, **kwargs)
         _dump(train_aug, out / "train_augmented-0.npz")
         _dump(validation_aug, out / "validation_augmented-0.npz")

@@ -31,12 +31,18 @@ def _data_option(parser: argparse.ArgumentParser) -> None:
                         help="the course's data sets (default: $CNN_COURSE_DATA)")
 
 
+def _rubric_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rubric-dir", metavar="DIR", help="grade with the rubrics of DIR, an edited copy of "
+                        "autograder/rubric/ (default: $AUTOGRADER_RUBRIC_DIR, else the grader's own)")
+
+
 def _grading_options(parser: argparse.ArgumentParser) -> None:
     """What `grade` and `batch` share."""
     parser.add_argument("--assignment", nargs="+", metavar="ID", help="assignment ids or names (default: all present)")
     parser.add_argument("--profile", choices=PROFILES, default="smoke")
     parser.add_argument("--out", default="grading", help="report directory (default: grading/)")
     _data_option(parser)
+    _rubric_option(parser)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cell-timeout", type=float, help="seconds per cell (default: the rubric's)")
     parser.add_argument("--notebook-timeout", type=float, help="seconds per notebook (default: the rubric's)")
@@ -115,6 +121,7 @@ def _add_score(commands: Any) -> None:
     score.add_argument("--profile", choices=PROFILES, default="smoke")
     score.add_argument("--notebook", help="the notebook, for checks that read or run its definitions")
     _data_option(score)
+    _rubric_option(score)
 
 
 def _add_course(commands: Any) -> None:
@@ -129,6 +136,7 @@ def _add_course(commands: Any) -> None:
     nbgrade.add_argument("assignment", nargs="*", help="assignment names (default: all in source/)")
     nbgrade.add_argument("--profile", choices=PROFILES, default="full")
     nbgrade.add_argument("--course", default=".", help="the nbgrader course directory (default: .)")
+    _rubric_option(nbgrade)
     nbgrade.add_argument("--no-sandbox", dest="sandbox", action="store_const", const="off", default="require",
                          help="run student code without the bubblewrap sandbox (refused by default where none starts)")
 
@@ -186,6 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if getattr(args, "rubric_dir", None):  # for this process and every worker, scorer and nbgrader run it starts
+        from autograder.rubric import RUBRIC_DIR_VARIABLE
+
+        os.environ[RUBRIC_DIR_VARIABLE] = str(Path(args.rubric_dir).resolve())
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "inspect": _inspect, "grade": _grade, "batch": _batch, "score": _score, "release": _release,
         "autograde": _autograde, "calibrate": _calibrate, "data": _data, "actions": _actions, "job-key": _job_key,

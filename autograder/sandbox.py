@@ -38,7 +38,7 @@ from typing import Optional, Sequence
 
 import coursework
 from autograder.errors import AutograderError
-from autograder.rubric import Limits
+from autograder.rubric import Limits, rubric_dir
 
 # The unprivileged user a root grader runs student code as. RLIMIT_NPROC counts every process of a user:
 # graders running side by side (parallel test workers, batch jobs) each take their own.
@@ -233,12 +233,15 @@ class Sandbox:
         return command
 
     def _grader_hidden(self) -> list[str]:
-        """An empty folder over the grader's package where it sits in the bound environment (an installed wheel):
-        its rubrics, hidden cases and checks stay out of the sandbox."""
-        grader = Path(__file__).resolve().parent
-        if any(grader.is_relative_to(path) for path in self._python_paths()):
-            return ["--perms", "0000", "--tmpfs", str(grader)]
-        return []
+        """An empty folder over the grader's package where it sits in the bound environment (an installed wheel),
+        and over the rubric folder in use (``--rubric-dir``) where it sits in a bound folder: the rubrics, hidden
+        cases and checks stay out of the sandbox."""
+        bound = [*map(Path, SYSTEM_DIRS), *self._python_paths(), *self.readable]
+        hidden = []
+        for folder in (Path(__file__).resolve().parent, rubric_dir()):
+            if any(folder.is_relative_to(path) for path in bound) and not any(folder.is_relative_to(h) for h in hidden):
+                hidden.append(folder)
+        return [arg for folder in hidden for arg in ("--perms", "0000", "--tmpfs", str(folder))]
 
     def _python_paths(self) -> list[Path]:
         """The interpreter, the virtual environment and the student API (not the grader)."""

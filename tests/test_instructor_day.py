@@ -1,6 +1,7 @@
 """The instructor's day on a real class of three warm-up notebooks (one honest, one 34 hours late, one with an
 edited locked cell): the preflight stops a run without its data, then the late policy, the flags by name, the
-LMS exports, an audited regrade and the feedback handed back. The class is graded once (module fixture)."""
+LMS exports, an audited regrade and the feedback handed back. The class is graded once (module fixture); bob's model is his own (wider), so that a rubric edit can move him
+alone."""
 
 from __future__ import annotations
 
@@ -203,12 +204,21 @@ def edit_locked_cell(nb):
     cell(nb, "setup").source += "\nprint('edited')"
 
 
+REFERENCE_PARAMS = (3 * 3 * 1 + 1) * 16 + (4 * 4 * 16 + 1) * 32 + (32 + 1) * 10  # the reference's model: 8,714
+
+
+def wider_dense(nb):
+    """Bob's own model: Dense(48) where the reference has Dense(32), with his hand count to match (12,986)."""
+    cell(nb, "build_model").source = cell(nb, "build_model").source.replace("Dense(32,", "Dense(48,")
+    cell(nb, "answers").source = "PARAMS_BY_HAND = (3 * 3 * 1 + 1) * 16 + (4 * 4 * 16 + 1) * 48 + (48 + 1) * 10"
+
+
 @pytest.fixture(scope="module")
 def course(tmp_path_factory, data_dir):
     root = tmp_path_factory.mktemp("day")
     class_dir = root / "submitted"
     variant(class_dir / "ann", WARMUP)
-    variant(class_dir / "bob", WARMUP)
+    variant(class_dir / "bob", WARMUP, wider_dense)
     variant(class_dir / "carol", WARMUP, edit_locked_cell)
     stamps = {"ann": "2026-10-01 20:00:00", "bob": "2026-10-03 09:59:00", "carol": "2026-10-01 22:00:00"}
     for student, stamp in stamps.items():
@@ -291,6 +301,17 @@ def test_canvas_moodle_and_csv_exports(graded, tmp_path):
                timeout=300).returncode == 0
     assert [(r["student"], r[WARMUP], r["total"]) for r in csv.DictReader(plain.open())] == [
         ("ann", "4", "4"), ("bob", "3.6", "3.6"), ("dave", "0", "0")]
+    # A Canvas gradebook export as the roster: its assignment column, "name (Canvas id)", is the one updated.
+    canvas_export = tmp_path / "canvas-export.csv"
+    canvas_export.write_text("Student,ID,SIS User ID,SIS Login ID,Section,00_warmup (4242),Final Score\n"
+                             "Points Possible,,,,,4,\nA; Ann,101,S1,ann,Lab 1,,\nB; Bob,102,S2,bob,Lab 1,,\n")
+    again = tmp_path / "canvas.csv"
+    assert cli("export", str(graded), "--format", "canvas", "--roster", str(canvas_export), "--out", str(again),
+               timeout=300).returncode == 0
+    assert list(csv.reader(again.open(newline=""))) == [
+        ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "00_warmup (4242)"],
+        ["Points Possible", "", "", "", "", "4"], ["A; Ann", "101", "S1", "ann", "Lab 1", "4"],
+        ["B; Bob", "102", "S2", "bob", "Lab 1", "3.6"]]
 
 
 @needs_sandbox
@@ -325,10 +346,56 @@ def test_a_regrade_says_what_moved(course, graded):
     assert "| carol | 00_warmup | 2 | 4 | accuracy 0 -> 2 (fail -> pass) |" in report
 
 
+def regrade_rows(grading: Path) -> list[dict[str, str]]:
+    path = grading / "regrade.csv"
+    return list(csv.DictReader(path.open())) if path.is_file() else []
+
+
+@needs_sandbox
+def test_a_rubric_edit_regrades_the_class_and_lists_only_who_moved(course, graded, tmp_path):
+    """A copy of the rubric folder with 00's parameter ceiling lowered to the reference model's size: the rerun
+    regrades every 00 notebook, and bob (a wider model) alone moves, by name, in regrade.csv and the report."""
+    import shutil
+
+    from autograder.rubric import RUBRIC_DIR
+
+    root, class_dir, config, data_dir = course
+    out = tmp_path / "grading"
+    shutil.copytree(graded, out)  # the class as graded: the rerun replaces these results
+    earlier = regrade_rows(out)
+    rubrics = tmp_path / "rubric"
+    shutil.copytree(RUBRIC_DIR, rubrics, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    text = (rubrics / f"{WARMUP}.toml").read_text()
+    assert "max_params = 20_000" in text
+    (rubrics / f"{WARMUP}.toml").write_text(text.replace("max_params = 20_000", f"max_params = {REFERENCE_PARAMS}"))
+    args = ["batch", str(class_dir), "--out", str(out), "--data-dir", str(data_dir), "--course-config", str(config),
+            "--jobs", "2", *LIMITS, "--rubric-dir", str(rubrics)]
+    done = cli(*args)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "unchanged since their stored results" not in done.stderr  # a rubric edit is a new grader version
+    assert "regraded bob 00_warmup: 4 -> 3 points (structure 1 -> 0 (pass -> fail))" in done.stderr
+    assert "regraded ann" not in done.stderr and "regraded carol" not in done.stderr
+    added = regrade_rows(out)[len(earlier):]
+    assert [(r["student"], r["assignment"], r["old_points"], r["new_points"], r["checks"]) for r in added] == [
+        ("bob", WARMUP, "4", "3", "structure 1 -> 0 (pass -> fail)")]
+    assert added[0]["old_grader"] != added[0]["new_grader"]
+    section = unescaped(out / "class_report.md").split("## Regraded in this run")[1].split("##")[0]
+    assert "| bob | 00_warmup | 4 | 3 | structure 1 -> 0 (pass -> fail) |" in section
+    assert "ann" not in section and "carol" not in section
+    wide = table(out / "gradebook.csv")
+    assert (wide["ann"]["total"], wide["bob"]["total"], wide["carol"]["total"]) == ("4", "2.7", "4")  # bob: late
+    again = cli(*args)  # the same rubrics: nothing to regrade, nothing moved
+    assert again.returncode == 0 and "3 notebook(s) unchanged since their stored results: skipped" in again.stderr
+    assert len(regrade_rows(out)) == len(earlier) + 1
+
+
 # --- the nbgrader route --------------------------------------------------------------------------------------------
 
 @needs_sandbox
-def test_nbgrader_route_gets_the_due_date_the_policy_and_reports_progress(tmp_path, data_dir):
+def test_nbgrader_route_gets_the_due_date_the_policy_the_flags_by_name_and_reports_progress(tmp_path, data_dir):
+    """The same class on the nbgrader route: nbgrader charges the late penalty batch charges, and the course's
+    grading/ holds what batch writes (gradebook.csv and the class report with the flags by name), which
+    export reads."""
     import shutil
 
     from nbgrader.api import Gradebook
@@ -342,17 +409,37 @@ def test_nbgrader_route_gets_the_due_date_the_policy_and_reports_progress(tmp_pa
     shutil.copytree(ROOT / "source" / WARMUP, course / "source" / WARMUP)
     variant(course / "submitted" / "ann", WARMUP)
     variant(course / "submitted" / "bob", WARMUP)
-    (course / "submitted" / "ann" / WARMUP / "timestamp.txt").write_text("2026-10-01 20:00:00.000000 UTC")
-    (course / "submitted" / "bob" / WARMUP / "timestamp.txt").write_text("2026-10-03 09:59:00.000000 UTC")
+    variant(course / "submitted" / "carol", WARMUP, edit_locked_cell)
+    for student, stamp in {"ann": "2026-10-01 20:00:00", "bob": "2026-10-03 09:59:00",
+                           "carol": "2026-10-01 22:00:00"}.items():
+        (course / "submitted" / student / WARMUP / "timestamp.txt").write_text(f"{stamp}.000000 UTC")
+    (course / "submitted" / "collected.csv").write_text("student,url,status,workflow\nann,u,collected,unchanged\n"
+                                                        "bob,u,collected,unchanged\ncarol,u,collected,changed\n")
     (course / "course.toml").write_text(f'[due]\n"{WARMUP}" = 2026-10-01T23:59:00Z\n\n'
                                         "[late]\npercent_per_day = 10\nmax_percent = 50\ngrace_days = 1\n")
     stream = io.StringIO()
     path = autograde(course, [WARMUP], profile="smoke", progress=LineProgress(stream))
-    assert path == course / "grading" / "nbgrader_grades.csv" and not (course / "grades.csv").exists()
+    grading = course / "grading"
+    assert path == grading / "nbgrader_grades.csv" and not (course / "grades.csv").exists()
     rows = {r["student_id"]: r for r in csv.DictReader(path.open())}
     assert {s: (float(r["raw_score"]), float(r["late_submission_penalty"]), float(r["score"]))
-            for s, r in rows.items()} == {"ann": (4, 0, 4), "bob": (4, 0.4, 3.6)}  # as batch charges
+            for s, r in rows.items()} == {"ann": (4, 0, 4), "bob": (4, 0.4, 3.6), "carol": (4, 0, 4)}  # as batch
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         assert gradebook.find_assignment(WARMUP).duedate == dt.datetime(2026, 10, 1, 23, 59)
     shown = stream.getvalue()
-    assert "[1/2]" in shown and "[2/2]" in shown and "ann 00_warmup: 4 / 4 points" in shown, shown
+    assert "[1/3]" in shown and "[3/3]" in shown and "ann 00_warmup: 4 / 4 points" in shown, shown
+
+    wide = table(grading / "gradebook.csv")  # the flags by name, as batch writes them
+    assert (wide["bob"][WARMUP], wide["bob"]["late"]) == ("3.6", "00_warmup 2d -10% (1 grace)")
+    assert (wide["carol"][WARMUP], wide["carol"]["tampered"], wide["carol"]["workflow"]) == ("4", WARMUP, "changed")
+    assert not any(wide["ann"][c] for c in ("late", "tampered", "workflow", "errors"))
+    flagged = unescaped(grading / "class_report.md").split("## Students flagged")[1].split("##")[0]
+    assert "| bob | 00_warmup 2d -10% (1 grace) |" in flagged and "| carol |  | 00_warmup | changed |" in flagged
+    assert "ann" not in flagged
+    assert "cell 'setup' was edited" in (grading / "carol" / "summary.md").read_text()
+    assert (grading / "bob" / "00_warmup.html").is_file()  # feedback pages, for `feedback`
+    roster = tmp_path / "roster.csv"
+    roster.write_text(ROSTER)
+    assert cli("export", str(grading), "--format", "canvas", "--roster", str(roster), timeout=300).returncode == 0
+    exported = list(csv.reader((grading / "export-canvas.csv").open(newline="")))
+    assert [r[-1] for r in exported[1:]] == ["4", "4", "3.6", "0"]  # Points Possible, ann, bob, dave

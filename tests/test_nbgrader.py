@@ -133,6 +133,20 @@ def test_nbgrader_autograde_two_students(warmup_class):
     assert "[fail]" in printed and "7" in printed  # the check's message, for the student's feedback
 
 
+def test_the_nbgrader_route_writes_batchs_tables_with_errors_by_name(warmup_class):
+    """The course's grading/ gets batch's gradebook.csv and class report: mallory's notebook (nothing solved)
+    errored, and says so by name."""
+    import csv
+
+    course, _ = warmup_class
+    rows = {r["student"]: r for r in csv.DictReader((course / "grading" / "gradebook.csv").open())}
+    assert {s: r["00_warmup"] for s, r in rows.items()} == {"alice": "4", "bob": "3", "mallory": "0", "trudy": "3"}
+    assert rows["mallory"]["errors"] == "00_warmup"
+    assert not any(rows["alice"][c] for c in ("late", "tampered", "workflow", "errors"))
+    broken = (course / "grading" / "class_report.md").read_text().split("## Notebooks that errored")[1]
+    assert "mallory" in broken and "alice" not in broken
+
+
 def test_replacing_grade_cell_in_the_kernel_earns_nothing(warmup_class):
     """A student who solves nothing and stubs out coursework.grade_cell gets no point."""
     total, grades = gradebook_scores(warmup_class[0], "00_warmup", "mallory")

@@ -112,6 +112,25 @@ def test_the_sandbox_sees_no_grader_no_network_and_its_own_processes(tmp_path):
 
 
 @needs_bwrap
+def test_a_rubric_folder_inside_a_bound_folder_stays_hidden(tmp_path, monkeypatch):
+    """--rubric-dir inside a folder the sandbox binds read-only: its rubrics cannot be read, its neighbours can."""
+    shared = tmp_path / "shared"
+    (shared / "rubric").mkdir(parents=True)
+    (shared / "rubric" / "00_warmup.toml").write_text("min_accuracy = 0.85\n")
+    (shared / "neighbour.txt").write_text("seen")
+    for path in (shared, shared / "rubric"):
+        path.chmod(0o755)
+    monkeypatch.setenv(rubrics.RUBRIC_DIR_VARIABLE, str(shared / "rubric"))
+    box = Sandbox(LIMITS, readable=(shared.resolve(),), slot=claim_slot())
+    result = in_sandbox(
+        f"try:\n    print('LEAK', open({str(shared / 'rubric' / '00_warmup.toml')!r}).read())\n"
+        "except OSError:\n    print('hidden')\n"
+        f"print(open({str(shared / 'neighbour.txt')!r}).read())\n", box)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["hidden", "seen"]
+
+
+@needs_bwrap
 def test_memory_and_process_limits_hold(tmp_path):
     box = sandbox_for(LIMITS.replace({"memory_bytes": 500_000_000, "processes": 32}), [], None, claim_slot())
     memory = in_sandbox("try:\n    b = bytearray(2_000_000_000)\nexcept MemoryError:\n    print('refused')", box)

@@ -70,6 +70,17 @@ def append_log(out: Path, changes: Sequence[Change]) -> None:
                              csv_safe("; ".join(c.checks)), c.old_grader, c.new_grader])
 
 
+def read_log(out: Path, since: str = "") -> list[Change]:
+    """The changes ``out/regrade.csv`` logged at or after ``since`` (an ISO time in UTC, as the log writes it)."""
+    try:
+        with open(out / LOG, newline="", encoding="utf-8") as fh:
+            rows = [r for r in csv.DictReader(fh) if r.get("regraded_at", "") >= since]
+        return [Change(r["student"], r["assignment"], float(r["old_points"]), float(r["new_points"]),
+                       tuple(r["checks"].split("; ")), r["old_grader"], r["new_grader"]) for r in rows]
+    except (OSError, KeyError, ValueError, csv.Error):
+        return []
+
+
 def report_lines(changes: Sequence[Change]) -> list[str]:
     """The class report's section on this run's regrades."""
     lines = ["", "## Regraded in this run: what changed", ""]

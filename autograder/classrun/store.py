@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import autograder
+from autograder import rubric as rubrics
 from autograder.grading import GradingSettings, NotebookGrade
 from autograder.paths import RELEASED_DIR
 from autograder.results import CheckResult
@@ -25,15 +26,23 @@ RESULT_SUFFIX = ".result.json"  # out/STUDENT/NN_name.result.json
 
 @functools.lru_cache(maxsize=1)
 def grader_version() -> str:
-    """The package version and a digest of everything that decides a grade: code, rubrics, released notebooks."""
+    """The package version and a digest of everything that decides a grade: code, rubrics (those in use:
+    ``$AUTOGRADER_RUBRIC_DIR``'s where set, digested under the same names, so an unedited copy changes nothing),
+    released notebooks."""
     package = Path(autograder.__file__).resolve().parent
+    in_use = rubrics.rubric_dir()
+    files = {str(p.relative_to(package)): p for pattern in ("*.py", "*.toml") for p in package.rglob(pattern)
+             if "__pycache__" not in p.parts}
+    if in_use != rubrics.RUBRIC_DIR:
+        files = {k: p for k, p in files.items() if p.parent != rubrics.RUBRIC_DIR or p.suffix != ".toml"
+                 or p == rubrics.LIMITS_FILE and not (in_use / p.name).is_file()}
+        files |= {f"{rubrics.RUBRIC_DIR.name}/{p.name}": p for p in in_use.glob("*.toml")}
+    files |= {f"released/{p.relative_to(RELEASED_DIR)}": p for p in Path(RELEASED_DIR).rglob("*.ipynb")
+              if ".ipynb_checkpoints" not in p.parts}
     digest = hashlib.sha256()
-    files = [(package, p) for pattern in ("*.py", "*.toml") for p in package.rglob(pattern)]
-    files += [(Path(RELEASED_DIR), p) for p in Path(RELEASED_DIR).rglob("*.ipynb")]
-    for base, path in sorted(files):
-        if "__pycache__" not in path.parts and ".ipynb_checkpoints" not in path.parts:
-            digest.update(f"{path.relative_to(base)}\n".encode())
-            digest.update(path.read_bytes())
+    for label, path in sorted(files.items()):
+        digest.update(f"{label}\n".encode())
+        digest.update(path.read_bytes())
     return f"{autograder.__version__}+{digest.hexdigest()[:12]}"
 
 

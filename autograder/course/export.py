@@ -12,7 +12,9 @@ Canvas gradebook export works as a roster):
 Formats:
 
 - ``canvas``: Canvas's gradebook import: ``Student, ID, SIS User ID, SIS Login ID, Section``, one column per
-  assignment, then a ``Points Possible`` row (the identity cells empty) before the students;
+  assignment (headed as in the roster where it is a Canvas export, ``00_warmup (12345)``, so that Canvas updates
+  that assignment rather than creating one), then a ``Points Possible`` row (the identity cells empty) before
+  the students;
 - ``moodle``: Moodle's CSV grade import: an identity column (``Email address``, else ``ID number``) to map
   "from" and one column per assignment (out of its maximum);
 - ``csv``: student, the roster's identity columns, final points per assignment and the total.
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -88,6 +91,22 @@ def read_roster(path: Path) -> list[dict[str, str]]:
     return rows
 
 
+def canvas_columns(roster_path: Path, assignments: list[str]) -> list[str]:
+    """Each assignment's column header: the roster's own where it is a Canvas gradebook export holding that
+    assignment (``00_warmup (12345)``: Canvas updates that assignment), else the name (Canvas creates one)."""
+    try:
+        with open(roster_path, newline="", encoding="utf-8-sig") as fh:
+            headers = next(csv.reader(fh), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        headers = []
+    exported = {}
+    for header in headers:
+        match = re.fullmatch(r"(.+?) \(\d+\)", header.strip())
+        if match:
+            exported.setdefault(match.group(1), header.strip())
+    return [csv_safe(exported.get(a, a)) for a in assignments]
+
+
 def export(grading: Path, roster_path: Path, fmt: str) -> Export:
     if fmt not in FORMATS:
         raise ExportError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
@@ -105,7 +124,7 @@ def export(grading: Path, roster_path: Path, fmt: str) -> Export:
         return [f"{mine.get(a, 0.0):g}" for a in assignments]
 
     if fmt == "canvas":
-        writer.writerow([*CANVAS_IDENTITY, *assignments])
+        writer.writerow([*CANVAS_IDENTITY, *canvas_columns(roster_path, assignments)])
         writer.writerow(["Points Possible", "", "", "", "", *(f"{maxima[a]:g}" for a in assignments)])
         for r in roster:
             writer.writerow([csv_safe(r.get("name") or r.get("student") or r["folder"]), csv_safe(r.get("id", "")),

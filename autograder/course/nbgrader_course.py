@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+from autograder.classrun.lateness import CourseConfig
 from autograder.course.nbgrader_grades import PROGRESS_MARK, autograde_preprocessors
 from autograder.course.nbgrader_late import CoursePolicy
 from autograder.progress import Progress
@@ -46,15 +47,24 @@ def _nbgrader(course: Path, *args: str, env: dict[str, str], progress: Optional[
     for line in proc.stderr:
         tail = (tail + [line])[-60:]
         if progress is not None and PROGRESS_MARK in line:
-            done = json.loads(line.split(PROGRESS_MARK, 1)[1])
-            progress.finished(done["label"], [CheckResult(**r) for r in done["results"]], done["seconds"])
+            try:
+                done = json.loads(line.rsplit(PROGRESS_MARK, 1)[1])
+                results = [CheckResult(**r) for r in done["results"]]
+            except (ValueError, TypeError, KeyError):  # not PipelineGrades's line (a folder name can hold the mark)
+                continue
+            progress.finished(done["label"], results, done["seconds"])
+            if done.get("regraded"):
+                progress.say(f"regraded {done['regraded']}")
     if proc.wait() != 0:
         raise ReleaseError(f"nbgrader {' '.join(args)} failed:\n{''.join(tail)[-3000:]}")
 
 
-def pipeline_options(profile: str, seed: int = 0, sandbox: str = "require") -> list[str]:
-    """nbgrader command-line options: grade with the pipeline, never with nbgrader's in-kernel ``Execute``."""
+def pipeline_options(profile: str, seed: int = 0, sandbox: str = "require", results_dir: Optional[Path] = None
+                     ) -> list[str]:
+    """nbgrader command-line options: grade with the pipeline, never with nbgrader's in-kernel ``Execute``;
+    with ``results_dir``, store each notebook's result there as ``batch`` does."""
     return [
+        *([f"--PipelineGrades.results_dir={results_dir}"] if results_dir is not None else []),
         *(f"--Autograde.autograde_preprocessors={name}" for name in autograde_preprocessors()),
         "--OverwriteCells.add_missing_cells=True",  # a deleted grade cell comes back and gets the pipeline's points
         f"--PipelineGrades.profile={profile}",
@@ -135,7 +145,9 @@ def autograde(course: Path, assignments: Optional[Sequence[str]] = None, profile
               csv_path: str = f"{GRADING_DIR}/nbgrader_grades.csv", seed: int = 0, sandbox: str = "require",
               progress: Optional[Progress] = None) -> Path:
     """Autograde every submitted notebook of ``assignments`` and export the gradebook to CSV (default: the
-    course's ``grading/nbgrader_grades.csv``: raw score, late penalty and final score per notebook).
+    course's ``grading/nbgrader_grades.csv``: raw score, late penalty and final score per notebook). The
+    course's ``grading/`` also gets what ``batch`` writes: each notebook's result, executed notebook and
+    feedback page, ``grades.csv``, ``gradebook.csv`` (the flags by name), the class report and ``regrade.csv``.
 
     The due dates and late policy of the course's ``course.toml`` reach nbgrader's gradebook; the assignments
     are graded in due-date order (grace days are spent in that order). ``progress`` hears of every notebook.
@@ -144,36 +156,28 @@ def autograde(course: Path, assignments: Optional[Sequence[str]] = None, profile
     (:func:`export_grades`) runs even when nbgrader's autograde fails for some student (raised after it).
     """
     from autograder import rubric as rubrics
-    from autograder.classrun.lateness import COURSE_CONFIG, read_config
+    from autograder.classrun.lateness import COURSE_CONFIG, LatePolicy, read_config
     from autograder.grading import GradingSettings
     from autograder.preflight import preflight
 
-    env = nbgrader_environment(CNN_PROFILE=profile)
     config = read_config(course / COURSE_CONFIG) if (course / COURSE_CONFIG).is_file() else None
-    due = config.due if config else {}
+    config = config or CourseConfig({}, LatePolicy())
     far = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
-    names = sorted(assignments or assignment_names(course), key=lambda n: (due.get(n, far), n))
+    names = sorted(assignments or assignment_names(course), key=lambda n: (config.due.get(n, far), n))
     # data sets, sandbox, rubrics: checked before nbgrader runs any notebook
     preflight([rubrics.find(n) for n in names], GradingSettings(profile=profile, sandbox=sandbox,
                                                                data_dir=os.environ.get("CNN_COURSE_DATA")))
+    grading = (course / csv_path).parent.resolve()
+    grading.mkdir(parents=True, exist_ok=True)
+    began = regrade_clock()
     progress = progress or Progress()
     progress.start(sum(len(list((course / "submitted").glob(f"*/{n}/*.ipynb"))) for n in names))
-    failures: list[str] = []
     failed: dict[tuple[str, str], str] = {}
     try:
         failed = stage_submitted(course, names, rubrics.default_limits()[profile])
         with progress:
-            for name in names:
-                # Registers the assignment's cells and checksums in the gradebook (and rewrites the same release).
-                _nbgrader(course, "generate_assignment", name, "--force", env=env)
-                if name in due:  # nbgrader measures lateness against it; CoursePolicy charges it
-                    _nbgrader(course, "db", "assignment", "add", name, f"--duedate={due[name].isoformat()}", env=env)
-                try:
-                    _nbgrader(course, "autograde", name, "--create", "--force",
-                              f"--CourseDirectory.submitted_directory={STAGED}",
-                              *pipeline_options(profile, seed, sandbox), env=env, progress=progress)
-                except ReleaseError as exc:
-                    failures.append(str(exc))
+            failures = _autograde_each(course, names, config.due, pipeline_options(profile, seed, sandbox, grading),
+                                       nbgrader_environment(CNN_PROFILE=profile), progress)
         if failed:  # in the export, with 0 points and the reason
             from nbgrader.api import Gradebook
 
@@ -182,8 +186,42 @@ def autograde(course: Path, assignments: Optional[Sequence[str]] = None, profile
                     gradebook.update_or_create_student(student)
     finally:
         shutil.rmtree(course / STAGED, ignore_errors=True)
-    (course / csv_path).parent.mkdir(parents=True, exist_ok=True)
     export_grades(course, course / csv_path, failed)
+    _class_tables(course, grading, config, began)
     if failures:
         raise ReleaseError(f"grades exported to {course / csv_path}, but " + "\n".join(failures))
     return course / csv_path
+
+
+def _autograde_each(course: Path, names: Sequence[str], due: dict[str, dt.datetime], options: list[str],
+                    env: dict[str, str], progress: Progress) -> list[str]:
+    """``nbgrader autograde`` of each assignment in turn (its release and due date registered first); the
+    failures, each as its message."""
+    failures = []
+    for name in names:
+        # Registers the assignment's cells and checksums in the gradebook (and rewrites the same release).
+        _nbgrader(course, "generate_assignment", name, "--force", env=env)
+        if name in due:  # nbgrader measures lateness against it; CoursePolicy charges it
+            _nbgrader(course, "db", "assignment", "add", name, f"--duedate={due[name].isoformat()}", env=env)
+        try:
+            _nbgrader(course, "autograde", name, "--create", "--force", f"--CourseDirectory.submitted_directory={STAGED}",
+                      *options, env=env, progress=progress)
+        except ReleaseError as exc:
+            failures.append(str(exc))
+    return failures
+
+
+def regrade_clock() -> str:
+    """Now, as ``regrade.csv`` dates its rows."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _class_tables(course: Path, grading: Path, config: CourseConfig, began: str) -> None:
+    """What ``batch`` writes, from the results PipelineGrades stored and nbgrader's gradebook."""
+    from autograder import rubric as rubrics
+    from autograder.classrun import regrade
+    from autograder.course.collect import workflow_record
+    from autograder.course.nbgrader_reports import write_class_tables
+
+    write_class_tables(grading, f"sqlite:///{course / 'gradebook.db'}", config, list(rubrics.all_rubrics().values()),
+                       workflow_record(course / "submitted"), regrade.read_log(grading, since=began))

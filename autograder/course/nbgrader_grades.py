@@ -3,10 +3,12 @@
 nbgrader's ``Autograde`` converter sanitizes a submission (``ClearOutput``,
 ``OverwriteCells`` restores locked and grade cells from the gradebook, ...) and
 then runs its ``autograde_preprocessors``, ``Execute`` first. :class:`PipelineGrades`
-takes ``Execute``'s place: it grades the sanitized notebook with the pipeline
-(:func:`autograder.pipeline.grade.grade_notebook`: stage, execute in a kernel
-of its own, score outside that kernel), copies the executed cells' outputs
-back, and gives every grade cell the outputs that make nbgrader's
+takes ``Execute``'s place: it grades the student's folder as nbgrader read it
+with the pipeline (:func:`autograder.pipeline.grade.grade_notebook`: stage, which
+restores and flags edited locked cells as on ``batch``, execute in a kernel of its
+own, score outside that kernel), copies the executed cells' outputs back into
+nbgrader's sanitized notebook, stores the result as ``batch`` does (``results_dir``,
+:mod:`autograder.course.nbgrader_reports`), and gives every grade cell the outputs that make nbgrader's
 ``determine_grade`` read the pipeline's points for its check: the check's
 message on stdout, then an ``execute_result`` holding the points (nbgrader's
 partial credit). The student's kernel never runs a grade cell, so nothing it
@@ -136,6 +138,9 @@ class PipelineGrades(NbGraderPreprocessor):
                        help="the course's data sets (default: $CNN_COURSE_DATA)").tag(config=True)
     seed = Integer(0, help="the seed the notebook runs with").tag(config=True)
     sandbox = Unicode("require", help="require, prefer or off: student code in the bubblewrap sandbox").tag(config=True)
+    results_dir = Unicode(None, allow_none=True, help="store each notebook's result, executed notebook and "
+                          "feedback page here as batch does (python -m autograder autograde: the course's "
+                          "grading/)").tag(config=True)
 
     @default("profile")
     def _profile(self) -> str:
@@ -151,10 +156,17 @@ class PipelineGrades(NbGraderPreprocessor):
         coursedir = CourseDirectory(config=self.config)
         return Path(coursedir.root) / coursedir.release_directory
 
+    def submitted_dir(self, info: dict[str, Any], fallback: Path) -> Path:
+        """The student's own folder as nbgrader read it (its notebook as the student left it, so that the pipeline's
+        staging sees and flags an edited locked cell), else ``fallback``."""
+        from nbgrader.coursedir import CourseDirectory
+
+        coursedir = CourseDirectory(config=self.config)
+        folder = Path(coursedir.format_path(coursedir.submitted_directory, info["student"], info["assignment"]))
+        return folder if folder.is_dir() and not folder.is_symlink() else fallback
+
     def preprocess(self, nb: NotebookNode, resources: dict[str, Any]) -> tuple[NotebookNode, dict[str, Any]]:
         from autograder import checks, rubric as rubrics
-        from autograder.grading import GradingSettings
-        from autograder.pipeline.grade import grade_notebook
 
         started = time.monotonic()
         info = resources["nbgrader"]
@@ -162,19 +174,7 @@ class PipelineGrades(NbGraderPreprocessor):
         if f"{info['notebook']}.ipynb" != rubric.notebook:
             raise GradeCellError(f"{info['notebook']}.ipynb is not the notebook of rubric {rubric.name}")
         checks = self.grade_cell_checks(info, rubric.id)
-        settings = GradingSettings(profile=self.profile, data_dir=self.data_dir, seed=self.seed,
-                                   released_dir=self.released_dir(), sandbox=self.sandbox).resolved()
-        with tempfile.TemporaryDirectory(prefix="nbgrader-pipeline-") as tmp:
-            submission = Path(tmp) / "submission"
-            shutil.copytree(Path(resources["metadata"]["path"]).resolve(), submission / rubric.name, symlinks=True)
-            nbformat.write(nb, submission / rubric.name / rubric.notebook)
-            out = Path(tmp) / "out"
-            out.mkdir()
-            graded = grade_notebook(rubric=rubric, submission=submission, out=out, workroot=Path(tmp) / "work",
-                                    pool=scoring_pool(), settings=settings)
-            executed = out / rubric.notebook
-            if executed.is_file():
-                copy_outputs(nbformat.read(executed, as_version=4), nb)
+        graded, regraded = self.grade(nb, resources, rubric)
         results = {r.id: r for r in graded.results}
         for cell in nb.cells:
             if is_grade_only(cell):
@@ -189,8 +189,35 @@ class PipelineGrades(NbGraderPreprocessor):
                       ", ".join(f"{r.id} {r.points:g}/{r.max_points:g}" for r in graded.results if r.max_points))
         label = f"{info['student']} {rubric.name}"
         self.log.info("%s%s", PROGRESS_MARK, json.dumps({"label": label, "results": [r.to_dict() for r in
-                      graded.results], "seconds": round(time.monotonic() - started, 1)}))
+                      graded.results], "seconds": round(time.monotonic() - started, 1), "regraded": regraded}))
         return nb, resources
+
+    def grade(self, nb: NotebookNode, resources: dict[str, Any], rubric: Any) -> tuple[Any, Optional[str]]:
+        """Grade the student's submission with the pipeline, copy the executed outputs into ``nb`` and, with a
+        ``results_dir``, store the result as ``batch`` does; (the grade, what a regrade moved or None)."""
+        from autograder.course.nbgrader_reports import store_notebook
+        from autograder.grading import GradingSettings
+        from autograder.pipeline.grade import grade_notebook
+
+        info = resources["nbgrader"]
+        settings = GradingSettings(profile=self.profile, data_dir=self.data_dir, seed=self.seed,
+                                   released_dir=self.released_dir(), sandbox=self.sandbox).resolved()
+        with tempfile.TemporaryDirectory(prefix="nbgrader-pipeline-") as tmp:
+            submission = Path(tmp) / "submission"
+            own = self.submitted_dir(info, Path(resources["metadata"]["path"]).resolve())
+            shutil.copytree(own, submission / rubric.name, symlinks=True)
+            if not (submission / rubric.name / rubric.notebook).is_file():  # as nbgrader read it, else
+                nbformat.write(nb, submission / rubric.name / rubric.notebook)
+            out = Path(tmp) / "out"
+            out.mkdir()
+            graded = grade_notebook(rubric=rubric, submission=submission, out=out, workroot=Path(tmp) / "work",
+                                    pool=scoring_pool(), settings=settings)
+            executed = out / rubric.notebook
+            if executed.is_file():
+                copy_outputs(nbformat.read(executed, as_version=4), nb)
+            change = (store_notebook(Path(self.results_dir), info["student"], graded, out, settings)
+                      if self.results_dir else None)
+        return graded, change.describe() if change is not None else None
 
     def grade_cell_checks(self, info: dict[str, Any], assignment_id: str) -> dict[str, str]:
         """{grade cell id: rubric check id}, read from the released grade cells in the gradebook."""

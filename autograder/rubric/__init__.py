@@ -7,11 +7,15 @@ what the reference solution measured when a threshold was set (one figure per
 seed); they are documentation for people and for ``make calibrate``, never
 passed to a check, and a figure that was never measured is absent.
 Default limits per profile live in ``limits.toml`` beside the rubrics.
+
+``$AUTOGRADER_RUBRIC_DIR`` (``--rubric-dir``) names another folder laid out like this one (an edited copy):
+its rubrics replace these for every route, and its ``limits.toml`` where it has one.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +26,18 @@ from coursework.profile import PROFILES
 
 RUBRIC_DIR = Path(__file__).resolve().parent
 LIMITS_FILE = RUBRIC_DIR / "limits.toml"
+RUBRIC_DIR_VARIABLE = "AUTOGRADER_RUBRIC_DIR"
+
+
+def rubric_dir() -> Path:
+    """The rubrics in use: ``$AUTOGRADER_RUBRIC_DIR`` where set (checked to be a folder), else the grader's own."""
+    chosen = os.environ.get(RUBRIC_DIR_VARIABLE)
+    if not chosen:
+        return RUBRIC_DIR
+    path = Path(chosen).resolve()
+    if not path.is_dir():
+        raise RubricError(f"${RUBRIC_DIR_VARIABLE} (--rubric-dir) names {chosen}, which is not a folder of rubrics")
+    return path
 
 
 @dataclass(frozen=True)
@@ -106,12 +122,15 @@ def _read(path: Path) -> dict[str, Any]:
         raise RubricError(f"{path}: {exc}") from exc
 
 
-def default_limits() -> dict[str, Limits]:
-    data = _read(LIMITS_FILE)
+def default_limits(directory: Path | None = None) -> dict[str, Limits]:
+    """The limits per profile: ``directory``'s ``limits.toml`` (default: the rubrics in use), else the grader's."""
+    path = (directory or rubric_dir()) / LIMITS_FILE.name
+    path = path if path.is_file() else LIMITS_FILE
+    data = _read(path)
     try:
         return {name: Limits(**data[name]) for name in PROFILES}
     except (KeyError, TypeError) as exc:
-        raise RubricError(f"{LIMITS_FILE}: {exc}") from exc
+        raise RubricError(f"{path}: {exc}") from exc
 
 
 def load(path: Path, defaults: Mapping[str, Limits] | None = None) -> Rubric:
@@ -167,15 +186,19 @@ def load(path: Path, defaults: Mapping[str, Limits] | None = None) -> Rubric:
     return rubric
 
 
-def all_rubrics(directory: Path = RUBRIC_DIR) -> dict[str, Rubric]:
-    """Every rubric, by assignment id ("00", "01", ...)."""
-    defaults = default_limits()
+def all_rubrics(directory: Path | None = None) -> dict[str, Rubric]:
+    """Every rubric of ``directory`` (default: :func:`rubric_dir`), by assignment id ("00", "01", ...)."""
+    directory = directory or rubric_dir()
+    defaults = default_limits(directory)
     rubrics = [load(p, defaults) for p in sorted(directory.glob("*.toml")) if p.name != LIMITS_FILE.name]
+    if not rubrics:
+        raise RubricError(f"no rubric (NN_name.toml) in {directory}")
     return {r.id: r for r in rubrics}
 
 
-def find(assignment: str, directory: Path = RUBRIC_DIR) -> Rubric:
+def find(assignment: str, directory: Path | None = None) -> Rubric:
     """A rubric by id ("03") or name ("03_lenet5")."""
+    directory = directory or rubric_dir()
     for rubric in all_rubrics(directory).values():
         if assignment in (rubric.id, rubric.name):
             return rubric

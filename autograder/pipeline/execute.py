@@ -27,6 +27,9 @@ from autograder.sandbox import Sandbox, hand_over, kernel_environment
 
 
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"  # IPython's own: figures become cell outputs
+# How long a cell's output may trail its reply (nbclient's iopub_timeout: 4 s by default, after which papermill
+# stops the notebook as if a cell had timed out, on a busy machine). Capped by what is left of the deadline.
+IOPUB_GRACE_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,10 @@ def _limited_client():
             return km
 
         def _timeout_for(self, cell) -> int:
-            return max(1, int(min(self.cell_timeout, self.deadline - time.monotonic())))
+            """The cell's time limit; sets how long its output may trail its reply too (asked once per cell)."""
+            left = self.deadline - time.monotonic()
+            self.iopub_timeout = max(1, int(min(IOPUB_GRACE_SECONDS, left)))
+            return max(1, int(min(self.cell_timeout, left)))
 
         def output(self, outs, msg, display_id, cell_index):
             size = len(json.dumps(msg.get("content", {}), default=str))

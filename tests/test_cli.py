@@ -77,5 +77,6 @@ def test_inspect_gives_one_clear_line_when_a_model_cannot_be_built(tmp_path):
         proc = subprocess.run([sys.executable, "-m", "autograder", "inspect", str(tmp_path / name)],
                               cwd=ROOT, capture_output=True, text=True, timeout=300)
         assert proc.returncode == 2, proc.stderr
-        assert "Traceback" not in proc.stderr and proc.stderr.startswith("error: "), proc.stderr
+        # one line of ours, after whatever TensorFlow's C++ logging prints as it loads (CPU-dependent)
+        assert "Traceback" not in proc.stderr and proc.stderr.splitlines()[-1].startswith("error: "), proc.stderr
         assert reason in proc.stderr

@@ -27,16 +27,29 @@ from autograder.errors import ArtifactError
 REFUSED_CLASSES = {"TFSMLayer", "Lambda"}  # layers that load files or run code (safe_mode refuses lambdas too)
 
 
+# The augmentation a rubric may ask the grader to train with, by name: Keras's preprocessing layer and how the
+# rubric's value becomes its arguments (02 teaches augmentation in the data pipeline, outside the model).
+AUGMENTATIONS = {
+    "flip": lambda layers, v: layers.RandomFlip(v),
+    "rotation": lambda layers, v: layers.RandomRotation(v),
+    "translation": lambda layers, v: layers.RandomTranslation(v, v),
+    "zoom": lambda layers, v: layers.RandomZoom(v),
+    "shear": lambda layers, v: layers.RandomShear(v, v),
+}
+
+
 @dataclass(frozen=True)
 class Recipe:
-    """How the grader retrains: from the rubric (epochs, batch size, cap) and the run (seed)."""
+    """How the grader retrains: from the rubric (epochs, batch size, cap, augmentation) and the run (seed)."""
 
     epochs: int
     batch_size: int
     seed: int
+    augment: tuple[tuple[str, Any], ...] = ()  # (name in AUGMENTATIONS, its value), applied to training batches
 
     def describe(self) -> str:
-        return f"{self.epochs} epochs, batch {self.batch_size}, seed {self.seed}"
+        augmented = f", augmented ({', '.join(name for name, _ in self.augment)})" if self.augment else ""
+        return f"{self.epochs} epochs, batch {self.batch_size}{augmented}, seed {self.seed}"
 
 
 def guard_config(config: Any, max_numbers: int) -> None:
@@ -130,11 +143,43 @@ def retrain(saved: dict[str, Any], x: Any, y: Any, recipe: Recipe, max_numbers: 
     """The saved architecture, trained by the grader from a fresh initialization on ``(x, y)``."""
     model = rebuild(saved, recipe.seed, max_numbers)
     try:
-        model.fit(x, y, epochs=recipe.epochs, batch_size=recipe.batch_size, shuffle=True, verbose=0)
+        if recipe.augment:
+            model.fit(_augmented_batches(x, y, recipe), epochs=recipe.epochs, verbose=0)
+        else:
+            model.fit(x, y, epochs=recipe.epochs, batch_size=recipe.batch_size, shuffle=True, verbose=0)
     except Exception as exc:
         raise ArtifactError(f"the saved architecture cannot be trained on the course's data ({x.shape[1:]} "
                             f"inputs): {type(exc).__name__}: {exc}") from exc
     return model
+
+
+def _augmented_batches(x: Any, y: Any, recipe: Recipe) -> Any:
+    """Shuffled batches of ``(x, y)``, each put through the recipe's augmentation (new draws every epoch)."""
+    import keras
+    import numpy as np
+
+    unknown = [name for name, _ in recipe.augment if name not in AUGMENTATIONS]
+    if unknown:
+        raise ValueError(f"unknown augmentation {unknown}; known: {sorted(AUGMENTATIONS)}")
+    augmentation = keras.Sequential([AUGMENTATIONS[name](keras.layers, value) for name, value in recipe.augment])
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rng = np.random.default_rng(recipe.seed)
+            self.order = self.rng.permutation(len(x))
+
+        def __len__(self) -> int:
+            return -(-len(x) // recipe.batch_size)
+
+        def __getitem__(self, index: int) -> Any:
+            chosen = self.order[index * recipe.batch_size:(index + 1) * recipe.batch_size]
+            return keras.ops.convert_to_numpy(augmentation(x[chosen], training=True)), y[chosen]
+
+        def on_epoch_end(self) -> None:
+            self.order = self.rng.permutation(len(x))
+
+    return Batches()
 
 
 def epochs_for(profile_epochs: int, max_epochs: Optional[int]) -> int:

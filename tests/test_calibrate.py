@@ -62,3 +62,12 @@ def test_the_table_shows_thresholds_figures_and_times():
     text = table(measured("full", "NVIDIA H100 80GB HBM3"))
     assert "03 accuracy" in text and "min_accuracy=0.985" in text and "0.99, 0.991, 0.989" in text
     assert "30.5, 31, 29.9" in text and "NVIDIA H100" in text
+
+
+def test_a_checks_line_below_the_calibration_table_is_refused(rubric_copy):
+    """TOML reads a line under [calibration.smoke] as part of it: a check's ``full = {...}`` written there would
+    silently leave its check (06's history check lost its full profile that way)."""
+    path = rubric_copy / "06_separable_cifar10.toml"
+    path.write_text(path.read_text() + 'full = { validation_size = 10000 }\n')
+    with pytest.raises(AutograderError, match=r"\[calibration.smoke\] holds full; keep every check's lines above"):
+        rubrics.load(path)

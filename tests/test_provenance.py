@@ -205,7 +205,7 @@ def test_weights_this_run_did_not_train_earn_no_accuracy_point(provenance_class,
     seed = student_seed(0, student)  # a class run salts the injected seed per student
     assert f"retrained by the grader (10 epochs, batch 32, seed {seed}, your optimizer and loss)" in got.message
     assert "below the 0.85 required" in got.message
-    assert got.detail["retrained"] == f"10 epochs, batch 32, seed {seed}"
+    assert got.detail["retrained"].startswith(f"model retrained by the grader (10 epochs, batch 32, seed {seed},")
     if student not in ("h5", "keras"):  # staging drops .h5 and .keras files: those notebooks fail to load them
         assert got.detail["saved_accuracy"] >= 0.85  # the smuggled weights would have passed on their own
         assert "were they trained in this run, with these settings?" in got.message
@@ -307,6 +307,77 @@ def test_the_grader_never_trains_past_the_rubrics_epoch_limit():
     context = ScoringContext(Path("."), None, "full", default_limits()["full"], epochs=80, seed=3)
     assert context.retraining_recipe(64, cap) == retraining.Recipe(50, 64, 3)
     assert context.retraining_recipe(64) == retraining.Recipe(80, 64, 3)
+
+
+def test_02s_full_profile_retrains_with_the_courses_augmentation():
+    """02 teaches augmentation in the data pipeline, outside the model: the grader's retraining puts each of its
+    training batches through the augmentation the assignment asks for, drawn anew every epoch."""
+    import keras
+    from keras import layers
+
+    from autograder import retraining
+    from autograder.pipeline.score import ScoringContext
+
+    retrain = next(s.args_for("full")["retrain"] for s in find("02").checks if s.id == "accuracy")
+    context = ScoringContext(Path("."), None, "full", default_limits()["full"], epochs=2, seed=0)
+    recipe = context.retraining_recipe(retrain["batch_size"], augment=retrain["augment"])
+    assert recipe.describe() == "2 epochs, batch 20, augmented (flip, rotation, translation, zoom, shear), seed 0"
+    recipe = retraining.Recipe(2, 4, 0, recipe.augment)
+
+    x = np.random.default_rng(0).random((10, 24, 24, 3)).astype("float32")
+    y = (np.arange(10) % 2).astype("float32")
+    batches = retraining._augmented_batches(x, y, recipe)
+    first = batches.order[:4]
+    images, labels = batches[0]
+    assert images.shape == (4, 24, 24, 3) and np.array_equal(labels, y[first])
+    assert not np.allclose(images, x[first], atol=0.05)  # augmented, not the originals
+    model = keras.Sequential([keras.Input((24, 24, 3)), layers.Flatten(), layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    trained = retraining.retrain(saved_config(model), x, y, recipe, 16)
+    assert int(keras.ops.convert_to_numpy(trained.optimizer.iterations)) == 2 * 3  # 2 epochs of 3 batches
+
+
+def test_06_trained_past_50_epochs_in_a_hand_written_loop_gains_nothing(tmp_path, data_dir):
+    """06's accuracy points are the grader's own training of both architectures (never past 50 epochs): a network
+    trained for 60 epochs in a hand-written loop, with a history that claims 3, scores what the same architecture
+    scores untrained. (Small stand-ins for the course's networks keep the test quick.)"""
+    import keras
+    from keras import layers
+
+    import coursework
+    from coursework.datasets import training_split
+    from tests.scoring import scored
+
+    (x, y), _ = training_split("cifar10", 1000, 4000, seed=0, data_dir=data_dir)
+    x = x.astype("float32") / 255
+
+    def networks():
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((32, 32, 3)), layers.SeparableConv2D(16, 3, activation="relu"),
+                                  layers.MaxPooling2D(4), layers.Flatten(), layers.Dense(10, activation="softmax")])
+        base = keras.Sequential([keras.Input((32, 32, 3)), layers.MaxPooling2D(8), layers.Flatten(),
+                                 layers.Dense(10, activation="softmax")])
+        for network in (model, base):
+            network.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model, base
+
+    claimed = {"val_accuracy": [0.3, 0.35, 0.4]}
+    model, base = networks()
+    coursework.submit(tmp_path / "untrained", models={"model": model, "base": base},
+                      histories={"model": claimed, "base": claimed})
+    model, base = networks()
+    for _ in range(60):  # past the limit, one batch at a time
+        for start in range(0, len(x), 128):
+            model.train_on_batch(x[start:start + 128], y[start:start + 128])
+    assert model.evaluate(x, y, verbose=0)[1] > 0.45  # the saved weights learned far more than 3 epochs teach
+    coursework.submit(tmp_path / "looped", models={"model": model, "base": base},
+                      histories={"model": claimed, "base": claimed})
+
+    looped = scored("06", tmp_path / "looped", checks=["beats_base", "epochs"])
+    untrained = scored("06", tmp_path / "untrained", checks=["beats_base"])
+    assert "retrained by the grader (3 epochs, batch 128, seed 0," in looped["beats_base"][1], looped
+    assert looped["beats_base"] == untrained["beats_base"]  # the grader never read the 60 epochs' weights
+    assert looped["epochs"][0] == "pass"  # the claim of 3 passes; the points that hang on training do not move
 
 
 # --- 01: photos of dogs and cats, retrained from the grader's copy of train/ -------------------------------

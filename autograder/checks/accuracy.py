@@ -18,26 +18,21 @@ def validation_accuracy(
 ) -> Outcome:
     """The model's accuracy, computed by the grader on its own evaluation data, reaches the threshold.
 
-    With ``retrain`` (``batch_size``, and ``train_size``, ``validation_size``, ``max_epochs`` where they
-    apply), the model scored is the saved architecture retrained by the grader with the notebook's recipe
-    (:mod:`autograder.retraining`): the saved weights earn nothing, and their accuracy is only shown beside it.
+    With ``retrain``, the model scored is the saved architecture retrained by the grader with the notebook's
+    recipe (:func:`scored_model`): the saved weights earn nothing, and their accuracy is only shown beside it.
     Without ``min_accuracy`` (a profile too small to learn in) the check cannot judge: it is reported as not
     judged, for no points, once the model has evaluated on the grader's data. The detail holds the confusion
     matrix.
     """
-    scored, own = model, ""
     detail: dict[str, Any] = {"model": model, "dataset": dataset}
-    if retrain is not None:
-        saved = ctx.accuracy(model, dataset, size, scale, preprocess)
-        scored = ctx.retrained(model, dataset, scale=scale, **retrain)
-        recipe = ctx.retraining_recipe(retrain["batch_size"], retrain.get("max_epochs"))
-        detail.update(saved_accuracy=saved, retrained=recipe.describe())
+    scored, label = scored_model(ctx, model, dataset, scale, retrain)
     accuracy = ctx.accuracy(scored, dataset, size, scale, preprocess)
     detail["confusion"] = ctx.confusion(scored, dataset, size, scale, preprocess)
     where = f"on the grader's held-out {dataset} test images" + (f" ({size} images)" if size else "")
-    label = model
+    own = ""
     if retrain is not None:
-        label = f"{model} retrained by the grader ({recipe.describe()}, your optimizer and loss)"
+        saved = ctx.accuracy(model, dataset, size, scale, preprocess)
+        detail.update(saved_accuracy=saved, retrained=label)
         own = (f"; your run's saved {model} scores {saved:.4f} (shown, not counted: only a model the grader "
                "trained counts)")
         if saved - accuracy > SAVED_AHEAD:
@@ -52,6 +47,17 @@ def validation_accuracy(
                        detail=detail)
     return Outcome(False, f"{label}: {accuracy:.4f} {where}, below the {min_accuracy:g} required{own}", accuracy,
                    detail=detail)
+
+
+def scored_model(ctx, model: str, dataset: str, scale: float, retrain: Optional[dict[str, Any]]) -> tuple[str, str]:
+    """The model a check scores, and how its message names it: the saved ``model``, or with ``retrain``
+    (``batch_size``; ``train_size``, ``validation_size``, ``max_epochs``, ``augment`` where they apply) the
+    saved architecture retrained by the grader with the notebook's recipe (:mod:`autograder.retraining`)."""
+    if retrain is None:
+        return model, model
+    recipe = ctx.retraining_recipe(retrain["batch_size"], retrain.get("max_epochs"), retrain.get("augment"))
+    return (ctx.retrained(model, dataset, scale=scale, **retrain),
+            f"{model} retrained by the grader ({recipe.describe()}, your optimizer and loss)")
 
 
 @check("history_consistent")
@@ -117,21 +123,25 @@ def epochs_within(ctx, max_epochs: int, model: str = "model") -> Outcome:
 @check("beats_model")
 def beats_model(ctx, dataset: str, baseline: str = "base", model: str = "model", size: Optional[int] = None,
                 scale: float = 1.0, margin: float = 0.0, settle_batchnorm: bool = False,
-                chance_margin: Optional[float] = None) -> Outcome:
-    """The saved model beats the saved baseline, both re-evaluated on the grader's held-out test images.
+                chance_margin: Optional[float] = None, retrain: Optional[dict[str, Any]] = None) -> Outcome:
+    """The model beats the baseline, both re-evaluated on the grader's held-out test images; with ``retrain``
+    both are the grader's retraining of the saved architectures (:func:`scored_model`), not the saved weights.
 
     ``settle_batchnorm`` (short profiles): both are evaluated after re-estimating their BatchNormalization
     statistics (:mod:`autograder.checks.batchnorm`), so that a default momentum is not mistaken for a bad
     design. ``chance_margin``: when the baseline itself is within this of chance, the profile trained too
     little to compare, and a model that does not beat it is reported as not judged rather than failed.
     """
-    ours = ctx.accuracy(model, dataset, size, scale, settle_batchnorm=settle_batchnorm)
-    theirs = ctx.accuracy(baseline, dataset, size, scale, settle_batchnorm=settle_batchnorm)
-    confusion = ctx.confusion(model, dataset, size, scale, settle_batchnorm=settle_batchnorm)
+    scored, label = scored_model(ctx, model, dataset, scale, retrain)
+    scored_baseline, baseline_label = scored_model(ctx, baseline, dataset, scale, retrain)
+    ours = ctx.accuracy(scored, dataset, size, scale, settle_batchnorm=settle_batchnorm)
+    theirs = ctx.accuracy(scored_baseline, dataset, size, scale, settle_batchnorm=settle_batchnorm)
+    confusion = ctx.confusion(scored, dataset, size, scale, settle_batchnorm=settle_batchnorm)
     detail = {"confusion": confusion, "model": model, "dataset": dataset}
     gap = ours - theirs
     settled = " (BatchNormalization statistics re-estimated on training images)" if settle_batchnorm else ""
-    text = f"{model} {ours:.4f} against {baseline} {theirs:.4f} on the grader's held-out {dataset} test images{settled}"
+    text = (f"{label} {ours:.4f} against {baseline_label} {theirs:.4f} on the grader's held-out {dataset} test "
+            f"images{settled}")
     if gap > margin:
         return Outcome(True, f"{text}: better by {gap:.4f}", gap, detail=detail)
     chance = 1 / max(2, len(confusion))

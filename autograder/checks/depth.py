@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 from autograder.checks import Outcome, check
 
@@ -106,13 +106,17 @@ def same_depth(ctx, plain: str = "plain", residual: str = "residual", tolerance:
 
 @check("accuracy_at_most")
 def accuracy_at_most(ctx, dataset: str, max_accuracy: float, model: str = "plain", size: Optional[int] = None,
-                     scale: float = 1.0) -> Outcome:
-    """The saved model stays at or below ``max_accuracy`` (the plain deep net that fails to train)."""
-    accuracy = ctx.accuracy(model, dataset, size, scale)
+                     scale: float = 1.0, retrain: Optional[dict[str, Any]] = None) -> Outcome:
+    """The model stays at or below ``max_accuracy`` (the plain deep net that fails to train); with ``retrain``,
+    the grader's own training of the saved architecture (:func:`autograder.checks.accuracy.scored_model`)."""
+    from autograder.checks.accuracy import scored_model
+
+    scored, label = scored_model(ctx, model, dataset, scale, retrain)
+    accuracy = ctx.accuracy(scored, dataset, size, scale)
     if accuracy <= max_accuracy:
-        return Outcome(True, f"{model}: {accuracy:.4f}, stuck near chance as expected (at most {max_accuracy})",
+        return Outcome(True, f"{label}: {accuracy:.4f}, stuck near chance as expected (at most {max_accuracy})",
                        accuracy)
-    return Outcome(False, f"{model}: {accuracy:.4f}, above the {max_accuracy} a plain net of this depth reaches "
+    return Outcome(False, f"{label}: {accuracy:.4f}, above the {max_accuracy} a plain net of this depth reaches "
                           "without normalization: is it the plain net asked for?", accuracy)
 
 

@@ -259,13 +259,14 @@ class ScoringContext:
         return self._cached(("training", dataset, size, scale, validation_size, resized), load)
 
     def retrained(self, model_name: str, dataset: str, batch_size: int, train_size: Optional[int] = None,
-                  scale: float = 1.0, max_epochs: Optional[int] = None, validation_size: int = 10) -> str:
+                  scale: float = 1.0, max_epochs: Optional[int] = None, validation_size: int = 10,
+                  augment: Optional[dict[str, Any]] = None) -> str:
         """Retrain ``model_name``'s saved architecture with its saved recipe on the grader's training data
         (:mod:`autograder.retraining`); the name under which :meth:`accuracy` scores that model."""
         from autograder import retraining
 
         name = model_name + RETRAINED
-        recipe = self.retraining_recipe(batch_size, max_epochs)
+        recipe = self.retraining_recipe(batch_size, max_epochs, augment)
 
         def train() -> Any:
             x, y = self.training_data(dataset, train_size, scale, validation_size,
@@ -275,10 +276,12 @@ class ScoringContext:
         self._cached(("model", name), train)
         return name
 
-    def retraining_recipe(self, batch_size: int, max_epochs: Optional[int] = None) -> Any:
+    def retraining_recipe(self, batch_size: int, max_epochs: Optional[int] = None,
+                          augment: Optional[dict[str, Any]] = None) -> Any:
         from autograder import retraining
 
-        return retraining.Recipe(retraining.epochs_for(self.epochs, max_epochs), batch_size, self.seed)
+        return retraining.Recipe(retraining.epochs_for(self.epochs, max_epochs), batch_size, self.seed,
+                                 tuple((augment or {}).items()))
 
     def keras_config(self, model_name: str) -> dict[str, Any]:
         """The JSON config inside a saved ``.keras`` file (read from the zip, nothing deserialized)."""

@@ -183,6 +183,11 @@ def load(path: Path, defaults: Mapping[str, Limits] | None = None) -> Rubric:
         raise RubricError(f"{where}: duplicate check ids in {ids}")
     if any(c.points < 0 for c in rubric.checks):
         raise RubricError(f"{where}: negative points")
+    for profile, table in data.get("calibration", {}).items():
+        misplaced = sorted(key for key, value in table.items() if isinstance(value, dict) or key in PROFILES)
+        if misplaced:  # a check's line written below the table that `calibrate --write` keeps at the end
+            raise RubricError(f"{where}: [calibration.{profile}] holds {', '.join(misplaced)}; keep every check's "
+                              "lines above the calibration tables")
     return rubric
 
 

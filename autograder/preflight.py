@@ -1,5 +1,5 @@
-"""Before any notebook runs: the data sets the chosen assignments need are found and intact, the sandbox
-starts, the rubrics load. Every route calls :func:`preflight` (``grade``, ``batch``, ``autograde``, the pytest
+"""Before any notebook runs: the data sets the chosen assignments need are found and intact (and the pretrained
+weights their retraining starts from), the sandbox starts, the rubrics load. Every route calls :func:`preflight` (``grade``, ``batch``, ``autograde``, the pytest
 plugin); a failure is one :class:`PreflightError` naming what is missing and how to set it, and nothing is graded.
 
 Which data sets an assignment needs is read from its rubric (the ``dataset`` argument of its checks).
@@ -43,6 +43,17 @@ def needed_datasets(rubrics: Sequence[Rubric]) -> dict[str, list[str]]:
                 name = args.get("dataset")
                 if isinstance(name, str) and name not in BUNDLED and rubric.name not in needed.get(name, []):
                     needed.setdefault(name, []).append(rubric.name)
+    return needed
+
+
+def needed_pretrained(rubrics: Sequence[Rubric], profile: str) -> dict[str, list[str]]:
+    """{pretrained network: the assignments whose retraining in ``profile`` starts from it}."""
+    needed: dict[str, list[str]] = {}
+    for rubric in rubrics:
+        for spec in rubric.checks:
+            name = (spec.args_for(profile).get("retrain") or {}).get("pretrained")
+            if name and rubric.name not in needed.get(name, []):
+                needed.setdefault(name, []).append(rubric.name)
     return needed
 
 
@@ -108,7 +119,7 @@ def preflight(rubrics: Sequence[Rubric], settings: GradingSettings, flag: str = 
     """Check what grading ``rubrics`` needs; the settings with the sandbox mode settled (see
     :meth:`GradingSettings.resolved`). Raises :class:`PreflightError` naming every problem at once, and the
     option (``flag``) or variable that sets the data folder."""
-    from autograder import checks
+    from autograder import checks, retraining
 
     problems = []
     for rubric in rubrics:
@@ -120,6 +131,11 @@ def preflight(rubrics: Sequence[Rubric], settings: GradingSettings, flag: str = 
         problem = dataset_problem(name, settings.data_dir)
         if problem:
             problems.append(f"data set {name} (needed by {', '.join(users)}): {problem}")
+    for name, users in sorted(needed_pretrained(rubrics, settings.profile).items()):
+        problem = retraining.pretrained_problem(name)
+        if problem:
+            problems.append(f"pretrained weights {name} (the grader retrains {', '.join(users)} from them in the "
+                            f"{settings.profile} profile): {problem}")
     data_problem = any(p.startswith("data set") for p in problems)
     try:
         settings = settings.resolved()

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from autograder.errors import ArtifactError
 
@@ -46,10 +46,12 @@ class Recipe:
     batch_size: int
     seed: int
     augment: tuple[tuple[str, Any], ...] = ()  # (name in AUGMENTATIONS, its value), applied to training batches
+    start: str = ""  # where its weights start, in words, when not from the initializers
 
     def describe(self) -> str:
         augmented = f", augmented ({', '.join(name for name, _ in self.augment)})" if self.augment else ""
-        return f"{self.epochs} epochs, batch {self.batch_size}{augmented}, seed {self.seed}"
+        start = f", {self.start}" if self.start else ""
+        return f"{self.epochs} epochs, batch {self.batch_size}{augmented}{start}, seed {self.seed}"
 
 
 def guard_config(config: Any, max_numbers: int) -> None:
@@ -139,9 +141,13 @@ def _keras_object(value: Any, by_name: Any) -> Any:
     raise ArtifactError(f"the saved compile config holds {json.dumps(value)[:80]}, not a Keras object")
 
 
-def retrain(saved: dict[str, Any], x: Any, y: Any, recipe: Recipe, max_numbers: int) -> Any:
-    """The saved architecture, trained by the grader from a fresh initialization on ``(x, y)``."""
+def retrain(saved: dict[str, Any], x: Any, y: Any, recipe: Recipe, max_numbers: int,
+            start: Optional[Callable[[Any], None]] = None) -> Any:
+    """The saved architecture, trained by the grader on ``(x, y)`` from a fresh initialization, or from the
+    weights ``start`` sets (the grader's own: pretrained, or an earlier phase it trained)."""
     model = rebuild(saved, recipe.seed, max_numbers)
+    if start is not None:
+        start(model)
     try:
         if recipe.augment:
             model.fit(_augmented_batches(x, y, recipe), epochs=recipe.epochs, verbose=0)
@@ -151,6 +157,71 @@ def retrain(saved: dict[str, Any], x: Any, y: Any, recipe: Recipe, max_numbers: 
         raise ArtifactError(f"the saved architecture cannot be trained on the course's data ({x.shape[1:]} "
                             f"inputs): {type(exc).__name__}: {exc}") from exc
     return model
+
+
+def pretrained_problem(name: str) -> Optional[str]:
+    """Why the grader cannot start a network from its own copy of pretrained weights ``name``, or None."""
+    from coursework.pretrained import VGG16_NOTOP, keras_models_dir
+
+    if name != "vgg16":
+        return f"no pretrained network {name!r} (known: vgg16)"
+    path = keras_models_dir() / VGG16_NOTOP
+    if not path.is_file():
+        return (f"the grader's copy of VGG16's ImageNet weights is missing: {path} (`make data` on a machine with "
+                "a network, or copy the file there)")
+    return None
+
+
+def pretrained(name: str) -> Any:
+    """The grader's own copy of a pretrained network's weights ("vgg16": VGG16's ImageNet convolutions, from
+    Keras's cache), never the submission's."""
+    import keras
+
+    from coursework.pretrained import VGG16_NOTOP, keras_models_dir
+
+    problem = pretrained_problem(name)
+    if problem:
+        raise FileNotFoundError(problem)
+    network = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
+    network.load_weights(keras_models_dir() / VGG16_NOTOP)
+    return network
+
+
+def _layers_with_weights(model: Any) -> list[Any]:
+    """Every layer holding weights, nested models opened, in order."""
+    found = []
+    for layer in model.layers:
+        if getattr(layer, "layers", None):
+            found += _layers_with_weights(layer)
+        elif layer.weights:
+            found.append(layer)
+    return found
+
+
+def load_pretrained(source: Any, model: Any) -> None:
+    """Give each layer of ``model`` named as a layer of the pretrained ``source`` that layer's weights."""
+    targets = {layer.name: layer for layer in _layers_with_weights(model)}
+    for layer in _layers_with_weights(source):
+        target = targets.get(layer.name)
+        if target is None:
+            raise ArtifactError(f"the saved model has no layer {layer.name!r}: the grader starts the pretrained "
+                                f"base from its own {source.name} weights, layer by layer, by Keras's names")
+        try:
+            target.set_weights(layer.get_weights())
+        except ValueError as exc:
+            raise ArtifactError(f"layer {layer.name!r} of the saved model does not take {source.name}'s weights: "
+                                f"{exc}") from exc
+
+
+def copy_weights(source: Any, model: Any) -> None:
+    """``source``'s weights into ``model``, layer by layer in order (one architecture, trained in two phases)."""
+    theirs, ours = _layers_with_weights(source), _layers_with_weights(model)
+    shapes = [[tuple(w.shape) for w in layer.weights] for layer in theirs]
+    if shapes != [[tuple(w.shape) for w in layer.weights] for layer in ours]:
+        raise ArtifactError(f"{model.name} is not the architecture of {source.name}: the grader fine-tunes what it "
+                            "trained in the phase before, so both phases must save the same network")
+    for layer, target in zip(theirs, ours):
+        target.set_weights(layer.get_weights())
 
 
 def _augmented_batches(x: Any, y: Any, recipe: Recipe) -> Any:

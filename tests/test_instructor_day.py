@@ -22,7 +22,7 @@ from autograder.classrun.class_report import short, summarize
 from autograder.classrun.lateness import Lateness, LatePolicy, apply_policy, read_config, CourseConfigError
 from autograder.course.collect import vouched_time, workflow_state
 from autograder.grading import GradingSettings, NotebookGrade, load_rubrics
-from autograder.preflight import PreflightError, dataset_problem, needed_datasets, preflight
+from autograder.preflight import PreflightError, dataset_problem, needed_datasets, needed_pretrained, preflight
 from autograder.results import CheckResult, Status
 from autograder.sandbox import bwrap_problem
 from tests.conftest import ROOT
@@ -75,6 +75,16 @@ def test_preflight_names_every_data_set_an_assignment_needs():
     assert needed["mnist"] == ["03_lenet5", "04_depth_residual"]
     assert needed["cats_and_dogs"] == ["01_data_generators", "02_augmentation"]
     assert "digits" not in needed  # bundled with scikit-learn
+
+
+def test_preflight_wants_the_graders_imagenet_weights_for_05s_full_profile(isolated_caches, data_dir):
+    rubrics = [r for r in load_rubrics() if r.name == "05_vgg16_transfer"]
+    assert needed_pretrained(rubrics, "full") == {"vgg16": ["05_vgg16_transfer"]}
+    assert needed_pretrained(rubrics, "smoke") == {}  # smoke judges no accuracy of 05: nothing retrained
+    preflight(rubrics, GradingSettings(profile="smoke", data_dir=str(data_dir), sandbox="off"))
+    with pytest.raises(PreflightError, match=r"pretrained weights vgg16 \(the grader retrains 05_vgg16_transfer "
+                                             r"from them in the full profile\): the grader's copy of VGG16's"):
+        preflight(rubrics, GradingSettings(profile="full", data_dir=str(data_dir), sandbox="off"))
 
 
 def test_preflight_finds_the_course_data_intact(data_dir):

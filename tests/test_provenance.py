@@ -337,6 +337,66 @@ def test_02s_full_profile_retrains_with_the_courses_augmentation():
     assert int(keras.ops.convert_to_numpy(trained.optimizer.iterations)) == 2 * 3  # 2 epochs of 3 batches
 
 
+def test_05s_full_profile_trains_both_phases_from_the_graders_own_imagenet_weights(tmp_path, monkeypatch, data_dir):
+    """05's saved base may hold any weights (fine-tuned whole elsewhere, say): the grader starts phase 1 from its
+    own copy of VGG16's ImageNet weights (here a stand-in in a private Keras cache: no network), trains the head
+    with the base frozen as saved, then fine-tunes the saved fine_tuned architecture from that model with its own
+    (small) learning rate: blocks 1-4 end exactly as the grader's copy, block 5 moved."""
+    import h5py
+    import keras
+    from keras import layers
+    from keras.src.legacy.saving import legacy_h5_format
+
+    import coursework
+    from autograder.checks.accuracy import validation_accuracy
+    from autograder.pipeline.score import RETRAINED, ScoringContext
+    from coursework.pretrained import VGG16_NOTOP
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    (tmp_path / "keras" / "models").mkdir(parents=True)
+    keras.utils.set_random_seed(5)
+    imagenet = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
+    with h5py.File(tmp_path / "keras" / "models" / VGG16_NOTOP, "w") as file:  # Keras's own file format
+        legacy_h5_format.save_weights_to_hdf5_group(file, imagenet)
+
+    keras.utils.set_random_seed(6)
+    base = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))  # "trained elsewhere"
+    inputs = keras.Input((32, 32, 3))
+    x = layers.GlobalAveragePooling2D()(base(inputs))
+    model = keras.Model(inputs, layers.Dense(10, activation="softmax")(layers.Dense(32, activation="relu")(x)))
+    base.trainable = False
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    feature_extraction = keras.models.clone_model(model)
+    feature_extraction.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    base.trainable = True
+    for layer in base.layers:
+        layer.trainable = layer.name.startswith("block5")
+    model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="sparse_categorical_crossentropy")
+    coursework.submit(tmp_path / "artifacts", models={"feature_extraction": feature_extraction, "fine_tuned": model})
+
+    context = ScoringContext(tmp_path / "artifacts", None, "full", default_limits()["full"], data_dir, epochs=1)
+    retrain = {"batch_size": 64, "train_size": 256, "validation_size": 250, "pretrained": "vgg16",
+               "after": "feature_extraction"}
+    outcome = validation_accuracy(context, "cifar10", 0.85, "fine_tuned", 200, preprocess="vgg16", retrain=retrain)
+    assert ("fine_tuned retrained by the grader (1 epochs, batch 64, from feature_extraction as the grader "
+            "retrained it, seed 0, your optimizer and loss)") in outcome.message, outcome.message
+    grader = {layer.name: layer.get_weights() for layer in imagenet.layers if layer.weights}
+    student = {layer.name: layer.get_weights() for layer in base.layers if layer.weights}
+    for name, phase in (("feature_extraction", 1), ("fine_tuned", 2)):
+        retrained = context.model(name + RETRAINED).get_layer(base.name)
+        for layer in retrained.layers:
+            if layer.weights:
+                same = all(np.array_equal(a, b) for a, b in zip(layer.get_weights(), grader[layer.name]))
+                assert same == (phase == 1 or not layer.name.startswith("block5")), (phase, layer.name)
+                assert not np.array_equal(layer.get_weights()[0], student[layer.name][0])
+
+    (tmp_path / "keras" / "models" / VGG16_NOTOP).unlink()
+    context = ScoringContext(tmp_path / "artifacts", None, "full", default_limits()["full"], data_dir, epochs=1)
+    with pytest.raises(FileNotFoundError, match="the grader's copy of VGG16's ImageNet weights is missing"):
+        validation_accuracy(context, "cifar10", 0.85, "feature_extraction", 200, preprocess="vgg16",
+                            retrain={k: v for k, v in retrain.items() if k != "after"})
+
+
 def test_06_trained_past_50_epochs_in_a_hand_written_loop_gains_nothing(tmp_path, data_dir):
     """06's accuracy points are the grader's own training of both architectures (never past 50 epochs): a network
     trained for 60 epochs in a hand-written loop, with a history that claims 3, scores what the same architecture

@@ -25,7 +25,7 @@ def validation_accuracy(
     matrix.
     """
     detail: dict[str, Any] = {"model": model, "dataset": dataset}
-    scored, label = scored_model(ctx, model, dataset, scale, retrain)
+    scored, label = scored_model(ctx, model, dataset, scale, retrain, preprocess)
     accuracy = ctx.accuracy(scored, dataset, size, scale, preprocess)
     detail["confusion"] = ctx.confusion(scored, dataset, size, scale, preprocess)
     where = f"on the grader's held-out {dataset} test images" + (f" ({size} images)" if size else "")
@@ -49,14 +49,17 @@ def validation_accuracy(
                    detail=detail)
 
 
-def scored_model(ctx, model: str, dataset: str, scale: float, retrain: Optional[dict[str, Any]]) -> tuple[str, str]:
+def scored_model(ctx, model: str, dataset: str, scale: float, retrain: Optional[dict[str, Any]],
+                 preprocess: str = "") -> tuple[str, str]:
     """The model a check scores, and how its message names it: the saved ``model``, or with ``retrain``
-    (``batch_size``; ``train_size``, ``validation_size``, ``max_epochs``, ``augment`` where they apply) the
-    saved architecture retrained by the grader with the notebook's recipe (:mod:`autograder.retraining`)."""
+    (``batch_size``; ``train_size``, ``validation_size``, ``max_epochs``, ``augment``, ``pretrained``, ``after``
+    where they apply) the saved architecture retrained by the grader with the notebook's recipe
+    (:meth:`autograder.pipeline.score.ScoringContext.retrained`)."""
     if retrain is None:
         return model, model
-    recipe = ctx.retraining_recipe(retrain["batch_size"], retrain.get("max_epochs"), retrain.get("augment"))
-    return (ctx.retrained(model, dataset, scale=scale, **retrain),
+    recipe = ctx.retraining_recipe(retrain["batch_size"], retrain.get("max_epochs"), retrain.get("augment"),
+                                   retrain.get("pretrained", ""), retrain.get("after", ""))
+    return (ctx.retrained(model, dataset, scale=scale, preprocess=preprocess, **retrain),
             f"{model} retrained by the grader ({recipe.describe()}, your optimizer and loss)")
 
 

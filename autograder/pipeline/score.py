@@ -10,6 +10,7 @@ notebook, not the batch, and TensorFlow is imported once per batch.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -145,16 +146,7 @@ class ScoringContext:
                 x, y = datasets.test_split(dataset, size, seed=seed, data_dir=self.data_dir)
             else:
                 raise ValueError(f"unknown validation data set {dataset!r}")
-            x = x.astype("float32") / scale
-            if preprocess == "vgg16":
-                from keras.applications.vgg16 import preprocess_input
-
-                x = np.asarray(preprocess_input(x))
-            elif preprocess:
-                raise ValueError(f"unknown preprocessing {preprocess!r}")
-            if x.ndim == 3:
-                x = x[..., None]
-            return x, np.asarray(y).reshape(-1)
+            return _prepared(x, scale, preprocess), np.asarray(y).reshape(-1)
 
         resized = image_size if dataset == "cats_and_dogs" else None
         return self._cached(("data", dataset, size, scale, seed, preprocess, resized), load)
@@ -234,9 +226,11 @@ class ScoringContext:
         return self._cached(("train", dataset, size, scale, preprocess), load)
 
     def training_data(self, dataset: str, size: Optional[int] = None, scale: float = 1.0,
-                      validation_size: int = 10, image_size: tuple[int, int] = (150, 150)) -> Any:
+                      validation_size: int = 10, image_size: tuple[int, int] = (150, 150),
+                      preprocess: str = "") -> Any:
         """The grader's own copy of the course's training split (what the notebook trains on), as float32
-        divided by ``scale``: ``size`` images of it (all by default), after the ``validation_size`` images a
+        divided by ``scale`` (or put through ``preprocess``, as :meth:`validation_data` does): ``size`` images
+        of it (all by default), after the ``validation_size`` images a
         notebook validates on are set apart (:func:`coursework.datasets.training_split`). The photos of dogs vs.
         cats are their ``train/`` folder (its validation photos are a folder apart), resized to ``image_size``."""
         from coursework import datasets
@@ -252,36 +246,50 @@ class ScoringContext:
                 (x, y), _ = datasets.training_split(dataset, validation_size, size, seed=0, data_dir=self.data_dir)
             else:
                 raise ValueError(f"the grader has no training split of {dataset!r} to retrain on")
-            x = x.astype("float32") / scale
-            return (x[..., None] if x.ndim == 3 else x), np.asarray(y).reshape(-1)
+            return _prepared(x, scale, preprocess), np.asarray(y).reshape(-1)
 
         resized = image_size if dataset == "cats_and_dogs" else None
-        return self._cached(("training", dataset, size, scale, validation_size, resized), load)
+        return self._cached(("training", dataset, size, scale, validation_size, resized, preprocess), load)
 
     def retrained(self, model_name: str, dataset: str, batch_size: int, train_size: Optional[int] = None,
                   scale: float = 1.0, max_epochs: Optional[int] = None, validation_size: int = 10,
-                  augment: Optional[dict[str, Any]] = None) -> str:
+                  augment: Optional[dict[str, Any]] = None, preprocess: str = "", pretrained: str = "",
+                  after: str = "") -> str:
         """Retrain ``model_name``'s saved architecture with its saved recipe on the grader's training data
-        (:mod:`autograder.retraining`); the name under which :meth:`accuracy` scores that model."""
+        (:mod:`autograder.retraining`); the name under which :meth:`accuracy` scores that model.
+
+        ``pretrained`` ("vgg16"): its layers of that network start from the grader's own copy of the ImageNet
+        weights. ``after`` (a model name): it starts from that model as the grader retrained it (05's phase 2
+        fine-tunes what phase 1 trained), with the same settings."""
         from autograder import retraining
 
         name = model_name + RETRAINED
-        recipe = self.retraining_recipe(batch_size, max_epochs, augment)
+        recipe = self.retraining_recipe(batch_size, max_epochs, augment, pretrained, after)
 
         def train() -> Any:
             x, y = self.training_data(dataset, train_size, scale, validation_size,
-                                      _image_size(self.model(model_name)))
-            return retraining.retrain(self.keras_config(model_name), x, y, recipe, self.limits.config_numbers)
+                                      _image_size(self.model(model_name)), preprocess)
+            start: Any = None  # sets the rebuilt model's starting weights
+            if after:
+                before = self.model(self.retrained(after, dataset, batch_size, train_size, scale, max_epochs,
+                                                   validation_size, augment, preprocess, pretrained))
+                start = functools.partial(retraining.copy_weights, before)
+            elif pretrained:
+                start = functools.partial(retraining.load_pretrained, retraining.pretrained(pretrained))
+            return retraining.retrain(self.keras_config(model_name), x, y, recipe, self.limits.config_numbers,
+                                      start)
 
         self._cached(("model", name), train)
         return name
 
     def retraining_recipe(self, batch_size: int, max_epochs: Optional[int] = None,
-                          augment: Optional[dict[str, Any]] = None) -> Any:
+                          augment: Optional[dict[str, Any]] = None, pretrained: str = "", after: str = "") -> Any:
         from autograder import retraining
 
+        start = (f"from {after} as the grader retrained it" if after else
+                 f"from the grader's own ImageNet {pretrained.upper()}" if pretrained else "")
         return retraining.Recipe(retraining.epochs_for(self.epochs, max_epochs), batch_size, self.seed,
-                                 tuple((augment or {}).items()))
+                                 tuple((augment or {}).items()), start)
 
     def keras_config(self, model_name: str) -> dict[str, Any]:
         """The JSON config inside a saved ``.keras`` file (read from the zip, nothing deserialized)."""
@@ -471,6 +479,21 @@ def _fingerprint_job(artifacts: str, profile: str, limits: Limits) -> dict[str, 
 
 
 MAX_PHOTO_SIDE = 150  # the course's photo size: a model declaring larger inputs must not size the grader's arrays
+
+
+def _prepared(x: Any, scale: float, preprocess: str) -> Any:
+    """Images as float32 divided by ``scale``, or put through ``preprocess`` ("vgg16":
+    ``keras.applications.vgg16.preprocess_input`` on 0-255 pixels); one channel made explicit."""
+    import numpy as np
+
+    x = x.astype("float32") / scale
+    if preprocess == "vgg16":
+        from keras.applications.vgg16 import preprocess_input
+
+        x = np.asarray(preprocess_input(x))
+    elif preprocess:
+        raise ValueError(f"unknown preprocessing {preprocess!r}")
+    return x[..., None] if x.ndim == 3 else x
 
 
 def _image_size(model: Any) -> tuple[int, int]:

@@ -46,3 +46,32 @@ def test_corrupt_artifacts_are_errors_not_crashes(tmp_path):
     assert results["layers"][0] == "error" and "cannot be loaded safely" in results["layers"][1]
     assert results["params_by_hand"][0] == "error"
     assert results["params_by_hand"][1].startswith("answers.json is not valid JSON")  # answers are read first
+
+
+def test_the_scoring_worker_has_no_network():
+    """It reads artifacts a student wrote: it runs in a network namespace of its own (a down loopback only)."""
+    import socket
+
+    pool = ScoringPool()
+    try:
+        names = [name for _, name in pool._pool().submit(socket.if_nameindex).result(timeout=120)]
+        assert names == ["lo"], names
+    finally:
+        pool.close()
+
+
+def test_scoring_past_the_memory_cap_costs_one_notebook(tmp_path):
+    """The scoring side runs under the profile's memory_bytes (RLIMIT_DATA), as a kernel does: past it, this
+    notebook's checks are errors, and the next notebook is scored as ever."""
+    coursework.submit(tmp_path, model=keras_lenet5(), answers={"params": {}})
+    rubric = rubrics.find("03")
+    limits = rubric.profiles["smoke"].limits
+    pool = ScoringPool()
+    try:
+        starved = pool.score(rubric, "smoke", tmp_path, None, limits=limits.replace({"memory_bytes": 50_000_000}))
+        statuses = {r.id: r.status for r in starved}
+        assert statuses["param_count"] == "error" and statuses["layers"] == "error", statuses
+        again = {r.id: r.status for r in pool.score(rubric, "smoke", tmp_path, None)}
+        assert again["param_count"] == "pass" and again["layers"] == "pass"
+    finally:
+        pool.close()

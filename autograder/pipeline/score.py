@@ -457,6 +457,7 @@ def _score_job(rubric: Rubric, profile: str, artifacts: str, notebook: Optional[
     """Worker entry point: score one notebook."""
     import sys
 
+    _memory_capped(limits)
     try:
         return score(rubric, profile, Path(artifacts), Path(notebook) if notebook else None, data_dir,
                      static_only=static_only, limits=limits, sandbox=sandbox, seed=seed)
@@ -471,6 +472,7 @@ def _fingerprint_job(artifacts: str, profile: str, limits: Limits) -> dict[str, 
 
     from autograder.pipeline.fingerprint import fingerprint
 
+    _memory_capped(limits)
     try:
         return fingerprint(ScoringContext(Path(artifacts), None, profile, limits))
     finally:
@@ -513,10 +515,21 @@ def _photo_size(image_size: tuple[int, int]) -> tuple[int, int]:
 
 
 def _start_worker(grader: int) -> None:
-    """A scoring worker: dies with the grader; TensorFlow's C++ logging to /dev/null."""
+    """A scoring worker: dies with the grader, has no network, logs TensorFlow's C++ chatter to /dev/null."""
     workers.die_with(grader)
+    workers.without_network()
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
+
+
+def _memory_capped(limits: Limits) -> None:
+    """Cap this worker's heap at the profile's ``memory_bytes`` for the job at hand (what a sandboxed kernel may
+    use): an artifact that makes scoring allocate past it fails this notebook, not the grader's machine."""
+    import resource
+
+    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    cap = limits.memory_bytes if hard == resource.RLIM_INFINITY else min(limits.memory_bytes, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (cap, hard))
 
 
 def _warm_up() -> bool:

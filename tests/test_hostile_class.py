@@ -89,6 +89,20 @@ for path in targets:
     except OSError:
         pass
 """,
+    "fills_disk": """
+for i in range(1000):  # 50 MB files into its own folder, on the grader's disk, until stopped
+    with open(f"junk{i}.bin", "wb") as fh:
+        fh.write(b"\\1" * 50_000_000)
+""",
+    "many_files": """
+for i in range(100_000):
+    open(f"empty{i}", "w").close()
+""",
+    "floods_stderr": """
+import os
+for _ in range(200):  # 200 MB to the kernel's own stderr: the grader's kernel log
+    os.write(2, b"e" * 1_000_000)
+""",
     "plants_startup": """
 import os, pathlib
 startup = pathlib.Path(os.path.expanduser("~/.ipython/profile_default/startup"))
@@ -150,9 +164,14 @@ STUDENTS = {
     "fork_bomb": (replace_answers(
         "import os, time\nwhile True:\n    if os.fork() == 0:\n        time.sleep(600)\n        os._exit(0)"),
         {"accuracy": "error"}, 0),
+    "fills_disk": (attempt("fills_disk"), {"accuracy": "error"}, 0),
+    "many_files": (attempt("many_files"), {"accuracy": "error"}, 0),
+    "floods_stderr": (attempt("floods_stderr"), {"accuracy": "pass"}, 4),
     "zz_honest": (None, {"structure": "pass", "params_by_hand": "pass", "accuracy": "pass"}, 4),
 }
 MESSAGES = {
+    "fills_disk": "filled its folder past the limit",
+    "many_files": "filled its folder past the limit",
     "memory_bomb": "memory limit",
     "fork_bomb": "processes",
     "loops": "limit",
@@ -203,7 +222,8 @@ def hostile_class(tmp_path_factory, data_dir):
     os.environ["AUTOGRADER_HOSTILE_SECRET"] = SECRET
     try:
         settings = GradingSettings(profile="smoke", data_dir=str(data_dir), sandbox="require",
-                                   limits={"cell_timeout": 60, "memory_bytes": 3_000_000_000, "processes": 128})
+                                   limits={"cell_timeout": 60, "memory_bytes": 3_000_000_000, "processes": 128,
+                                           "disk_bytes": 400_000_000, "disk_files": 2_000})
         graded = grade_class(class_dir, out, [WARMUP], settings)
         after = digest_tree(*[p for p in watched if Path(p).exists()])
     finally:
@@ -254,6 +274,11 @@ def test_grades_csv_lists_every_student(hostile_class):
     rows = list(csv.DictReader(open(hostile_class["out"] / "grades.csv")))
     assert sorted(r["student"] for r in rows) == sorted(STUDENTS)
     assert {r["student"]: float(r["points"]) for r in rows} == {s: float(p) for s, (_, _, p) in STUDENTS.items()}
+
+
+def test_a_flood_of_stderr_leaves_a_short_kernel_log(hostile_class):
+    log = hostile_class["out"] / "floods_stderr" / f"{WARMUP}.kernel.log"
+    assert log.stat().st_size < 70_000 and log.read_text().startswith("[autograder: the first ")
 
 
 def test_a_planted_startup_file_reaches_no_later_kernel(hostile_class):

@@ -1,8 +1,9 @@
 """Execute: run a staged notebook with papermill, in a kernel of its own.
 
 Limits: a timeout per cell and a deadline for the whole notebook (each cell
-gets whichever ends first), a cap on the bytes of output kept, and a kernel
-environment reduced to an allow-list (no tokens or credentials). With a
+gets whichever ends first), a cap on the bytes of output kept, caps on what its
+folders hold while it runs (:class:`DiskWatch`), and a kernel environment
+reduced to an allow-list (no tokens or credentials). With a
 :class:`autograder.sandbox.Sandbox` the kernel runs inside it and papermill
 talks to it over Unix sockets (jupyter_client's ``ipc`` transport) in a
 folder bound into the sandbox, since the sandbox has no network.
@@ -13,9 +14,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +33,8 @@ INLINE_BACKEND = "module://matplotlib_inline.backend_inline"  # IPython's own: f
 # How long a cell's output may trail its reply (nbclient's iopub_timeout: 4 s by default, after which papermill
 # stops the notebook as if a cell had timed out, on a busy machine). Capped by what is left of the deadline.
 IOPUB_GRACE_SECONDS = 60
+DISK_POLL_SECONDS = 1.0  # how often the notebook's own folders are measured against disk_bytes and disk_files
+KERNEL_LOG_KEPT = 64_000  # bytes of the kernel's own stderr kept after the run (its last words are at the end)
 
 
 @dataclass(frozen=True)
@@ -160,6 +165,7 @@ def execute(notebook: Path, executed: Path, parameters: dict[str, Any], cwd: Pat
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     engine = _engine()
+    watch = DiskWatch(sandbox.writable if sandbox is not None else (cwd,), limits, engine)
     started = time.monotonic()
     deadline = started + limits.notebook_timeout
     status: Optional[Status] = None
@@ -171,6 +177,7 @@ def execute(notebook: Path, executed: Path, parameters: dict[str, Any], cwd: Pat
         hand_over(socket_dir, slot=sandbox.slot)
         sandbox = dataclasses.replace(sandbox, writable=(*sandbox.writable, socket_dir))
         env = sandbox.environment(env)
+    watch.start()
     try:
         papermill.execute_notebook(
             str(notebook), str(executed), parameters=parameters, engine_name="autograder",
@@ -202,12 +209,88 @@ def execute(notebook: Path, executed: Path, parameters: dict[str, Any], cwd: Pat
     except Exception as exc:  # a kernel that cannot start, a notebook papermill rejects, ...
         status, message = Status.ERROR, f"the notebook could not be executed: {type(exc).__name__}: {_first_line(str(exc))}"
     finally:
+        watch.stop()
         if socket_dir is not None:
             shutil.rmtree(socket_dir, ignore_errors=True)
+    if watch.exceeded:
+        status, message = Status.ERROR, watch.exceeded + _where(executed)
+    _keep_tail(executed.with_suffix(".kernel.log"), KERNEL_LOG_KEPT)
     wall = time.monotonic() - started
     client = engine.last_client
     truncated = bool(client and client.truncated)
     return Execution(status, message, executed, _cell_seconds(executed), wall, truncated, limits.output_bytes)
+
+
+class DiskWatch(threading.Thread):
+    """Measures the folders a notebook writes to on the grader's disk (its staged folder) while it runs, and
+    stops its kernel once they hold more than ``disk_bytes`` or ``disk_files``: RLIMIT_FSIZE caps one file,
+    this caps them all (many small files, many large ones)."""
+
+    def __init__(self, folders: Any, limits: Limits, engine: Any) -> None:
+        super().__init__(daemon=True)
+        self.folders, self.limits, self.engine = tuple(folders), limits, engine
+        self.exceeded = ""  # the message, once the kernel was stopped for it
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(DISK_POLL_SECONDS):
+            used, entries = disk_usage(self.folders, self.limits.disk_files + 1)
+            if used > self.limits.disk_bytes or entries > self.limits.disk_files:
+                self.exceeded = (f"the notebook filled its folder past the limit ({used:,} bytes in {entries:,} "
+                                 f"files and folders; at most {self.limits.disk_bytes:,} bytes and "
+                                 f"{self.limits.disk_files:,} entries) and was stopped")
+                self._kill_kernel()
+                return
+
+    def _kill_kernel(self) -> None:
+        """Kill the kernel's process (in a sandbox: bubblewrap, whose sandbox dies with it)."""
+        client = self.engine.last_client
+        process = getattr(getattr(getattr(client, "km", None), "provisioner", None), "process", None)
+        if process is not None:
+            try:
+                process.kill()
+            except OSError:
+                pass
+
+    def stop(self) -> None:
+        self._done.set()
+        if self.is_alive():
+            self.join()
+
+
+def disk_usage(folders: Any, max_entries: int) -> tuple[int, int]:
+    """(bytes on disk, entries) below ``folders``, no symlink followed; counting stops past ``max_entries``."""
+    used = entries = 0
+    stack = [str(folder) for folder in folders]
+    while stack and entries <= max_entries:
+        try:
+            with os.scandir(stack.pop()) as found:
+                for entry in found:
+                    entries += 1
+                    try:
+                        info = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    used += info.st_blocks * 512
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+        except OSError:
+            continue
+    return used, entries
+
+
+def _keep_tail(log: Path, keep: int) -> None:
+    """Cut a kernel's log to its last ``keep`` bytes (a kernel may write gigabytes to its stderr)."""
+    try:
+        size = log.stat().st_size
+        if size <= keep:
+            return
+        with open(log, "rb") as file:
+            file.seek(size - keep)
+            tail = file.read()
+        log.write_bytes(f"[autograder: the first {size - keep:,} bytes of this log were dropped]\n".encode() + tail)
+    except OSError:
+        pass
 
 
 def _first_line(text: str) -> str:

@@ -60,6 +60,8 @@ class Limits:
     processes: int
     file_bytes: int
     tmp_bytes: int
+    disk_bytes: int
+    disk_files: int
 
     def replace(self, overrides: Mapping[str, Any]) -> "Limits":
         unknown = set(overrides) - {f.name for f in dataclasses.fields(self)}

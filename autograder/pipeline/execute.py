@@ -228,7 +228,9 @@ class DiskWatch(threading.Thread):
 
     def __init__(self, folders: Any, limits: Limits, engine: Any) -> None:
         super().__init__(daemon=True)
-        self.folders, self.limits, self.engine = tuple(folders), limits, engine
+        folders = [Path(folder) for folder in folders]
+        self.folders = tuple(f for f in folders if not any(g in f.parents for g in folders))  # each counted once
+        self.limits, self.engine = limits, engine
         self.exceeded = ""  # the message, once the kernel was stopped for it
         self._done = threading.Event()
 

@@ -44,9 +44,12 @@ def without_network() -> bool:
         return False
     # Map this user to itself, so that files keep their owner and a sandbox started from here (bubblewrap, a
     # user namespace inside this one) may still be created.
-    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
-        with open(f"/proc/self/{name}", "w") as file:
-            file.write(text)
+    try:
+        for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+            with open(f"/proc/self/{name}", "w") as file:
+                file.write(text)
+    except OSError:
+        return False  # no network all the same; only a sandbox started from here may fail to nest
     return True
 
 

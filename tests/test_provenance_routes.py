@@ -1,5 +1,6 @@
 """The provenance rule in the other routes: smuggled weights earn no accuracy point through nbgrader's
-autograde and through the pytest plugin, as through `grade` (tests/test_provenance.py)."""
+autograde and through the pytest plugin, as through `grade` (tests/test_provenance.py); and a notebook that
+fills its folder is stopped there too, as in `batch` (tests/test_hostile_class.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 from pathlib import Path
 
 from tests.notebooks import variant
+from tests.test_hostile_class import STUDENTS
 from tests.test_provenance import WARMUP, attacks
 from tests.test_provenance import trained_elsewhere  # noqa: F401,F811  (a fixture)
 
@@ -28,11 +30,15 @@ def test_the_nbgrader_route_gives_smuggled_weights_no_point(tmp_path, trained_el
     course = new_course(tmp_path, WARMUP)
     variant(course / "submitted" / "alice", WARMUP)
     npz_attack(course / "submitted" / "mallory", trained_elsewhere)
+    variant(course / "submitted" / "trudy", WARMUP, STUDENTS["many_files"][0])  # 100,000 files in her folder
     autograde(course, [WARMUP], profile="smoke")
     alice, _ = gradebook_scores(course, WARMUP, "alice")
     mallory, grades = gradebook_scores(course, WARMUP, "mallory")
     assert alice == 4
     assert grades["test_accuracy"] == 0 and mallory == 2, grades
+    assert gradebook_scores(course, WARMUP, "trudy")[0] == 0
+    trudy = (course / "grading" / "trudy" / "summary.md").read_text()
+    assert "filled its folder past the limit" in trudy, trudy[-2000:]
 
 
 def test_the_pytest_plugin_gives_smuggled_weights_no_point(tmp_path, data_dir, trained_elsewhere):
@@ -52,3 +58,15 @@ def test_the_pytest_plugin_gives_smuggled_weights_no_point(tmp_path, data_dir, t
     assert run.returncode == 1, run.stdout[-3000:]
     assert cases["accuracy"]["status"] == "fail" and cases["accuracy"]["points"] == "0.0", cases
     assert cases["structure"]["status"] == "pass"
+
+
+def test_the_pytest_plugin_stops_a_notebook_that_fills_its_folder(tmp_path, data_dir):
+    from tests.conftest import ROOT
+    from tests.test_pytest_plugin import plugin_args
+
+    submission = variant(tmp_path / "submission", WARMUP, STUDENTS["many_files"][0])
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CNN_COURSE_DATA": str(data_dir)}
+    run = subprocess.run([sys.executable, "-m", "pytest", *plugin_args(), "--submission", str(submission),
+                          "--profile", "smoke", "-p", "no:cacheprovider", "-q"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 1 and "filled its folder past the limit" in run.stdout, run.stdout[-3000:]

@@ -215,10 +215,9 @@ def execute(notebook: Path, executed: Path, parameters: dict[str, Any], cwd: Pat
     if watch.exceeded:
         status, message = Status.ERROR, watch.exceeded + _where(executed)
     _keep_tail(executed.with_suffix(".kernel.log"), KERNEL_LOG_KEPT)
-    wall = time.monotonic() - started
-    client = engine.last_client
-    truncated = bool(client and client.truncated)
-    return Execution(status, message, executed, _cell_seconds(executed), wall, truncated, limits.output_bytes)
+    truncated = bool(engine.last_client and engine.last_client.truncated)
+    return Execution(status, message, executed, _cell_seconds(executed), time.monotonic() - started, truncated,
+                     limits.output_bytes)
 
 
 class DiskWatch(threading.Thread):

@@ -111,6 +111,7 @@ def _engine():
     from papermill.utils import merge_kwargs, remove_args
 
     LimitedClient = _limited_client()
+    logging.getLogger("papermill").setLevel(logging.WARNING)
 
     class LimitedEngine(NBClientEngine):
         last_client: Any = None
@@ -170,7 +171,6 @@ def execute(notebook: Path, executed: Path, parameters: dict[str, Any], cwd: Pat
     deadline = started + limits.notebook_timeout
     status: Optional[Status] = None
     message = "ran to the end"
-    logging.getLogger("papermill").setLevel(logging.WARNING)
     socket_dir = Path(tempfile.mkdtemp(prefix="kernel-")) if sandbox is not None else None
     env = {**kernel_environment(), "MPLBACKEND": INLINE_BACKEND}  # plt.show() draws into the executed notebook
     if sandbox is not None:

@@ -139,9 +139,7 @@ class ScoringContext:
             import numpy as np
 
             if dataset == "cats_and_dogs":
-                root = (datasets.cats_and_dogs_small(self.data_dir) if size is None else
-                        datasets.cats_and_dogs_subset({"test": size // 2}, seed=seed, data_dir=self.data_dir))
-                x, y = datasets.load_image_split(root / "test", _photo_size(image_size))
+                x, y = self._photos("test", size, seed, image_size)
             elif dataset in ("mnist", "cifar10", "digits"):
                 x, y = datasets.test_split(dataset, size, seed=seed, data_dir=self.data_dir)
             else:
@@ -150,6 +148,14 @@ class ScoringContext:
 
         resized = image_size if dataset == "cats_and_dogs" else None
         return self._cached(("data", dataset, size, scale, seed, preprocess, resized), load)
+
+    def _photos(self, split: str, size: Optional[int], seed: int, image_size: tuple[int, int]) -> Any:
+        """Dogs vs. cats' ``split`` folder (or a fixed, balanced ``size`` of it), resized to ``image_size``."""
+        from coursework import datasets
+
+        root = (datasets.cats_and_dogs_small(self.data_dir) if size is None else
+                datasets.cats_and_dogs_subset({split: size // 2}, seed=seed, data_dir=self.data_dir))
+        return datasets.load_image_split(root / split, _photo_size(image_size))
 
     def harness(self, name: str, **args: Any) -> dict[str, Any]:
         """Facts from running the student's definitions through a grader harness
@@ -239,9 +245,7 @@ class ScoringContext:
             import numpy as np
 
             if dataset == "cats_and_dogs":
-                root = (datasets.cats_and_dogs_small(self.data_dir) if size is None else
-                        datasets.cats_and_dogs_subset({"train": size // 2}, seed=0, data_dir=self.data_dir))
-                x, y = datasets.load_image_split(root / "train", _photo_size(image_size))
+                x, y = self._photos("train", size, 0, image_size)
             elif dataset in ("digits", "mnist", "cifar10"):
                 (x, y), _ = datasets.training_split(dataset, validation_size, size, seed=0, data_dir=self.data_dir)
             else:

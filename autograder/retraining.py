@@ -6,7 +6,10 @@ been trained elsewhere, forged, or set after training. So the grader ignores the
 its config (pure data, deserialized with ``safe_mode=True``) under the injected seed, compiles it with the
 saved optimizer and loss, and trains it on its own copy of the course's training data for the rubric's
 epochs and batch size, capped by the rubric's epoch limit: a student's claim of epochs is never read. No
-student code runs in the process (nothing of the notebook is imported or executed).
+student code runs in the process (nothing of the notebook is imported or executed). Where the course's recipe
+has more than the model (rubric data): each training batch goes through the augmentation the assignment asks for
+(02); a pretrained base starts from the grader's own copy of its weights, and a second phase from the model the
+grader trained in the first (05).
 
 A config is data that can smuggle weights too: an initializer or a layer argument carrying an array
 (``Constant`` with a list, ``Normalization``'s mean and variance, ``Rescaling`` with arrays, an

@@ -1,6 +1,7 @@
 """Before any notebook runs: the data sets the chosen assignments need are found and intact (and the pretrained
-weights their retraining starts from), the sandbox starts, the rubrics load. Every route calls :func:`preflight` (``grade``, ``batch``, ``autograde``, the pytest
-plugin); a failure is one :class:`PreflightError` naming what is missing and how to set it, and nothing is graded.
+weights their retraining starts from), the sandbox starts, the rubrics load. Every route calls
+:func:`preflight` (``grade``, ``batch``, ``autograde``, the pytest plugin); a failure is one
+:class:`PreflightError` naming what is missing and how to set it, and nothing is graded.
 
 Which data sets an assignment needs is read from its rubric (the ``dataset`` argument of its checks).
 A data set is intact when its files have the layout the course's loaders read: the ``.npz`` members and array
@@ -13,11 +14,11 @@ from __future__ import annotations
 import hashlib
 import zipfile
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 from autograder.errors import AutograderError
 from autograder.grading import GradingSettings
-from autograder.rubric import Rubric
+from autograder.rubric import CheckSpec, Rubric
 from coursework import datasets
 
 BUNDLED = {"digits"}  # ships with scikit-learn: nothing to find
@@ -34,27 +35,26 @@ class PreflightError(AutograderError):
     """The grader cannot grade these assignments here: nothing was run."""
 
 
-def needed_datasets(rubrics: Sequence[Rubric]) -> dict[str, list[str]]:
-    """{data set: the assignments that need it}, from the rubrics' check arguments."""
+def _users(rubrics: Sequence[Rubric], names: Callable[[CheckSpec], Iterable[Any]]) -> dict[str, list[str]]:
+    """{name: the assignments with a check for which ``names`` gives it}, in rubric order, each once."""
     needed: dict[str, list[str]] = {}
     for rubric in rubrics:
         for spec in rubric.checks:
-            for args in (spec.args, *spec.profile_args.values()):
-                name = args.get("dataset")
-                if isinstance(name, str) and name not in BUNDLED and rubric.name not in needed.get(name, []):
+            for name in names(spec):
+                if isinstance(name, str) and rubric.name not in needed.get(name, []):
                     needed.setdefault(name, []).append(rubric.name)
     return needed
 
 
+def needed_datasets(rubrics: Sequence[Rubric]) -> dict[str, list[str]]:
+    """{data set: the assignments that need it}, from the rubrics' check arguments."""
+    return _users(rubrics, lambda spec: [args.get("dataset") for args in (spec.args, *spec.profile_args.values())
+                                         if args.get("dataset") not in BUNDLED])
+
+
 def needed_pretrained(rubrics: Sequence[Rubric], profile: str) -> dict[str, list[str]]:
     """{pretrained network: the assignments whose retraining in ``profile`` starts from it}."""
-    needed: dict[str, list[str]] = {}
-    for rubric in rubrics:
-        for spec in rubric.checks:
-            name = (spec.args_for(profile).get("retrain") or {}).get("pretrained")
-            if name and rubric.name not in needed.get(name, []):
-                needed.setdefault(name, []).append(rubric.name)
-    return needed
+    return _users(rubrics, lambda spec: [(spec.args_for(profile).get("retrain") or {}).get("pretrained")])
 
 
 def dataset_problem(name: str, data_dir: Optional[str]) -> Optional[str]:

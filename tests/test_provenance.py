@@ -467,3 +467,27 @@ def test_a_network_that_memorized_the_graders_photos_earns_no_accuracy_point(tmp
     assert (status, points) == ("fail", 0), message
     saved = float(message.split("your run's saved model scores ")[1].split()[0])
     assert saved > 0.9 and "were they trained in this run" in message, message
+
+
+# --- where the grader's own start cannot apply ---------------------------------------------------------------
+
+
+def test_a_pretrained_start_or_a_second_phase_that_does_not_fit_is_refused_by_name():
+    import keras
+    from keras import layers
+
+    from autograder import retraining
+
+    def net(name: str, filters: int, conv_name: str = "block1_conv1"):
+        return keras.Sequential([keras.Input((8, 8, 3)), layers.Conv2D(filters, 3, name=conv_name)], name=name)
+
+    source = net("vgg16", 2)
+    with pytest.raises(ArtifactError, match="the saved model has no layer 'block1_conv1'"):
+        retraining.load_pretrained(source, net("student", 2, conv_name="first"))
+    with pytest.raises(ArtifactError, match="layer 'block1_conv1' of the saved model does not take vgg16's weights"):
+        retraining.load_pretrained(source, net("student", 4))
+    with pytest.raises(ArtifactError, match="phase2 is not the architecture of phase1"):
+        retraining.copy_weights(net("phase1", 2), net("phase2", 4))
+    x, y = np.zeros((4, 8, 8, 3), "float32"), np.zeros(4)
+    with pytest.raises(ValueError, match=r"unknown augmentation \['blur'\]"):
+        retraining._augmented_batches(x, y, retraining.Recipe(1, 2, 0, (("blur", 1),)))

@@ -75,3 +75,25 @@ def test_scoring_past_the_memory_cap_costs_one_notebook(tmp_path):
         assert again["param_count"] == "pass" and again["layers"] == "pass"
     finally:
         pool.close()
+
+
+def test_an_unprivileged_grader_leaves_the_network_and_can_still_nest_a_sandbox(tmp_path):
+    """As a student's `make check` runs it: a user namespace mapping the user to itself (else bubblewrap, which
+    the harness starts from the scoring process, could not nest), and no network."""
+    import shutil
+    import subprocess
+    import sys
+
+    import pytest
+
+    from tests.conftest import ROOT
+
+    if os.geteuid() != 0 or not shutil.which("setpriv") or not shutil.which("bwrap"):
+        pytest.skip("needs root (to become another user), setpriv and bwrap")
+    code = ("import os, socket, subprocess, sys; sys.path.insert(0, %r); from autograder import workers; "
+            "print(workers.without_network(), os.getuid(), [n for _, n in socket.if_nameindex()]); "
+            "print(subprocess.run(['bwrap', '--unshare-all', '--ro-bind', '/', '/', '--proc', '/proc', '--dev', "
+            "'/dev', 'true']).returncode)" % str(ROOT))
+    done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.stdout.split("\n")[:2] == ["True 65534 ['lo']", "0"], done.stdout + done.stderr

@@ -28,7 +28,7 @@ PROFILE ?= smoke
 OUT ?= grading
 AUTOGRADE_PROFILE ?= full
 
-.PHONY: setup sandbox test lint-workflows a11y-tools grader-wheel collect grade check release autograde calibrate bench bench-full data help
+.PHONY: setup sandbox test lint-workflows a11y-tools grader-wheel collect grade check release autograde calibrate bench bench-full gpu-kit data help
 
 help:
 	@echo "make grade       grade reference_solutions/ (or SUBMISSION=DIR, ASSIGNMENT=\"00 03\") with the smoke profile on CPU"
@@ -40,6 +40,7 @@ help:
 	@echo "make calibrate   rerun the references (3 seeds), compare with the thresholds; WRITE=1 records the figures"
 	@echo "make bench       time the grader's overhead against nbgrader's, the sandbox's cost, and a class at scale"
 	@echo "make bench-full  GPU runners: the full profile once, wall time and peak GPU memory per notebook"
+	@echo "make gpu-kit     an offline GPU machine's kit (wheels, bubblewrap, data, course) in parts of 60 MiB: build/gpu-kit/"
 	@echo "make data        fetch MNIST and CIFAR-10 into Keras's cache (needs a network)"
 	@echo "make grader-wheel  build the grader wheel (no solutions) into dist/"
 	@echo "make collect     instructors: ROSTER=FILE DEADLINE=ISO-time: each repository at the deadline into submitted/"
@@ -125,6 +126,12 @@ autograde: setup
 
 calibrate: setup
 	$(BIN)/python -m autograder calibrate --profile $(PROFILE) $(if $(WRITE),--write)
+
+# The GPU kit: what an offline GPU machine with Python, CUDA, PyTorch and JAX lacks (wheels for KIT_PYTHON, bubblewrap,
+# the data sets, the course), in parts of at most 60 MiB; there, `python3 part-01/run.py` grades seeds 0-2 side by side.
+KIT_PYTHON ?= 3.12
+gpu-kit: setup
+	$(BIN)/python -m autograder gpu-kit --out build/gpu-kit --python-version $(KIT_PYTHON)
 
 # The full profile, every reference once (seed 0), with wall time and peak GPU memory per notebook: on a GPU runner.
 bench-full: setup

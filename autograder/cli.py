@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from autograder.errors import CourseError
+from autograder.errors import AutograderError, CourseError
 from autograder.inert import terminal_safe
 from autograder.rubric import PROFILES
 from autograder.sandbox import SANDBOX_MODES
@@ -146,6 +146,20 @@ def _add_course(commands: Any) -> None:
     calibrate.add_argument("--assignment", nargs="+", metavar="ID")
     _data_option(calibrate)
     calibrate.add_argument("--write", action="store_true", help="record the measured figures in the rubric files")
+    calibrate.add_argument("--out", type=Path, metavar="DIR", help="keep each seed's grading folder and the figures "
+                           "(calibration.json) in DIR")
+    calibrate.add_argument("--merge", type=Path, nargs="+", metavar="JSON", help="measure nothing: merge the "
+                           "calibration.json files of runs of other seeds (run side by side), then print or --write")
+    calibrate.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON to FILE")
+
+    kit = commands.add_parser("gpu-kit", help="gather what an offline GPU machine needs to run the grader, in parts")
+    kit.add_argument("--out", type=Path, default=Path("build/gpu-kit"), help="default: build/gpu-kit (emptied)")
+    kit.add_argument("--python-version", default="3.12", help="the GPU machine's Python ('native': this one's)")
+    kit.add_argument("--datasets", nargs="+", default=None, metavar="NAME", help="default: all three")
+    kit.add_argument("--part-mib", type=int, default=60, help="the most one part may hold (default: 60 MiB)")
+    kit.add_argument("--no-bubblewrap", dest="bubblewrap", action="store_false",
+                     help="leave Debian's bubblewrap package out (the GPU machine has bwrap)")
+    _data_option(kit)
 
 
 def _add_data(commands: Any) -> None:
@@ -202,6 +216,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "inspect": _inspect, "grade": _grade, "batch": _batch, "score": _score, "release": _release,
         "autograde": _autograde, "calibrate": _calibrate, "data": _data, "actions": _actions, "job-key": _job_key,
         "collect": _collect, "similarity": _similarity, "export": _export, "feedback": _feedback,
+        "gpu-kit": _gpu_kit,
     }
     try:
         return handlers[args.command](args)
@@ -353,11 +368,30 @@ def _autograde(args: argparse.Namespace) -> int:
 def _calibrate(args: argparse.Namespace) -> int:
     from autograder.course import calibrate
 
-    measured = calibrate.measure(args.profile, args.seeds, args.assignment, args.data_dir)
+    if args.merge:
+        measured = calibrate.merge([calibrate.from_json(path.read_text()) for path in args.merge])
+    else:
+        measured = calibrate.measure(args.profile, args.seeds, args.assignment, args.data_dir, args.out)
     print(calibrate.table(measured))
+    if args.json:
+        args.json.write_text(calibrate.to_json(measured))
     if args.write:
         for path in calibrate.write(measured):
             print(f"recorded in {path}")
+    return 0
+
+
+def _gpu_kit(args: argparse.Namespace) -> int:
+    from autograder.gpukit import build
+
+    if not args.data_dir:
+        raise AutograderError("the kit carries the course's data sets: give --data-dir or set CNN_COURSE_DATA")
+    parts = build.build(args.out, Path(args.data_dir), None if args.python_version == "native" else args.python_version,
+                        args.datasets or build.DATASETS, args.part_mib * build.MIB, args.bubblewrap)
+    for part in parts:
+        size = sum(f.stat().st_size for f in part.iterdir())
+        print(f"{part}  {size / build.MIB:.1f} MiB")
+    print(f"on the GPU machine, with every part beside part-01: python3 {parts[0]}/run.py --out RESULTS")
     return 0
 
 

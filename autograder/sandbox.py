@@ -61,7 +61,7 @@ ENV_ALLOW = {
     "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "JUPYTER_PATH", "JUPYTER_RUNTIME_DIR", "JUPYTER_CONFIG_DIR",
     "XDG_CACHE_HOME",
 }
-ENV_ALLOW_PREFIXES = ("NVIDIA_", "CUDA_")
+ENV_ALLOW_PREFIXES = ("NVIDIA_", "CUDA_", "XLA_PYTHON_CLIENT_")
 
 _held: Optional[tuple[int, int]] = None  # (slot, file descriptor) this process holds
 

@@ -13,6 +13,8 @@ full-profile reference.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import subprocess
@@ -100,7 +102,8 @@ def machine() -> dict[str, str]:
             info.update(device=name, driver=driver, cuda=cuda.group(1) if cuda else "unknown")
         except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
             pass
-    for package in ("tensorflow", "tensorflow-cpu", "keras", "torch"):
+    info["backend"] = os.environ.get("KERAS_BACKEND", "tensorflow")
+    for package in ("tensorflow", "tensorflow-cpu", "keras", "torch", "jax"):
         try:
             info[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
@@ -109,23 +112,63 @@ def machine() -> dict[str, str]:
 
 
 def measure(profile: str, seeds: Sequence[int], assignments: Optional[Sequence[str]] = None,
-            data_dir: Optional[str] = None) -> Calibration:
-    """Grade each reference notebook for each seed and collect its figures."""
+            data_dir: Optional[str] = None, out: Optional[Path] = None) -> Calibration:
+    """Grade each reference notebook for each seed and collect its figures.
+
+    With ``out``, each seed's grading folder (feedback pages, figures) is kept in
+    ``out/seed-N`` as each notebook finishes, and the figures so far in
+    ``out/calibration.json`` after each notebook; otherwise they go to a temporary folder.
+    """
     chosen = [r.id for r in rubrics.all_rubrics().values()
               if not assignments or r.id in assignments or r.name in assignments]
     result = Calibration(profile, list(seeds), machine=machine())
     with ScoringPool() as pool, tempfile.TemporaryDirectory(prefix="calibrate-") as tmp:
+        root = Path(out) if out is not None else Path(tmp)
         for seed in seeds:
             for assignment in chosen:
                 started = time.perf_counter()
                 with GpuMemory() as gpu:
-                    notebooks = grade(REFERENCE_DIR, Path(tmp) / str(seed), [assignment],
+                    notebooks = grade(REFERENCE_DIR, root / f"seed-{seed}", [assignment],
                                       GradingSettings(profile, data_dir, seed), pool)
                 result.wall_s.setdefault(assignment, []).append(round(time.perf_counter() - started, 1))
                 result.peak_gpu_mb.setdefault(assignment, []).append(gpu.peak)
                 for r in (r for nb in notebooks for r in nb.results):
                     result.values.setdefault((r.assignment, r.id), []).append(r.value)
+                if out is not None:
+                    (root / "calibration.json").write_text(to_json(result))
     return result
+
+
+def to_json(calibration: Calibration) -> str:
+    """The figures as JSON (check keys as ``assignment/check``), for :func:`from_json` and :func:`merge`."""
+    values = {f"{a}/{c}": v for (a, c), v in calibration.values.items()}
+    return json.dumps({"profile": calibration.profile, "seeds": calibration.seeds, "values": values,
+                       "wall_s": calibration.wall_s, "peak_gpu_mb": calibration.peak_gpu_mb,
+                       "machine": calibration.machine}, indent=1)
+
+
+def from_json(text: str) -> Calibration:
+    data = json.loads(text)
+    values = {tuple(key.split("/", 1)): v for key, v in data["values"].items()}
+    return Calibration(data["profile"], data["seeds"], values, data["wall_s"], data["peak_gpu_mb"], data["machine"])
+
+
+def merge(parts: Sequence[Calibration]) -> Calibration:
+    """One calibration from runs of other seeds (run side by side); they must share a profile and a machine."""
+    if not parts:
+        raise AutograderError("no calibration to merge")
+    first = parts[0]
+    for part in parts[1:]:
+        if part.profile != first.profile or part.machine != first.machine:
+            raise AutograderError(f"cannot merge calibrations of another profile or machine: {part.profile} "
+                                  f"{part.machine} and {first.profile} {first.machine}")
+    merged = Calibration(first.profile, [s for p in parts for s in p.seeds], machine=dict(first.machine))
+    for part in parts:
+        for table, into in ((part.values, merged.values), (part.wall_s, merged.wall_s),
+                            (part.peak_gpu_mb, merged.peak_gpu_mb)):
+            for key, figures in table.items():
+                into.setdefault(key, []).extend(figures)
+    return merged
 
 
 def _figures(values: Sequence[Optional[float]]) -> str:

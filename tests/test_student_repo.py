@@ -66,8 +66,26 @@ def test_the_student_repository_holds_no_solution_no_source_no_rubric(repo):
     readme = files["README.md"].decode()
     assert "make check" in readme and "reference_solutions" not in readme and "](docs/" not in readme
     assert "nbgrader generate" not in readme and "make release" not in readme
-    assert files["requirements.txt"].decode().endswith((ROOT / "requirements" / "cpu.lock").read_text())
     assert workflow_digest(repo) == workflow_digest(ROOT / "student_template")
+
+
+def test_the_students_requirements_are_the_locked_versions_of_what_the_coursework_needs_and_no_more(repo):
+    """Every line is cpu.lock's; what each pinned package needs is pinned too (pip's own setuptools and wheel
+    aside: pip installs them as needed, `pip freeze` never locks them); the instructor's tools are not."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pinned = [line for line in (repo / "requirements.txt").read_text().splitlines() if not line.startswith("#")]
+    assert set(pinned) <= set((ROOT / "requirements" / "cpu.lock").read_text().splitlines())
+    names = {canonicalize_name(line.split("==")[0]) for line in pinned}
+    assert {"tensorflow-cpu", "keras", "jupyterlab", "nbgrader", "papermill", "pytest", "matplotlib"} <= names
+    assert not names & {"torch", "ray", "pytest-xdist", "copydetect"}
+    unpinned = {(name, canonicalize_name(r.name)) for name in names
+                for r in map(Requirement, metadata.distribution(name).requires or [])
+                if (r.marker is None or r.marker.evaluate({"extra": ""})) and canonicalize_name(r.name) not in names}
+    assert {needs for _, needs in unpinned} <= {"setuptools", "wheel"}, unpinned  # pip's own, never locked
 
 
 def test_the_grader_release_is_the_same_in_the_makefile_and_the_workflow(repo):

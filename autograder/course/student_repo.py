@@ -3,7 +3,8 @@
 It holds the released notebooks (``NN_name/NN_name.ipynb``, the pristine copies in ``.released/``), and from
 ``student_template/``: the Makefile (``setup``, ``lab``, ``check``, ``data``), the workflow, the ``.cnn-course``
 marker the notebooks find ``data/`` by, and the README's start, followed by the student part of
-``docs/students.md``. ``requirements.txt`` is the CPU lock. The student API (``coursework``) is not copied: it
+``docs/students.md``. ``requirements.txt`` pins ``requirements/student.txt`` and everything it needs, at the
+versions of the CPU lock (found from the installed packages' metadata). The student API (``coursework``) is not copied: it
 comes with the grader wheel ``make setup`` installs, so it has one source. No solution, no source notebook, no
 rubric: ``tests/test_student_repo.py`` proves it.
 """
@@ -11,8 +12,10 @@ rubric: ``tests/test_student_repo.py`` proves it.
 from __future__ import annotations
 
 import shutil
+from importlib import metadata
 from pathlib import Path
 
+from autograder.errors import AutograderError
 from autograder.paths import ROOT
 
 TEMPLATE = "student_template"
@@ -34,7 +37,44 @@ def write(out: Path, root: Path = ROOT) -> Path:
     docs = (root / "docs" / "students.md").read_text(encoding="utf-8")
     with open(out / "README.md", "a", encoding="utf-8") as readme:
         readme.write(docs[docs.index(STUDENT_DOCS_FROM):])
-    lock = (root / "requirements" / "cpu.lock").read_text(encoding="utf-8")
-    (out / "requirements.txt").write_text("# The course's CPU environment, exact versions (the course's cpu.lock).\n"
-                                          + lock, encoding="utf-8")
+    (out / "requirements.txt").write_text(student_requirements(root), encoding="utf-8")
     return out
+
+
+def _requirements(text: str) -> list[str]:
+    return [line.split("#")[0].strip() for line in text.splitlines() if line.split("#")[0].strip()]
+
+
+def needed(roots: list[str]) -> set[str]:
+    """The canonical names of ``roots`` and of every package they need, as the installed metadata says."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    todo = [Requirement(r) for r in roots]
+    seen: dict[str, set[str]] = {}
+    while todo:
+        requirement = todo.pop()
+        name, extras = canonicalize_name(requirement.name), set(requirement.extras)
+        if name in seen and extras <= seen[name]:
+            continue
+        seen[name] = seen.get(name, set()) | extras
+        try:
+            requires = metadata.distribution(name).requires or []
+        except metadata.PackageNotFoundError:
+            raise AutograderError(f"{name} is not installed: `make setup` first (its metadata gives what it needs)")
+        for needs in map(Requirement, requires):
+            if needs.marker is None or any(needs.marker.evaluate({"extra": e}) for e in seen[name] | {""}):
+                todo.append(needs)
+    return set(seen)
+
+
+def student_requirements(root: Path = ROOT) -> str:
+    """The lock's lines of what requirements/student.txt needs, with a header that says so."""
+    from packaging.utils import canonicalize_name
+
+    names = needed(_requirements((root / "requirements" / "student.txt").read_text(encoding="utf-8")))
+    lock = _requirements((root / "requirements" / "cpu.lock").read_text(encoding="utf-8"))
+    pinned = [line for line in lock if canonicalize_name(line.split("==")[0]) in names]
+    return ("# What the coursework needs, at the course's exact versions (requirements/student.txt, pinned from its\n"
+            "# cpu.lock): TensorFlow on the CPU, Jupyter, and what the grader needs to grade your notebooks.\n"
+            + "\n".join(pinned) + "\n")

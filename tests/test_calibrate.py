@@ -8,7 +8,7 @@ import tomllib
 import pytest
 
 from autograder import rubric as rubrics
-from autograder.course.calibrate import Calibration, table, write
+from autograder.course.calibrate import Calibration, from_json, merge, table, to_json, write
 from autograder.errors import AutograderError
 
 
@@ -71,3 +71,16 @@ def test_a_checks_line_below_the_calibration_table_is_refused(rubric_copy):
     path.write_text(path.read_text() + 'full = { validation_size = 10000 }\n')
     with pytest.raises(AutograderError, match=r"\[calibration.smoke\] holds full; keep every check's lines above"):
         rubrics.load(path)
+
+
+def test_seeds_run_side_by_side_merge_into_one_calibration_through_json():
+    """The GPU kit runs each seed in a process of its own; their calibration.json files merge as one run."""
+    whole = measured("full", "NVIDIA H100 80GB HBM3")
+    parts = [Calibration("full", [seed], {k: [v[i]] for k, v in whole.values.items()},
+                         {k: [v[i]] for k, v in whole.wall_s.items()},
+                         {k: [v[i]] for k, v in whole.peak_gpu_mb.items()}, dict(whole.machine))
+             for i, seed in enumerate(whole.seeds)]
+    assert merge([from_json(to_json(part)) for part in parts]) == whole
+    other = Calibration("full", [3], machine={**whole.machine, "device": "NVIDIA A100"})
+    with pytest.raises(AutograderError, match="another profile or machine"):
+        merge([parts[0], other])

@@ -13,6 +13,7 @@ import nbformat
 import pytest
 
 from autograder import rubric as rubrics
+from autograder.errors import ArtifactError
 from autograder.pipeline.execute import _last_words
 from autograder.sandbox import claim_slot
 from autograder.sandbox import MAX_SLOTS, Sandbox, bwrap_problem, sandbox_for, sandbox_uid, sweep
@@ -22,6 +23,7 @@ from tests.conftest import ROOT
 
 needs_bwrap = pytest.mark.skipif(bwrap_problem() is not None, reason=f"no sandbox here: {bwrap_problem()}")
 LIMITS = rubrics.find("00").profiles["smoke"].limits
+HARNESS_LIMITS = LIMITS.replace({"harness_timeout": 60})
 CASES = [[[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 3, 5], [["a", "b", "c"], 2, 4]]
 
 
@@ -73,7 +75,7 @@ def test_a_class_body_cannot_forge_the_harness(tmp_path):
         "    return None\n"
     ))
     box = sandbox_for(LIMITS, [], None, claim_slot())
-    facts = run_harness(attack, "generator", {"function": "batches", "cases": CASES}, 60, box)
+    facts = run_harness(attack, "generator", {"function": "batches", "cases": CASES}, HARNESS_LIMITS, box)
     assert facts["is_generator_function"] is False
     assert all("error" in case for case in facts["cases"])
 
@@ -88,7 +90,7 @@ def test_a_function_body_that_patches_its_process_changes_no_fact(tmp_path):
         "    main.TASKS['generator'] = main.generator\n"
         "    yield [0] * batch_size\n"
     ))
-    facts = run_harness(attack, "generator", {"function": "batches", "cases": CASES}, 60,
+    facts = run_harness(attack, "generator", {"function": "batches", "cases": CASES}, HARNESS_LIMITS,
                         sandbox_for(LIMITS, [], None, claim_slot()))
     assert len(facts["cases"]) == len(CASES)  # the facts the grader gathered, not the forged ones
     assert facts["cases"][0]["got"][0] == [0, 0, 0]
@@ -230,3 +232,11 @@ def test_the_sandbox_holds_the_training_splits_only(tmp_path, data_dir):
     assert "mnist ['x_train', 'y_train'] ['x_train', 'y_train']" in out
     assert "photos ['train', 'validation']" in out and "digits 1437" in out and "split 500 100" in out
     assert "refused The test split of mnist is held out" in out and "seen []" in out
+
+
+def test_what_the_students_functions_write_back_is_capped_by_the_limits(tmp_path):
+    """limits.toml's harness_output_bytes: past it the check is an error, and nothing is read."""
+    attack = notebook(tmp_path, "def batches(items, batch_size):\n    yield [0] * 100_000\n")
+    with pytest.raises(ArtifactError, match="your functions returned more than 1,000 bytes"):
+        run_harness(attack, "generator", {"function": "batches", "cases": CASES},
+                    HARNESS_LIMITS.replace({"harness_output_bytes": 1_000}))

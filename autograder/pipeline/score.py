@@ -163,8 +163,7 @@ class ScoringContext:
         from autograder.studentcode.hidden_cases import run_harness
 
         key = ("harness", name, json.dumps(args, sort_keys=True))
-        return self._cached(key, lambda: run_harness(self.notebook, name, args, self.limits.harness_timeout,
-                                                     self.sandbox))
+        return self._cached(key, lambda: run_harness(self.notebook, name, args, self.limits, self.sandbox))
 
     def predictions(self, model_name: str, dataset: str, size: Optional[int] = None, scale: float = 1.0,
                     preprocess: str = "", settle_batchnorm: bool = False) -> Any:

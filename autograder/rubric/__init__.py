@@ -49,6 +49,7 @@ class Limits:
     copy_files: int
     notebook_cells: int
     harness_timeout: float
+    harness_output_bytes: int
     scoring_timeout: float
     json_bytes: int
     model_bytes: int

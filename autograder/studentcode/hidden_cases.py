@@ -25,12 +25,10 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from autograder.errors import ArtifactError, CheckTimeout, MissingArtifact
+from autograder.rubric import Limits
 from autograder.sandbox import Sandbox, hand_over, kernel_environment
 from autograder.studentcode import sandbox_script
 from autograder.studentcode.lift import student_definitions
-
-MAX_OUTPUT_BYTES = 400_000_000  # everything one harness run may write back
-
 
 def make_image_tree(root: Path, counts: dict[str, int], seed: int = 0) -> Path:
     """train/ and validation/ with a dark class ``cats`` and a bright class ``dogs``, images of odd sizes."""
@@ -50,14 +48,15 @@ def make_image_tree(root: Path, counts: dict[str, int], seed: int = 0) -> Path:
     return root
 
 
-def _arrays(path: Path) -> list[tuple[Any, Any]]:
-    """The (x, y) batches of one dumped pass, read without pickle after checking the archive's size."""
+def _arrays(path: Path, cap: int) -> list[tuple[Any, Any]]:
+    """The (x, y) batches of one dumped pass, read without pickle after checking the archive's size
+    (``cap`` bytes uncompressed)."""
     import numpy as np
 
     try:
         with zipfile.ZipFile(path) as archive:
-            if sum(info.file_size for info in archive.infolist()) > MAX_OUTPUT_BYTES:
-                raise ArtifactError(f"your pipeline's batches exceed {MAX_OUTPUT_BYTES:,} bytes")
+            if sum(info.file_size for info in archive.infolist()) > cap:
+                raise ArtifactError(f"your pipeline's batches exceed {cap:,} bytes")
         with np.load(path, allow_pickle=False) as data:
             count = len(data.files) // 2
             return [(data[f"x{i}"], data[f"y{i}"]) for i in range(count)]
@@ -87,18 +86,18 @@ def _pass_facts(batches: list[tuple[Any, Any]]) -> dict:
     return facts
 
 
-def _generator_facts(result: dict, out: Path) -> dict:
+def _generator_facts(result: dict, out: Path, cap: int) -> dict:
     return result
 
 
-def _pipeline_facts(result: dict, out: Path) -> dict:
+def _pipeline_facts(result: dict, out: Path, cap: int) -> dict:
     import numpy as np
 
     if any(key in result for key in ("error", "missing")):
         return result
     facts: dict[str, Any] = {key: result[key] for key in ("augmentation_layers", "augmentation_error") if key in result}
     for split in ("train", "validation"):
-        facts[split] = [_pass_facts(_arrays(out / f"{split}-{n}.npz")) for n in range(2)]
+        facts[split] = [_pass_facts(_arrays(out / f"{split}-{n}.npz", cap)) for n in range(2)]
     if (out / "augmented.npz").exists() and "augmentation_error" not in result:
         with np.load(out / "augmented.npz", allow_pickle=False) as data:
             before, after = np.asarray(data["before"], dtype=np.float64), data["after"]
@@ -108,17 +107,18 @@ def _pipeline_facts(result: dict, out: Path) -> dict:
                               if after.shape == before.shape else 0.0,
                               "input_shape": list(before.shape)}
         for split in ("train", "validation"):
-            facts[f"{split}_augmented"] = [_pass_facts(_arrays(out / f"{split}_augmented-0.npz"))]
+            facts[f"{split}_augmented"] = [_pass_facts(_arrays(out / f"{split}_augmented-0.npz", cap))]
     return facts
 
 
-FACTS: dict[str, Callable[[dict, Path], dict]] = {"generator": _generator_facts, "pipeline": _pipeline_facts}
+FACTS: dict[str, Callable[[dict, Path, int], dict]] = {"generator": _generator_facts, "pipeline": _pipeline_facts}
 
 
-def run_harness(notebook: Optional[Path], harness: str, args: dict[str, Any], timeout: float,
+def run_harness(notebook: Optional[Path], harness: str, args: dict[str, Any], limits: Limits,
                 sandbox: Optional[Sandbox] = None) -> dict[str, Any]:
-    """Facts about the student's definitions on hidden inputs; raises on crash or timeout."""
-
+    """Facts about the student's definitions on hidden inputs, within ``limits.harness_timeout`` and
+    ``limits.harness_output_bytes``; raises on crash or timeout."""
+    timeout, cap = limits.harness_timeout, limits.harness_output_bytes
     if notebook is None or not Path(notebook).is_file():
         raise MissingArtifact("the staged notebook is not available to this check")
     with tempfile.TemporaryDirectory(prefix="harness-") as tmp:
@@ -148,12 +148,12 @@ def run_harness(notebook: Optional[Path], harness: str, args: dict[str, Any], ti
         if proc.returncode != 0 or not result_file.is_file() or result_file.is_symlink():
             tail = [line for line in proc.stderr.splitlines() if line.strip()][-3:]
             raise ArtifactError("running your definitions failed: " + (" | ".join(tail) or f"exit code {proc.returncode}"))
-        if sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) > MAX_OUTPUT_BYTES:
-            raise ArtifactError(f"your functions returned more than {MAX_OUTPUT_BYTES:,} bytes")
+        if sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) > cap:
+            raise ArtifactError(f"your functions returned more than {cap:,} bytes")
         try:
             result = json.loads(result_file.read_text())
         except ValueError as exc:
             raise ArtifactError(f"running your definitions gave no readable result: {exc}") from exc
         if not isinstance(result, dict):
             raise ArtifactError("running your definitions gave no readable result")
-        return FACTS[harness](result, out)
+        return FACTS[harness](result, out, cap)

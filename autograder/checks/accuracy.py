@@ -57,8 +57,7 @@ def scored_model(ctx, model: str, dataset: str, scale: float, retrain: Optional[
     (:meth:`autograder.pipeline.score.ScoringContext.retrained`)."""
     if retrain is None:
         return model, model
-    recipe = ctx.retraining_recipe(retrain["batch_size"], retrain.get("max_epochs"), retrain.get("augment"),
-                                   retrain.get("pretrained", ""), retrain.get("after", ""))
+    recipe = ctx.retraining_recipe(**retrain)
     return (ctx.retrained(model, dataset, scale=scale, preprocess=preprocess, **retrain),
             f"{model} retrained by the grader ({recipe.describe()}, your optimizer and loss)")
 

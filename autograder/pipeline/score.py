@@ -286,7 +286,10 @@ class ScoringContext:
         return name
 
     def retraining_recipe(self, batch_size: int, max_epochs: Optional[int] = None,
-                          augment: Optional[dict[str, Any]] = None, pretrained: str = "", after: str = "") -> Any:
+                          augment: Optional[dict[str, Any]] = None, pretrained: str = "", after: str = "",
+                          **data_sizes: Any) -> Any:
+        """How :meth:`retrained` trains, from the same keywords (a rubric's ``retrain`` table); its data sizes
+        (``train_size``, ``validation_size``) choose the images, not the recipe."""
         from autograder import retraining
 
         start = (f"from {after} as the grader retrained it" if after else

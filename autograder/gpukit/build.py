@@ -112,11 +112,8 @@ def data_items(data_dir: Path, names: Sequence[str], scratch: Path) -> list[Item
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(MIB), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def pack(items: Iterable[Item], out: Path, part_bytes: int = PART_BYTES) -> list[Path]:

@@ -103,7 +103,7 @@ def test_the_kit_grades_offline_in_a_fresh_environment(kit, tmp_path, data_dir):
                            "--assignment", "00", "--out", str(out)],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
-    graded = out / "run-1" / "seed-1"
+    graded = out / "run-1" / "seed-1" / "00"
     results = json.loads((graded / "results.json").read_text())
     lost = [(r["id"], r["message"]) for r in results["results"] if r["points"] < r["max_points"]]
     assert results["results"] and not lost, lost

@@ -115,8 +115,8 @@ def measure(profile: str, seeds: Sequence[int], assignments: Optional[Sequence[s
             data_dir: Optional[str] = None, out: Optional[Path] = None) -> Calibration:
     """Grade each reference notebook for each seed and collect its figures.
 
-    With ``out``, each seed's grading folder (feedback pages, figures) is kept in
-    ``out/seed-N`` as each notebook finishes, and the figures so far in
+    With ``out``, each grading folder (summary, feedback page, figures) is kept in
+    ``out/seed-N/NN`` as each notebook finishes, and the figures so far in
     ``out/calibration.json`` after each notebook; otherwise they go to a temporary folder.
     """
     chosen = [r.id for r in rubrics.all_rubrics().values()
@@ -128,7 +128,7 @@ def measure(profile: str, seeds: Sequence[int], assignments: Optional[Sequence[s
             for assignment in chosen:
                 started = time.perf_counter()
                 with GpuMemory() as gpu:
-                    notebooks = grade(REFERENCE_DIR, root / f"seed-{seed}", [assignment],
+                    notebooks = grade(REFERENCE_DIR, root / f"seed-{seed}" / assignment, [assignment],
                                       GradingSettings(profile, data_dir, seed), pool)
                 result.wall_s.setdefault(assignment, []).append(round(time.perf_counter() - started, 1))
                 result.peak_gpu_mb.setdefault(assignment, []).append(gpu.peak)

@@ -161,10 +161,11 @@ def test_class_reports(graded):
 def test_step_summary_is_appended(tmp_path):
     summary = tmp_path / "step_summary.md"
 
-    def snoops(nb):  # its kernel also idles 7 s after its reply, as on a busy runner: graded all the same
+    def snoops(nb):  # a cell that looks for the token; a later one whose output trails its reply by 8 s, as on a
+        # busy runner (graded all the same). Apart, so that the stall cannot cost the first cell's output.
+        cell(nb, "build_model").source += "\nimport os\nprint('TOKEN', os.environ.get('GITHUB_TOKEN'), flush=True)"
         cell(nb, "answers").source += (
-            "\nimport os, sys, time\nprint('TOKEN', os.environ.get('GITHUB_TOKEN'), flush=True)"
-            "\nsys.stdout.flush_timeout = sys.stderr.flush_timeout = 1"
+            "\nimport sys, time\nsys.stdout.flush_timeout = sys.stderr.flush_timeout = 1"
             "\nget_ipython().kernel.iopub_thread.schedule(lambda: time.sleep(8))")
 
     variant(tmp_path / "sub", WARMUP, snoops)

@@ -3,8 +3,8 @@
 The kit holds the grader's wheels (``requirements/kit.txt`` at ``cpu.lock``'s versions, for the target Python),
 bubblewrap's ``.deb``, the course's data sets and the course itself (its tracked and untracked, not ignored,
 files). Each part folder ``part-NN`` is at most ``part_bytes``, so that it travels with one command to a machine
-that takes at most 64 MiB per command; a file larger than that (``cifar10.npz``) is cut into chunks that
-``run.py`` joins again and checks against ``manifest.json``'s SHA-256.
+that takes at most 64 MiB per command; a file that crosses a part's end (``cifar10.npz`` crosses two) is cut
+into chunks that ``run.py`` joins again and checks against ``manifest.json``'s SHA-256.
 """
 
 from __future__ import annotations
@@ -111,11 +111,6 @@ def data_items(data_dir: Path, names: Sequence[str], scratch: Path) -> list[Item
     return items
 
 
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
 def pack(items: Iterable[Item], out: Path, part_bytes: int = PART_BYTES) -> list[Path]:
     """Write ``items`` into ``out/part-NN`` folders of at most ``part_bytes`` each, as one stream: a file that
     does not fit the rest of a part goes on in the next one. part-01 also holds run.py and manifest.json (every
@@ -127,6 +122,7 @@ def pack(items: Iterable[Item], out: Path, part_bytes: int = PART_BYTES) -> list
     manifest = []
     for item in items:
         chunks: list[str] = []
+        digest = hashlib.sha256()  # of the bytes as they are written, so each file is read once
         with open(item.source, "rb") as f:
             while True:
                 if room == 0:
@@ -138,10 +134,11 @@ def pack(items: Iterable[Item], out: Path, part_bytes: int = PART_BYTES) -> list
                     break
                 chunk = parts[-1] / f"{item.name.replace('/', '__')}.{len(chunks):03d}"
                 chunk.write_bytes(block)
+                digest.update(block)
                 chunks.append(f"{parts[-1].name}/{chunk.name}")
                 room -= len(block)
-        manifest.append({"name": item.name, "size": item.source.stat().st_size, "sha256": _sha256(item.source),
-                         "chunks": chunks})
+        manifest.append({"name": item.name, "size": sum((out / c).stat().st_size for c in chunks),
+                         "sha256": digest.hexdigest(), "chunks": chunks})
     if not parts:
         parts.append(out / "part-01")
         parts[-1].mkdir()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from autograder.errors import AutograderError
 from autograder.gpukit import build, run
 from tests.conftest import ROOT
 
@@ -116,3 +117,25 @@ def test_the_kit_grades_offline_in_a_fresh_environment(kit, tmp_path, data_dir):
     probe = subprocess.run([str(python), "-c", "import importlib.util as u; print(u.find_spec('tensorflow'))"],
                            capture_output=True, text=True, env=env)
     assert probe.stdout.strip() == "None", probe.stderr
+
+
+def test_a_data_set_the_kit_cannot_carry_is_refused_by_name(tmp_path):
+    with pytest.raises(AutograderError, match="unknown data set 'imagenet'"):
+        build.data_items(tmp_path, ["imagenet"], tmp_path)
+    with pytest.raises(AutograderError, match=r"mnist.npz is missing"):
+        build.data_items(tmp_path, ["mnist"], tmp_path)
+    with pytest.raises(AutograderError, match=r"cats_and_dogs_small is missing"):
+        build.data_items(tmp_path, ["cats_and_dogs_small"], tmp_path)
+
+
+def test_no_bwrap_and_no_usable_package_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(run.shutil, "which", lambda name: None)
+    with pytest.raises(run.KitError, match="no bwrap and the kit no bubblewrap package"):
+        run.unpack(tmp_path)
+    (tmp_path / "debs").mkdir()
+    (tmp_path / "debs" / "bubblewrap_0.0_amd64.deb").write_text("not an archive")
+    with pytest.raises(run.KitError, match="is not a Debian package"):
+        run.unpack(tmp_path)
+    (tmp_path / "debs" / "bubblewrap_0.0_amd64.deb").write_bytes(b"!<arch>\n")
+    with pytest.raises(run.KitError, match="has no data.tar member"):
+        run.unpack(tmp_path)

@@ -13,6 +13,7 @@ import pytest
 
 from autograder.course import student_repo
 from autograder.course.collect import workflow_digest
+from autograder.errors import AutograderError
 from tests.conftest import ROOT
 from tests.student_env import build_wheel, layered_venv, student_environ
 
@@ -176,3 +177,8 @@ def test_the_data_folder_is_searched_after_the_variable_and_before_keras(tmp_pat
         Path("arg"), tmp_path / "course", tmp_path / "data", datasets.keras_cache_dir()]
     monkeypatch.chdir(tmp_path.parent)  # outside any student repository: no data folder searched
     assert tmp_path / "data" not in [d for _, d in datasets.search_dirs()]
+
+
+def test_a_student_requirement_that_is_not_installed_says_to_set_up_first():
+    with pytest.raises(AutograderError, match=r"no-such-package is not installed: `make setup` first"):
+        student_repo.needed(["no-such-package"])

@@ -143,6 +143,8 @@ bench: setup
 	$(BIN)/python benchmarks/class_scale.py
 	$(BIN)/python benchmarks/similarity_scale.py --students 300
 	$(BIN)/python benchmarks/provenance_cost.py
+	@if [ -x .venv-torch/bin/python ]; then $(BIN)/python benchmarks/thread_sharing.py; \
+	else echo "benchmarks/thread_sharing.py skipped: no .venv-torch (make setup BACKEND=torch)"; fi
 
 data: setup
 	$(BIN)/python -m autograder data fetch

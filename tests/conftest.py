@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from autograder.classrun.resources import share_cores
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["CNN_COURSE_OFFLINE"] = "1"
 # Parallel test workers sandbox as different users: RLIMIT_NPROC counts every process of a user.
@@ -17,6 +19,10 @@ os.environ["CNN_COURSE_OFFLINE"] = "1"
 os.environ["AUTOGRADER_SANDBOX_UID"] = str(
     int(os.environ.get("AUTOGRADER_TEST_UID_BASE", "62000"))
     + 1000 * int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").lstrip("gw") or 0))
+
+# Parallel test workers share the cores as a class run's jobs do (PyTorch's threads spin while they wait).
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
+    share_cores(int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
 
 ROOT = Path(__file__).resolve().parent.parent
 

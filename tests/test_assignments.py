@@ -88,7 +88,7 @@ def test_generator_variants(tmp_path):
                      checks=["generator"])
     assert results["generator"][0] == "fail" and "must use yield" in results["generator"][1]
 
-    hangs = "def batches(items, batch_size):\n    while True:\n        pass\n    yield\n"
+    hangs = "def batches(items, batch_size):\n    import time\n    while True:\n        time.sleep(1)\n    yield\n"
     results = scored("01", notebook=edited(tmp_path, "01_data_generators", batches=hangs),
                      checks=["generator"], limits={"harness_timeout": 20})
     assert results["generator"][0] == "timeout" and "20 s" in results["generator"][1], results["generator"]

@@ -30,8 +30,8 @@ WARMUP = "00_warmup"
 LIMITS = ["--cell-timeout", "30", "--notebook-timeout", "90"]
 
 
-def hangs(nb):
-    cell(nb, "answers").source = "while True:\n    pass"
+def hangs(nb):  # idle, so that it leaves the cores to the other test workers
+    cell(nb, "answers").source = "import time\nwhile True:\n    time.sleep(1)"
 
 
 def crashes(nb):
@@ -194,3 +194,21 @@ def test_lateness_from_the_nbgrader_timestamp(tmp_path):
     assert late == Lateness("2026-10-01T22:00:00+00:00", 60.0) and late.describe() == "late by 0:01:00"
     assert lateness(tmp_path / "nowhere", due) == Lateness(None, None)
     assert lateness(tmp_path, None).seconds_late is None
+
+
+def test_local_workers_share_the_cores_unless_told(monkeypatch):
+    """Each of N local workers (and the kernels it starts) gets 1/N of the cores for OpenMP's threads, whose
+    waiting spins; a thread count set by the instructor is kept."""
+    from autograder import workers
+    from autograder.classrun import executors, resources
+
+    for preset, expected in [(None, str(max(1, resources.cores() // 2))), ("3", "3")]:
+        if preset is None:
+            monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+        else:
+            monkeypatch.setenv("OMP_NUM_THREADS", preset)
+        pool = workers.pool(2, executors._start_worker, 2)
+        try:
+            assert pool.submit(os.getenv, "OMP_NUM_THREADS").result(timeout=120) == expected
+        finally:
+            pool.shutdown()

@@ -34,8 +34,8 @@ def raises(nb):
     cell(nb, "build_model").source = "def build_model():\n    raise ValueError('no model yet')\n"
 
 
-def loops(nb):
-    cell(nb, "answers").source = "while True:\n    pass"
+def loops(nb):  # idle, so that it leaves the cores to the other test workers (tests/test_hostile_class.py spins)
+    cell(nb, "answers").source = "import time\nwhile True:\n    time.sleep(1)"
 
 
 def dies(nb):

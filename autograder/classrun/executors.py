@@ -14,17 +14,19 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 
 from autograder import workers as processes
 from autograder.classrun.jobs import Job, run_job, shipped
-from autograder.classrun.resources import default_jobs, visible_gpus
+from autograder.classrun.resources import default_jobs, share_cores, visible_gpus
 from autograder.errors import AutograderError
 from autograder.grading import GradingSettings
 
 Results = Iterator[tuple[Job, Any]]
 
 
-def _start_worker(grader: int) -> None:
-    """A local worker: dies with the grader, leaves Ctrl-C to it (the grader ends the workers)."""
+def _start_worker(grader: int, workers: int) -> None:
+    """A local worker: dies with the grader, leaves Ctrl-C to it (the grader ends the workers), and takes its
+    share of the cores."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     processes.die_with(grader)
+    share_cores(workers)
 
 
 def run_local(jobs: Sequence[Job], settings: GradingSettings, workers: Optional[int] = None,
@@ -32,7 +34,8 @@ def run_local(jobs: Sequence[Job], settings: GradingSettings, workers: Optional[
     """Run ``jobs`` on ``workers`` processes of this machine (default: what it bears), each with a job slot
     and a GPU where there are."""
     gpus = visible_gpus()
-    executor = processes.pool(max(1, min(workers or default_jobs(), len(jobs))), _start_worker)
+    count = max(1, min(workers or default_jobs(), len(jobs)))
+    executor = processes.pool(count, _start_worker, count)
     futures: dict[Future, Job] = {executor.submit(run_job, job, settings, gpus): job for job in jobs}
     finished = False
     try:

@@ -40,13 +40,24 @@ def available_memory() -> int:
     return 1 << 50
 
 
+def cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def default_jobs() -> int:
     """One job per GPU; without GPUs, as many as the cores and memory allow."""
     gpus = visible_gpus()
     if gpus:
         return len(gpus)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(cores, available_memory() // JOB_MEMORY_BYTES))
+    return max(1, min(cores(), available_memory() // JOB_MEMORY_BYTES))
+
+
+def share_cores(jobs: int) -> None:
+    """Give this process (and the kernels it starts) its share of the cores among ``jobs`` side by side, unless
+    $OMP_NUM_THREADS is set. PyTorch's OpenMP threads spin while they wait: two gradings of 03 and 05 on torch
+    side by side on two cores took 4x as long with two threads each as with one (benchmarks/thread_sharing.py)."""
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, cores() // jobs)))
 
 
 def pin_gpu(slot: int, gpus: list[str]) -> None:

@@ -16,6 +16,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from autograder.classrun.resources import core_share, cores  # noqa: E402
 
 
 def side_by_side(python: str, assignments: list[str], env: dict[str, str]) -> float:
@@ -39,10 +42,9 @@ def main() -> None:
     parser.add_argument("--assignment", nargs="+", default=["03", "05"])
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "KERAS_BACKEND")}
-    cores = len(os.sched_getaffinity(0))
     default = side_by_side(args.python, args.assignment, env)
-    shared = side_by_side(args.python, args.assignment, {**env, "OMP_NUM_THREADS": str(max(1, cores // 2))})
-    print(f"two gradings of {' '.join(args.assignment)} side by side on {cores} cores, {args.python}")
+    shared = side_by_side(args.python, args.assignment, {**env, "OMP_NUM_THREADS": str(core_share(2))})
+    print(f"two gradings of {' '.join(args.assignment)} side by side on {cores()} cores, {args.python}")
     print(f"default threads      {default:7.1f} s")
     print(f"cores shared         {shared:7.1f} s")
     print(f"ratio                {default / shared:7.2f}x")

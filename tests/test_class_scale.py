@@ -202,7 +202,7 @@ def test_local_workers_share_the_cores_unless_told(monkeypatch):
     from autograder import workers
     from autograder.classrun import executors, resources
 
-    for preset, expected in [(None, str(max(1, resources.cores() // 2))), ("3", "3")]:
+    for preset, expected in [(None, str(resources.core_share(2))), ("3", "3")]:
         if preset is None:
             monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
         else:

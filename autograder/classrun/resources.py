@@ -53,11 +53,16 @@ def default_jobs() -> int:
     return max(1, min(cores(), available_memory() // JOB_MEMORY_BYTES))
 
 
+def core_share(jobs: int) -> int:
+    """The cores each of ``jobs`` side by side may use (at least one)."""
+    return max(1, cores() // jobs)
+
+
 def share_cores(jobs: int) -> None:
     """Give this process (and the kernels it starts) its share of the cores among ``jobs`` side by side, unless
     $OMP_NUM_THREADS is set. PyTorch's OpenMP threads spin while they wait: two gradings of 03 and 05 on torch
-    side by side on two cores took 4x as long with two threads each as with one (benchmarks/thread_sharing.py)."""
-    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, cores() // jobs)))
+    side by side on two cores took 3.45x as long with two threads each as with one (benchmarks/thread_sharing.py)."""
+    os.environ.setdefault("OMP_NUM_THREADS", str(core_share(jobs)))
 
 
 def pin_gpu(slot: int, gpus: list[str]) -> None:

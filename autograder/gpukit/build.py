@@ -122,7 +122,7 @@ def pack(items: Iterable[Item], out: Path, part_bytes: int = PART_BYTES) -> list
     manifest = []
     for item in items:
         chunks: list[str] = []
-        digest = hashlib.sha256()  # of the bytes as they are written, so each file is read once
+        digest, size = hashlib.sha256(), 0  # of the bytes as they are written, so each file is read once
         with open(item.source, "rb") as f:
             while True:
                 if room == 0:
@@ -135,10 +135,10 @@ def pack(items: Iterable[Item], out: Path, part_bytes: int = PART_BYTES) -> list
                 chunk = parts[-1] / f"{item.name.replace('/', '__')}.{len(chunks):03d}"
                 chunk.write_bytes(block)
                 digest.update(block)
+                size += len(block)
                 chunks.append(f"{parts[-1].name}/{chunk.name}")
                 room -= len(block)
-        manifest.append({"name": item.name, "size": sum((out / c).stat().st_size for c in chunks),
-                         "sha256": digest.hexdigest(), "chunks": chunks})
+        manifest.append({"name": item.name, "size": size, "sha256": digest.hexdigest(), "chunks": chunks})
     if not parts:
         parts.append(out / "part-01")
         parts[-1].mkdir()

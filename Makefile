@@ -28,7 +28,7 @@ PROFILE ?= smoke
 OUT ?= grading
 AUTOGRADE_PROFILE ?= full
 
-.PHONY: setup sandbox test lint-workflows a11y-tools grader-wheel collect grade check release autograde calibrate bench bench-full gpu-kit data help
+.PHONY: setup sandbox test test-envs lint-workflows a11y-tools grader-wheel collect grade check release autograde calibrate bench bench-full gpu-kit data help
 
 help:
 	@echo "make grade       grade reference_solutions/ (or SUBMISSION=DIR, ASSIGNMENT=\"00 03\") with the smoke profile on CPU"
@@ -69,11 +69,21 @@ $(STAMP): $(REQUIREMENTS)
 	fi
 	touch $@
 
-# The test suite also grades references on Keras's torch and jax backends (tests/test_backends.py).
-test: setup lint-workflows a11y-tools
-	$(MAKE) --no-print-directory setup BACKEND=torch
-	$(MAKE) --no-print-directory setup BACKEND=jax
+# The test suite also grades references on Keras's torch and jax backends (tests/test_backends.py). Its three
+# environments are built side by side (pip waits on the registry and the disk more than on the CPU), after the
+# sandbox and the tools (apt and npm each take one at a time).
+TEST_ENVS := tensorflow torch jax
+test: test-envs
 	$(BIN)/python -m pytest -q -n auto --dist loadfile
+
+test-envs:
+	@command -v bwrap >/dev/null 2>&1 || $(MAKE) --no-print-directory sandbox
+	$(MAKE) --no-print-directory lint-workflows
+	$(MAKE) --no-print-directory a11y-tools
+	$(MAKE) --no-print-directory -j $(words $(TEST_ENVS)) --output-sync=target $(addprefix setup-,$(TEST_ENVS))
+
+setup-%:
+	@$(MAKE) --no-print-directory setup BACKEND=$*
 
 # The feedback page's accessibility check (tests/test_feedback_accessibility.py): axe-core and playwright-core from
 # the npm registry into .tools/, Debian's chromium from apt where we may (root with apt); the test says why it
@@ -139,6 +149,7 @@ bench-full: setup
 
 bench: setup
 	$(BIN)/python benchmarks/grading_overhead.py
+	$(BIN)/python benchmarks/import_cost.py
 	$(BIN)/python benchmarks/sandbox_overhead.py
 	$(BIN)/python benchmarks/class_scale.py
 	$(BIN)/python benchmarks/similarity_scale.py --students 300

@@ -112,10 +112,13 @@ startup.mkdir(parents=True, exist_ok=True)
 }
 
 
-def attempt(name: str):
+def attempt(*names: str):
+    """The reference's answers, then each attack of ``names`` in a ``try`` of its own: attacks that should cost
+    nothing share one notebook (one grading each is what makes this class slow)."""
     def edit(nb):
-        cell(nb, "answers").source += "\ntry:\n" + "\n".join("    " + line for line in ATTEMPTS[name].splitlines()) + \
-            "\nexcept Exception as exc:\n    print('attempt failed:', exc)\n"
+        for name in names:
+            cell(nb, "answers").source += "\ntry:\n" + "\n".join("    " + line for line in ATTEMPTS[name].splitlines()) + \
+                "\nexcept Exception as exc:\n    print('attempt failed:', exc)\n"
     return edit
 
 
@@ -140,12 +143,8 @@ def forges(nb):
 STUDENTS = {
     "aa_honest": (None, {"locked_cells": "pass", "structure": "pass", "params_by_hand": "pass",
                          "accuracy": "pass"}, 4),
-    "rewrites_grader": (attempt("rewrites_grader"), {"accuracy": "pass"}, 4),
-    "reads_others": (attempt("reads_others"), {"accuracy": "pass"}, 4),
-    "leaves_orphans": (attempt("leaves_orphans"), {"accuracy": "pass"}, 4),
-    "steals_secrets": (attempt("steals_secrets"), {"accuracy": "pass"}, 4),
-    "poisons_data": (attempt("poisons_data"), {"accuracy": "pass"}, 4),
-    "plants_startup": (attempt("plants_startup"), {"accuracy": "pass"}, 4),
+    "snoops": (attempt("rewrites_grader", "reads_others", "steals_secrets", "poisons_data"), {"accuracy": "pass"}, 4),
+    "plants": (attempt("leaves_orphans", "plants_startup"), {"accuracy": "pass"}, 4),
     "forges": (forges, {"params_by_hand": "fail", "accuracy": "error", "history": "fail"}, 1),  # no recipe to retrain
     "blanks_cells": (replace_answers(
         "PARAMS_BY_HAND = 0\nget_ipython().input_transformers_post.append(lambda lines: [])"),
@@ -222,7 +221,7 @@ def hostile_class(tmp_path_factory, data_dir):
     os.environ["AUTOGRADER_HOSTILE_SECRET"] = SECRET
     try:
         settings = GradingSettings(profile="smoke", data_dir=str(data_dir), sandbox="require",
-                                   limits={"cell_timeout": 60, "memory_bytes": 3_000_000_000, "processes": 128,
+                                   limits={"cell_timeout": 30, "memory_bytes": 3_000_000_000, "processes": 128,
                                            "disk_bytes": 400_000_000, "disk_files": 2_000})
         graded = grade_class(class_dir, out, [WARMUP], settings)
         after = digest_tree(*[p for p in watched if Path(p).exists()])
@@ -262,12 +261,12 @@ def printed(out: Path, student: str) -> str:
 
 def test_attacks_saw_nothing_to_steal_or_overwrite(hostile_class):
     out = hostile_class["out"]
-    assert "found 0 notebooks" in printed(out, "reads_others")
-    assert printed(out, "rewrites_grader").count("refused") == 4
-    for student in ("rewrites_grader", "reads_others", "steals_secrets", "poisons_data"):
-        text = printed(out, student)
-        for sign in ("WROTE", "OVERWROTE", "STOLE", "POISONED", "attempt failed"):
-            assert sign not in text, (student, sign, text[-500:])
+    text = printed(out, "snoops")
+    assert "found 0 notebooks" in text
+    assert text.count("refused") == 4  # the grader's four files; reads_others found nothing to refuse it
+    for sign in ("WROTE", "OVERWROTE", "STOLE", "POISONED", "attempt failed"):
+        assert sign not in text, (sign, text[-500:])
+    assert "attempt failed" not in printed(out, "plants")
 
 
 def test_grades_csv_lists_every_student(hostile_class):
@@ -282,7 +281,7 @@ def test_a_flood_of_stderr_leaves_a_short_kernel_log(hostile_class):
 
 
 def test_a_planted_startup_file_reaches_no_later_kernel(hostile_class):
-    # zz_honest ran after plants_startup: its model trained (full marks above), so fit was not replaced.
+    # zz_honest ran after plants (plants_startup): its model trained (full marks above), so fit was not replaced.
     (notebook,) = hostile_class["graded"]["zz_honest"]
     assert all(r.status == "pass" for r in notebook.results)
     assert json.loads((hostile_class["out"] / "zz_honest" / "results.json").read_text())["totals"]["points"] == 4

@@ -46,6 +46,16 @@ def test_parts_fit_their_limit_and_join_into_the_same_files(tmp_path):
         assert (tmp_path / "kit" / item.name).read_bytes() == item.source.read_bytes(), item.name
 
 
+def test_a_file_that_ends_on_a_part_boundary_opens_no_empty_part(tmp_path):
+    limit = 400_000
+    first = limit - (Path(build.__file__).with_name("run.py").stat().st_size + build.MANIFEST_BYTES)
+    items = files(tmp_path, {"data/exact.npz": first + limit})  # fills part-01's room, then all of part-02
+    parts = build.pack(items, tmp_path / "kit-parts", limit)
+    assert [p.name for p in parts] == ["part-01", "part-02"] == sorted(p.name for p in (tmp_path / "kit-parts").iterdir())
+    run.assemble(tmp_path / "kit-parts", tmp_path / "kit")
+    assert (tmp_path / "kit" / "data" / "exact.npz").read_bytes() == items[0].source.read_bytes()
+
+
 def test_a_missing_or_damaged_part_is_named(tmp_path):
     items = files(tmp_path, {"data/big.npz": 1_000_000})
     parts = build.pack(items, tmp_path / "kit-parts", 400_000)

@@ -126,6 +126,8 @@ def pack(items: Iterable[Item], out: Path, part_bytes: int = PART_BYTES) -> list
         with open(item.source, "rb") as f:
             while True:
                 if room == 0:
+                    if chunks and not f.peek(1):  # the file ended with the part: no empty part after it
+                        break
                     parts.append(out / f"part-{len(parts) + 1:02d}")
                     parts[-1].mkdir()
                     room = part_bytes - (runner.stat().st_size + MANIFEST_BYTES if len(parts) == 1 else 0)

@@ -21,12 +21,13 @@ import pytest
 from autograder.classrun.lateness import Lateness, due_dates, lateness
 from autograder.grading import GradingSettings
 from autograder.classrun.jobs import pack, unpack
-from autograder.classrun.store import job_key
+from autograder.classrun.store import grader_version, job_key
 from autograder.sandbox import bwrap_problem
 from tests.conftest import ROOT
 from tests.notebooks import cell, variant
 
 WARMUP = "00_warmup"
+LENET = "03_lenet5"
 LIMITS = ["--cell-timeout", "30", "--notebook-timeout", "90"]
 
 
@@ -173,6 +174,35 @@ def test_job_key_follows_the_submission_and_settings(tmp_path):
     assert job_key(tmp_path / "s", WARMUP, GradingSettings(seed=1)) != key
     (tmp_path / "s" / WARMUP / "notes.txt").write_text("x")
     assert job_key(tmp_path / "s", WARMUP, settings) != key
+
+
+def test_a_rubric_edit_changes_the_keys_of_its_own_assignment_only(tmp_path, monkeypatch):
+    import shutil
+
+    from autograder.rubric import RUBRIC_DIR, RUBRIC_DIR_VARIABLE
+
+    variant(tmp_path / "s", WARMUP)
+    variant(tmp_path / "s", LENET)
+    keys = {a: job_key(tmp_path / "s", a, GradingSettings()) for a in (WARMUP, LENET)}
+    version = grader_version()
+
+    def use_copy(name: str, edit: str = "", text: str = "") -> None:
+        folder = tmp_path / name  # versions are computed once per folder and process: each edit a folder
+        shutil.copytree(RUBRIC_DIR, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+        if edit:
+            (folder / edit).write_text(text)
+        monkeypatch.setenv(RUBRIC_DIR_VARIABLE, str(folder))
+
+    use_copy("unedited")
+    assert {a: job_key(tmp_path / "s", a, GradingSettings()) for a in keys} == keys
+    assert grader_version() == version
+    lenet = (RUBRIC_DIR / f"{LENET}.toml").read_text()
+    use_copy("lenet", f"{LENET}.toml", lenet.replace("points = 1", "points = 2", 1))
+    assert job_key(tmp_path / "s", WARMUP, GradingSettings()) == keys[WARMUP]
+    assert job_key(tmp_path / "s", LENET, GradingSettings()) != keys[LENET]
+    assert grader_version() != version  # what a class's workers must agree on: all of the grader
+    use_copy("limits", "limits.toml", (RUBRIC_DIR / "limits.toml").read_text() + "\n# edited\n")
+    assert job_key(tmp_path / "s", WARMUP, GradingSettings()) != keys[WARMUP]
 
 
 def test_pack_keeps_files_and_links_for_staging_to_judge(tmp_path):

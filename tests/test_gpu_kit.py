@@ -51,7 +51,8 @@ def test_a_file_that_ends_on_a_part_boundary_opens_no_empty_part(tmp_path):
     first = limit - (Path(build.__file__).with_name("run.py").stat().st_size + build.MANIFEST_BYTES)
     items = files(tmp_path, {"data/exact.npz": first + limit})  # fills part-01's room, then all of part-02
     parts = build.pack(items, tmp_path / "kit-parts", limit)
-    assert [p.name for p in parts] == ["part-01", "part-02"] == sorted(p.name for p in (tmp_path / "kit-parts").iterdir())
+    on_disk = sorted(p.name for p in (tmp_path / "kit-parts").iterdir())
+    assert [p.name for p in parts] == ["part-01", "part-02"] == on_disk
     run.assemble(tmp_path / "kit-parts", tmp_path / "kit")
     assert (tmp_path / "kit" / "data" / "exact.npz").read_bytes() == items[0].source.read_bytes()
 

@@ -117,8 +117,9 @@ def attempt(*names: str):
     nothing share one notebook (one grading each is what makes this class slow)."""
     def edit(nb):
         for name in names:
-            cell(nb, "answers").source += "\ntry:\n" + "\n".join("    " + line for line in ATTEMPTS[name].splitlines()) + \
-                "\nexcept Exception as exc:\n    print('attempt failed:', exc)\n"
+            body = "\n".join("    " + line for line in ATTEMPTS[name].splitlines())
+            cell(nb, "answers").source += \
+                f"\ntry:\n{body}\nexcept Exception as exc:\n    print('attempt failed:', exc)\n"
     return edit
 
 

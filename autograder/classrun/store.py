@@ -1,8 +1,9 @@
 """Stored results of a class run: one JSON file per notebook, keyed by everything that decides its grade.
 
-A job's key is a digest of the submission's files, the grader's version (its code, rubrics and released
-notebooks), the profile, the seed, the limit overrides, the sandbox mode and the data folder: a rerun
-skips every notebook whose stored result has the same key, and an interrupted class resumes.
+A job's key is a digest of the submission's files, the grader's version for its assignment (its code, limits,
+that assignment's rubric and released notebook), the profile, the seed, the limit overrides, the sandbox mode
+and the data folder: a rerun skips every notebook whose stored result has the same key, and an interrupted
+class resumes.
 """
 
 from __future__ import annotations
@@ -24,13 +25,10 @@ from autograder.rubric import Rubric
 RESULT_SUFFIX = ".result.json"  # out/STUDENT/NN_name.result.json
 
 
-@functools.lru_cache(maxsize=1)
-def grader_version() -> str:
-    """The package version and a digest of everything that decides a grade: code, rubrics (those in use:
-    ``$AUTOGRADER_RUBRIC_DIR``'s where set, digested under the same names, so an unedited copy changes nothing),
-    released notebooks."""
+def _grader_files(in_use: Path) -> dict[str, Path]:
+    """Everything that decides a grade, by label: the package's code and rubrics (those of ``in_use``, under the
+    same labels, so an unedited copy changes nothing) and the released notebooks (``released/NN_name/...``)."""
     package = Path(autograder.__file__).resolve().parent
-    in_use = rubrics.rubric_dir()
     files = {str(p.relative_to(package)): p for pattern in ("*.py", "*.toml") for p in package.rglob(pattern)
              if "__pycache__" not in p.parts}
     if in_use != rubrics.RUBRIC_DIR:
@@ -39,11 +37,46 @@ def grader_version() -> str:
         files |= {f"{rubrics.RUBRIC_DIR.name}/{p.name}": p for p in in_use.glob("*.toml")}
     files |= {f"released/{p.relative_to(RELEASED_DIR)}": p for p in Path(RELEASED_DIR).rglob("*.ipynb")
               if ".ipynb_checkpoints" not in p.parts}
+    return files
+
+
+def _grades(label: str, assignment: str) -> bool:
+    """Whether the file under ``label`` can change a grade of ``assignment``: code and the limits do; another
+    assignment's rubric or released notebook does not."""
+    head, _, rest = label.partition("/")
+    if head == "released":
+        return rest.split("/", 1)[0] == assignment
+    if head == rubrics.RUBRIC_DIR.name and rest.endswith(".toml") and "/" not in rest:
+        return rest in (f"{assignment}.toml", rubrics.LIMITS_FILE.name)
+    return True
+
+
+def _digest(files: dict[str, Path]) -> str:
     digest = hashlib.sha256()
     for label, path in sorted(files.items()):
         digest.update(f"{label}\n".encode())
         digest.update(path.read_bytes())
-    return f"{autograder.__version__}+{digest.hexdigest()[:12]}"
+    return digest.hexdigest()[:12]
+
+
+def grader_version() -> str:
+    """The package version and a digest of everything that decides any grade, with the rubrics in use
+    (``$AUTOGRADER_RUBRIC_DIR``'s where set): a class's workers must agree on it."""
+    return _version(None, rubrics.rubric_dir())
+
+
+def assignment_version(assignment: str) -> str:
+    """The package version and a digest of what decides ``assignment``'s grades: the code, the limits, its
+    rubric in use and its released notebook. An edit of another assignment's rubric leaves it, and its stored
+    results, as they are."""
+    return _version(assignment, rubrics.rubric_dir())
+
+
+@functools.lru_cache(maxsize=None)
+def _version(assignment: Optional[str], in_use: Path) -> str:
+    files = {label: p for label, p in _grader_files(in_use).items()
+             if assignment is None or _grades(label, assignment)}
+    return f"{autograder.__version__}+{_digest(files)}"
 
 
 def folder_digest(folder: Path) -> str:
@@ -69,7 +102,7 @@ def folder_digest(folder: Path) -> str:
 
 def job_key(submission: Path, assignment: str, settings: GradingSettings) -> str:
     """What a stored result must match to be reused."""
-    inputs = {"submission": folder_digest(submission / assignment), "grader": grader_version(),
+    inputs = {"submission": folder_digest(submission / assignment), "grader": assignment_version(assignment),
               "profile": settings.profile, "seed": settings.seed, "limits": sorted(settings.limits.items()),
               "sandbox": settings.sandbox, "data_dir": settings.data_dir}
     return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()

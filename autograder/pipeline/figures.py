@@ -20,7 +20,7 @@ def _png(figure: Any) -> bytes:
 
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90)  # laid out at draw time ("tight" below): one draw, not two
+    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
     return buffer.getvalue()
 
 
@@ -33,7 +33,7 @@ def learning_curves(history: Mapping[str, Sequence[Optional[float]]], title: str
     panels = [(name, metrics) for name, metrics in panels if metrics]
     if not panels:
         return None
-    figure = Figure(figsize=(4.2 * len(panels), 3.2), layout="tight")
+    figure = Figure(figsize=(4.2 * len(panels), 3.2))
     for i, (name, metrics) in enumerate(panels):
         axis = figure.add_subplot(1, len(panels), i + 1)
         for metric in metrics:
@@ -64,7 +64,7 @@ def confusion_matrix(matrix: Sequence[Sequence[int]], title: str, dataset: str =
     counts = np.asarray(matrix, dtype=int)
     n = len(counts)
     labels = class_labels(n, dataset)
-    figure = Figure(figsize=(1.2 + 0.5 * max(n, 4), 1.0 + 0.45 * max(n, 4)), layout="tight")
+    figure = Figure(figsize=(1.2 + 0.5 * max(n, 4), 1.0 + 0.45 * max(n, 4)))
     axis = figure.add_subplot(1, 1, 1)
     image = axis.imshow(counts, cmap="Blues")
     figure.colorbar(image, ax=axis, fraction=0.046, pad=0.04)

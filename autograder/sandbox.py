@@ -47,6 +47,7 @@ MAX_SLOTS = 1000  # job slot N runs as the base uid + N: parallel jobs never sha
 SANDBOX_MODES = ("require", "prefer", "off")  # refuse to run without one; warn and go on; never use one
 SLOT_DIR = Path(tempfile.gettempdir()) / "autograder-slots"  # one lock file per job slot, machine-wide
 HOME = Path("/home/student")  # the sandbox's fresh home (a tmpfs)
+MATPLOTLIB_DIR = ".config/matplotlib"  # $MPLCONFIGDIR in it
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt/conda")
 ETC_FILES = (
     "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "ssl", "ca-certificates", "localtime", "timezone",
@@ -187,7 +188,7 @@ class Sandbox:
         if self.data_dir is not None:
             env["CNN_COURSE_DATA"] = str(self.data_dir)
         return {**env, "HOME": str(HOME), "XDG_CACHE_HOME": str(HOME / ".cache"), "KERAS_HOME": str(HOME / ".keras"),
-                "MPLCONFIGDIR": str(HOME / ".config" / "matplotlib"), "IPYTHONDIR": str(HOME / ".ipython"),
+                "MPLCONFIGDIR": str(HOME / MATPLOTLIB_DIR), "IPYTHONDIR": str(HOME / ".ipython"),
                 "JUPYTER_RUNTIME_DIR": str(HOME / ".local" / "share" / "jupyter" / "runtime"),
                 "USER": "student"}
 
@@ -260,6 +261,20 @@ def _parents(paths: Sequence[Path]) -> list[str]:
             for arg in ("--perms", "0777" if HOME in parent.parents else "0755", "--dir", str(parent))]
 
 
+@functools.lru_cache(maxsize=None)
+def _font_list() -> dict[str, Path]:
+    """The grader's matplotlib font list, to bind read-only where the sandbox's matplotlib looks for it: a kernel
+    or harness (Keras imports matplotlib) in a fresh home would otherwise scan every font again (0.35 s)."""
+    try:
+        import matplotlib
+        from matplotlib import font_manager  # loads the grader's list, or builds it once
+    except ImportError:
+        return {}
+    name = f"fontlist-v{font_manager.FontManager.__version__}.json"
+    path = Path(matplotlib.get_cachedir()) / name
+    return {f"{MATPLOTLIB_DIR}/{name}": path.resolve()} if path.is_file() else {}
+
+
 def sandbox_for(limits: Limits, writable: Sequence[Path], data_view: Optional[Path], slot: int) -> Sandbox:
     """The sandbox of one notebook: its folders writable, ``data_view`` (the training-only course data of
     :func:`autograder.student_data.student_view`) and VGG16's cached weights read-only. No other data, and none
@@ -269,6 +284,7 @@ def sandbox_for(limits: Limits, writable: Sequence[Path], data_view: Optional[Pa
     from coursework import pretrained
 
     home = {".keras/models": pretrained.keras_models_dir().resolve()} if pretrained.keras_models_dir().is_dir() else {}
+    home.update(_font_list())
     view = Path(data_view).resolve() if data_view is not None else None
     return Sandbox(limits, tuple(Path(p).resolve() for p in writable), (view,) if view else (), home, slot,
                    data_dir=view, overlays=overlays(view) if view else {})

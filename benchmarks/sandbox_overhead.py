@@ -2,13 +2,17 @@
 
 Runs a one-cell notebook through the real execute stage, and the generator
 harness on a two-line definition, alternating sandboxed and unsandboxed runs,
-and prints the median wall time of each and their ratio.
+and prints the median wall time of each and their ratio. Then the import of
+matplotlib.pyplot (which Keras makes in every kernel and harness) in the sandbox,
+with the grader's font list bound (as the sandbox does) and in a bare fresh home.
 Usage: python benchmarks/sandbox_overhead.py [--repeat N]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import subprocess
 import statistics
 import sys
 import tempfile
@@ -23,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from autograder import rubric as rubrics  # noqa: E402
 from autograder.pipeline.execute import execute  # noqa: E402
 from autograder.sandbox import claim_slot  # noqa: E402
-from autograder.sandbox import bwrap_problem, hand_over, sandbox_for  # noqa: E402
+from autograder.sandbox import bwrap_problem, hand_over, kernel_environment, sandbox_for  # noqa: E402
 from autograder.studentcode.hidden_cases import run_harness  # noqa: E402
 
 LIMITS = rubrics.find("00").profiles["smoke"].limits
@@ -53,7 +57,19 @@ def harness_run(root: Path, sandboxed: bool) -> float:
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)]), notebook)
     box = sandbox_for(LIMITS, [], None, claim_slot()) if sandboxed else None
     start = time.perf_counter()
-    run_harness(notebook, "generator", {"function": "batches", "cases": [[[1, 2, 3], 2, 3]]}, 60, box)
+    run_harness(notebook, "generator", {"function": "batches", "cases": [[[1, 2, 3], 2, 3]]},
+                LIMITS.replace({"harness_timeout": 60}), box)
+    return time.perf_counter() - start
+
+
+def pyplot_import(font_list: bool) -> float:
+    box = sandbox_for(LIMITS, [], None, claim_slot())
+    if not font_list:
+        box = dataclasses.replace(box, home_readable={k: v for k, v in box.home_readable.items()
+                                                      if "matplotlib" not in k})
+    command = box.command([sys.executable, "-c", "import matplotlib.pyplot"], Path("/tmp"))
+    start = time.perf_counter()
+    subprocess.run(command, env=box.environment(kernel_environment()), check=True, capture_output=True)
     return time.perf_counter() - start
 
 
@@ -76,6 +92,12 @@ def main() -> None:
                 plain.append(measure(root, False))
             p, b = statistics.median(plain), statistics.median(boxed)
             print(f"{name:<40} {p:8.2f} {b:8.2f} {b / p:7.2f}")
+        bare, bound = [], []
+        for _ in range(args.repeat):
+            bare.append(pyplot_import(False))
+            bound.append(pyplot_import(True))
+        print(f"\nimport matplotlib.pyplot in the sandbox (s): fresh home {statistics.median(bare):.2f}, "
+              f"the grader's font list bound {statistics.median(bound):.2f}")
 
 
 if __name__ == "__main__":

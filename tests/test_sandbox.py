@@ -200,6 +200,21 @@ def test_sweep_kills_its_slots_user_and_no_other():
 
 
 @needs_bwrap
+def test_matplotlib_reads_the_graders_font_list_and_cannot_change_it(tmp_path):
+    """Every kernel and harness imports matplotlib (Keras does): in a fresh home it would scan the fonts again
+    (0.35 s a process, and a Fontconfig error on stderr). The sandbox binds the grader's font list read-only."""
+    result = in_sandbox(
+        "import os, matplotlib\nfrom matplotlib import font_manager as fm\n"
+        "path = os.path.join(matplotlib.get_configdir(), f'fontlist-v{fm.FontManager.__version__}.json')\n"
+        "print('fonts', len(fm.fontManager.ttflist))\n"
+        "try:\n    open(path, 'a').close()\n    print('WRITABLE')\nexcept OSError:\n    print('read-only')\n",
+        sandbox_for(LIMITS, [], None, claim_slot()))
+    assert result.returncode == 0, result.stderr
+    assert "read-only" in result.stdout and int(result.stdout.split("fonts ")[1].split()[0]) > 0
+    assert "Fontconfig" not in result.stderr and "font" not in result.stderr.lower(), result.stderr
+
+
+@needs_bwrap
 def test_the_sandbox_holds_the_training_splits_only(tmp_path, data_dir):
     """Given the course data through a symlink and `..`, the kernel's $CNN_COURSE_DATA is the path the sandbox
     binds (the training-only view), where every loader works and no test split exists; scikit-learn's

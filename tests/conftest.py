@@ -44,3 +44,11 @@ def isolated_caches(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("CNN_COURSE_DATA", raising=False)
     return tmp_path
+
+
+@pytest.fixture(scope="module")
+def trained_elsewhere():
+    """The warm-up's network trained outside any graded run: the weights provenance attacks smuggle."""
+    from tests import provenance_attacks
+
+    return provenance_attacks.trained_elsewhere()

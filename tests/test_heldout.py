@@ -23,8 +23,7 @@ from coursework import datasets
 from tests.conftest import ROOT
 from tests.heldout_search import search
 from tests.notebooks import cell, variant
-from tests.test_nbgrader import gradebook_scores, new_course
-from tests.test_pytest_plugin import plugin_args
+from tests.routes import gradebook_scores, new_course, plugin_args
 
 SEARCH = (Path(__file__).parent / "heldout_search.py").read_text()
 DIGESTS = "evaluation-digests.txt"

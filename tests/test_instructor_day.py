@@ -58,7 +58,7 @@ def test_batch_and_grade_stop_before_any_notebook_without_the_data(tmp_path):
 
 
 def test_the_pytest_plugin_stops_at_collection_without_the_data(tmp_path):
-    from tests.test_pytest_plugin import plugin_args
+    from tests.routes import plugin_args
 
     submission = variant(tmp_path / "submission", "03_lenet5")
     env = {k: v for k, v in os.environ.items() if k != "CNN_COURSE_DATA"}

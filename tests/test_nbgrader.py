@@ -17,6 +17,7 @@ from autograder.results import CheckResult, Status
 from autograder.course.release import generate
 from tests.conftest import ROOT
 from tests.notebooks import RELEASED, cell, variant
+from tests.routes import gradebook_scores, new_course
 
 
 def notebooks(directory):
@@ -72,25 +73,6 @@ def test_named_check_reads_the_call_not_comments():
     assert named_check('# grade_cell("00", "fake")\ncoursework.grade_cell("00", "accuracy", OUTPUT_DIR)') == (
         "00", "accuracy")
     assert named_check("assert True") is None and named_check("not python (") is None
-
-
-def new_course(tmp_path, assignment):
-    """A fresh nbgrader course (config, the assignment's source, an empty gradebook) in ``tmp_path``."""
-    course = tmp_path / "course"
-    course.mkdir()
-    shutil.copy(ROOT / "nbgrader_config.py", course)
-    shutil.copytree(ROOT / "source" / assignment, course / "source" / assignment)
-    return course
-
-
-def gradebook_scores(course, assignment, student):
-    """(the submission's total, {grade cell: points}) as nbgrader's gradebook holds them."""
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-        total = gradebook.find_submission(assignment, student).score
-        cells = gradebook.find_submission_notebook(assignment, assignment, student).grades
-        return total, {g.name: g.score for g in cells}
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.hostile_students import STUDENTS
 from tests.notebooks import variant
-from tests.test_hostile_class import STUDENTS
-from tests.test_provenance import WARMUP, attacks
-from tests.test_provenance import trained_elsewhere  # noqa: F401,F811  (a fixture)
+from tests.provenance_attacks import WARMUP, attacks
+from tests.routes import gradebook_scores, new_course, plugin_args
 
 
 def npz_attack(target: Path, trained) -> Path:
@@ -25,7 +25,6 @@ def npz_attack(target: Path, trained) -> Path:
 
 def test_the_nbgrader_route_gives_smuggled_weights_no_point(tmp_path, trained_elsewhere):
     from autograder.course.nbgrader_course import autograde
-    from tests.test_nbgrader import gradebook_scores, new_course
 
     course = new_course(tmp_path, WARMUP)
     variant(course / "submitted" / "alice", WARMUP)
@@ -45,7 +44,6 @@ def test_the_pytest_plugin_gives_smuggled_weights_no_point(tmp_path, data_dir, t
     from xml.etree import ElementTree as ET
 
     from tests.conftest import ROOT
-    from tests.test_pytest_plugin import plugin_args
 
     submission = npz_attack(tmp_path / "submission", trained_elsewhere)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CNN_COURSE_DATA": str(data_dir)}
@@ -62,7 +60,6 @@ def test_the_pytest_plugin_gives_smuggled_weights_no_point(tmp_path, data_dir, t
 
 def test_the_pytest_plugin_stops_a_notebook_that_fills_its_folder(tmp_path, data_dir):
     from tests.conftest import ROOT
-    from tests.test_pytest_plugin import plugin_args
 
     submission = variant(tmp_path / "submission", WARMUP, STUDENTS["many_files"][0])
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CNN_COURSE_DATA": str(data_dir)}

@@ -1,6 +1,5 @@
 """`pytest --submission DIR`: the warm-up's checks as test items, with the statuses and points of `grade`."""
 
-import importlib.metadata
 import json
 import os
 import subprocess
@@ -11,6 +10,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.notebooks import variant
+from tests.routes import plugin_args
 
 
 def wrong_hand_count(nb) -> None:
@@ -19,13 +19,6 @@ def wrong_hand_count(nb) -> None:
             c.source = "PARAMS_BY_HAND = 1234"
             return
     raise AssertionError("no PARAMS_BY_HAND cell")
-
-
-def plugin_args() -> list[str]:
-    """Nothing once the project is installed (the pytest11 entry point); -p in a checkout not yet reinstalled."""
-    registered = any(ep.value == "autograder.pytest_plugin"
-                     for ep in importlib.metadata.entry_points(group="pytest11"))
-    return [] if registered else ["-p", "autograder.pytest_plugin"]
 
 
 @pytest.mark.parametrize("edit", [None, wrong_hand_count], ids=["correct", "wrong"])

@@ -264,7 +264,7 @@ def _parents(paths: Sequence[Path]) -> list[str]:
 @functools.lru_cache(maxsize=None)
 def _font_list() -> dict[str, Path]:
     """The grader's matplotlib font list, to bind read-only where the sandbox's matplotlib looks for it: a kernel
-    or harness (Keras imports matplotlib) in a fresh home would otherwise scan every font again (0.35 s)."""
+    or harness (Keras imports matplotlib) in a fresh home would otherwise scan every font again (0.2 s)."""
     try:
         import matplotlib
         from matplotlib import font_manager  # loads the grader's list, or builds it once
@@ -277,9 +277,9 @@ def _font_list() -> dict[str, Path]:
 
 def sandbox_for(limits: Limits, writable: Sequence[Path], data_view: Optional[Path], slot: int) -> Sandbox:
     """The sandbox of one notebook: its folders writable, ``data_view`` (the training-only course data of
-    :func:`autograder.student_data.student_view`) and VGG16's cached weights read-only. No other data, and none
-    of the grader's caches: those hold test splits. ``slot``: a job slot this process holds
-    (:func:`claim_slot`)."""
+    :func:`autograder.student_data.student_view`), VGG16's cached weights and the grader's font list read-only.
+    No other data, and none of the grader's caches: those hold test splits. ``slot``: a job slot this process
+    holds (:func:`claim_slot`)."""
     from autograder.student_data import overlays
     from coursework import pretrained
 

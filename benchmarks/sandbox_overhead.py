@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import subprocess
 import statistics
+import subprocess
 import sys
 import tempfile
 import time

@@ -202,7 +202,7 @@ def test_sweep_kills_its_slots_user_and_no_other():
 @needs_bwrap
 def test_matplotlib_reads_the_graders_font_list_and_cannot_change_it(tmp_path):
     """Every kernel and harness imports matplotlib (Keras does): in a fresh home it would scan the fonts again
-    (0.35 s a process, and a Fontconfig error on stderr). The sandbox binds the grader's font list read-only."""
+    (0.2 s a process, and a Fontconfig error on stderr). The sandbox binds the grader's font list read-only."""
     result = in_sandbox(
         "import os, matplotlib\nfrom matplotlib import font_manager as fm\n"
         "path = os.path.join(matplotlib.get_configdir(), f'fontlist-v{fm.FontManager.__version__}.json')\n"

@@ -6,7 +6,6 @@ from __future__ import annotations
 from tests.conftest import ROOT
 from tests.notebooks import cell
 
-WARMUP = "00_warmup"
 SECRET = "s3cr3t-token-for-the-hostile-suite"
 MARKER = "hostile-suite-orphan"
 

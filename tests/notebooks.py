@@ -13,6 +13,7 @@ from tests.conftest import ROOT
 
 REFERENCE = ROOT / "reference_solutions"
 RELEASED = ROOT / "assignments"
+WARMUP = "00_warmup"  # the assignment most grading tests grade: quick to train
 
 
 def cell(nb, grade_id: str):

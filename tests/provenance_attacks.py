@@ -12,7 +12,6 @@ import numpy as np
 
 from tests.notebooks import cell
 
-WARMUP = "00_warmup"
 LAZY = 'keras.optimizers.SGD(learning_rate=1e-6)'  # a recipe that learns nothing in 10 epochs
 
 

@@ -13,9 +13,8 @@ import pytest
 from autograder.pipeline import report
 from autograder.results import CheckResult, Status
 from tests.conftest import ROOT
-from tests.notebooks import RELEASED
+from tests.notebooks import RELEASED, WARMUP
 
-WARMUP = "00_warmup"
 
 
 def warmup_results(folder: Path) -> None:

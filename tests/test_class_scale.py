@@ -24,9 +24,8 @@ from autograder.classrun.jobs import pack, unpack
 from autograder.classrun.store import grader_version, job_key
 from autograder.sandbox import bwrap_problem
 from tests.conftest import ROOT
-from tests.notebooks import cell, variant
+from tests.notebooks import WARMUP, cell, variant
 
-WARMUP = "00_warmup"
 LENET = "03_lenet5"
 LIMITS = ["--cell-timeout", "30", "--notebook-timeout", "90"]
 

@@ -15,9 +15,8 @@ import nbformat
 import pytest
 
 from tests.conftest import ROOT
-from tests.notebooks import cell, variant
+from tests.notebooks import WARMUP, cell, variant
 
-WARMUP = "00_warmup"
 
 
 def wrong(nb):

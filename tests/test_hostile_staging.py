@@ -8,9 +8,8 @@ import pytest
 from autograder.errors import StagingError
 from autograder.pipeline.stage import stage
 from tests.conftest import ROOT
-from tests.notebooks import variant
+from tests.notebooks import WARMUP, variant
 
-WARMUP = "00_warmup"
 RELEASED = ROOT / "assignments" / WARMUP / f"{WARMUP}.ipynb"
 CAP = 50_000_000
 FILES = 1_000

@@ -26,9 +26,8 @@ from autograder.preflight import PreflightError, dataset_problem, needed_dataset
 from autograder.results import CheckResult, Status
 from autograder.sandbox import bwrap_problem
 from tests.conftest import ROOT
-from tests.notebooks import cell, variant
+from tests.notebooks import WARMUP, cell, variant
 
-WARMUP = "00_warmup"
 LIMITS = ["--cell-timeout", "150", "--notebook-timeout", "400"]  # generous: 8 engineers share 2 cores
 needs_sandbox = pytest.mark.skipif(bwrap_problem() is not None, reason=f"no sandbox here: {bwrap_problem()}")
 UTC = dt.timezone.utc

@@ -25,8 +25,8 @@ from autograder.classrun.run import grade_class
 from autograder.grading import GradingSettings
 from autograder.rubric import default_limits, find
 from autograder.sandbox import bwrap_problem
-from tests.notebooks import variant
-from tests.provenance_attacks import WARMUP, attacks, keras_bytes, warmup_model
+from tests.notebooks import WARMUP, variant
+from tests.provenance_attacks import attacks, keras_bytes, warmup_model
 
 @pytest.fixture(scope="module")
 def provenance_class(tmp_path_factory, data_dir, trained_elsewhere):

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 from tests.hostile_students import STUDENTS
-from tests.notebooks import variant
-from tests.provenance_attacks import WARMUP, attacks
+from tests.notebooks import WARMUP, variant
+from tests.provenance_attacks import attacks
 from tests.routes import gradebook_scores, new_course, plugin_args
 
 

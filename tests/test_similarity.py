@@ -29,9 +29,8 @@ from autograder.sandbox import bwrap_problem
 from autograder.similarity import code as codes, models
 from autograder.similarity.seeds import student_seed
 from tests.conftest import ROOT
-from tests.notebooks import RELEASED, cell, variant
+from tests.notebooks import RELEASED, WARMUP, cell, variant
 
-WARMUP = "00_warmup"
 
 SEQUENTIAL_ADD = '''def build_model():
     net = keras.Sequential()

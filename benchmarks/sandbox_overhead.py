@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from autograder import rubric as rubrics  # noqa: E402
 from autograder.pipeline.execute import execute  # noqa: E402
 from autograder.sandbox import claim_slot  # noqa: E402
-from autograder.sandbox import bwrap_problem, hand_over, kernel_environment, sandbox_for  # noqa: E402
+from autograder.sandbox import MATPLOTLIB_DIR, bwrap_problem, hand_over, kernel_environment, sandbox_for  # noqa: E402
 from autograder.studentcode.hidden_cases import run_harness  # noqa: E402
 
 LIMITS = rubrics.find("00").profiles["smoke"].limits
@@ -66,7 +66,7 @@ def pyplot_import(font_list: bool) -> float:
     box = sandbox_for(LIMITS, [], None, claim_slot())
     if not font_list:
         box = dataclasses.replace(box, home_readable={k: v for k, v in box.home_readable.items()
-                                                      if "matplotlib" not in k})
+                                                      if not k.startswith(MATPLOTLIB_DIR)})
     command = box.command([sys.executable, "-c", "import matplotlib.pyplot"], Path("/tmp"))
     start = time.perf_counter()
     subprocess.run(command, env=box.environment(kernel_environment()), check=True, capture_output=True)

@@ -28,8 +28,8 @@ def per_file(output: str) -> tuple[Counter, float]:
         match = LINE.match(line)
         if match:
             seconds[match[2]] += float(match[1])
-    walls = [float(m[1]) for m in WALL.finditer(output.splitlines()[-1] if output.strip() else "")]
-    return seconds, (walls[-1] if walls else float("nan"))
+    wall = WALL.search(output.strip().splitlines()[-1]) if output.strip() else None
+    return seconds, (float(wall[1]) if wall else float("nan"))
 
 
 def main() -> None:

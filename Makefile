@@ -154,6 +154,8 @@ bench: setup
 	$(BIN)/python benchmarks/class_scale.py
 	$(BIN)/python benchmarks/similarity_scale.py --students 300
 	$(BIN)/python benchmarks/provenance_cost.py
+	$(BIN)/python benchmarks/fresh_scoring_process.py
+	$(BIN)/python benchmarks/retrain_budget.py --throughput
 	@if [ -x .venv-torch/bin/python ]; then $(BIN)/python benchmarks/thread_sharing.py; \
 	else echo "benchmarks/thread_sharing.py skipped: no .venv-torch (make setup BACKEND=torch)"; fi
 

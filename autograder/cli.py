@@ -85,6 +85,10 @@ def _add_grading(commands: Any) -> None:
 
     batch = commands.add_parser(
         "batch", help="grade a whole class: CLASS_DIR/STUDENT/NN_name/NN_name.ipynb (nbgrader's submitted/ layout)",
+        description="Grade every student folder of CLASS_DIR; grades.csv, gradebook.csv and the class report hold "
+        "every result stored in --out. Exits 0 when every notebook has a grade, 1 when the grader's own machinery "
+        "failed on some (stored to retry, never as a grade: the next run grades them again), 2 when nothing could "
+        "be graded (the preflight), 130 when interrupted.",
     )
     batch.add_argument("class_dir", metavar="CLASS_DIR")
     _grading_options(batch)
@@ -97,6 +101,9 @@ def _add_grading(commands: Any) -> None:
     batch.add_argument("--student", action="append", metavar="NAME",
                        help="regrade only this student (repeatable); the others' stored results stay")
     batch.add_argument("--course-config", help="due dates per assignment (default: course.toml here, if any)")
+    batch.add_argument("--retry-errors", action="store_true",
+                       help="also grade again the stored notebooks whose result holds an error, timeout or "
+                       "kernel-died check (notebooks the grader itself failed on are retried by every run)")
 
 
 def _add_similarity(commands: Any) -> None:
@@ -178,7 +185,12 @@ def _add_data(commands: Any) -> None:
 def _add_returns(commands: Any) -> None:
     """`export` (an LMS's gradebook) and `feedback` (back to the students)."""
     export = commands.add_parser("export", help="grades for an LMS: Canvas's or Moodle's gradebook import, or a "
-                                 "plain CSV, from a class run's grading folder and a roster")
+                                 "plain CSV, from a class run's grading folder and a roster",
+                                 description="Write the LMS import of GRADING_DIR/grades.csv for the roster's "
+                                 "students. Writes nothing and exits 2 when no roster row matches a submission, a "
+                                 "graded submission has no roster row (unless --allow-unmatched), a row has none "
+                                 "of the ids the LMS matches on, two folders would read as one student, or a "
+                                 "notebook is still to be retried.")
     export.add_argument("grading", metavar="GRADING_DIR")
     export.add_argument("--format", choices=("canvas", "moodle", "csv"), required=True)
     export.add_argument("--roster", required=True, metavar="ROSTER.csv",
@@ -186,6 +198,8 @@ def _add_returns(commands: Any) -> None:
                         "LMS's ids (Canvas: Student, ID, SIS User ID, SIS Login ID, Section; Moodle: email or "
                         "idnumber); a Canvas gradebook export works")
     export.add_argument("--out", help="the file to write (default: GRADING_DIR/export-FORMAT.csv)")
+    export.add_argument("--allow-unmatched", action="store_true",
+                        help="leave out (and name) graded submissions with no roster row instead of refusing")
 
     feedback = commands.add_parser("feedback", help="hand back each student's feedback pages and graded "
                                    "notebooks: a folder per student, or nbgrader's feedback/ tree")
@@ -278,7 +292,9 @@ def _printable(text: str) -> str:
 
 def _batch(args: argparse.Namespace) -> int:
     from autograder.pipeline import report
+    from autograder.classrun import store
     from autograder.classrun.run import grade_class
+    from autograder.progress import display
 
     class_dir = _directory(args.class_dir)
     if class_dir is None:
@@ -290,27 +306,40 @@ def _batch(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _interrupt)  # like Ctrl-C: end the workers, keep what finished
     try:
         graded = grade_class(class_dir, out, args.assignment, _settings(args), args.jobs, args.executor,
-                             args.address, args.student, Path(args.course_config) if args.course_config else None)
+                             args.address, args.student, Path(args.course_config) if args.course_config else None,
+                             display(sys.stderr), retry_errors=args.retry_errors)
     except KeyboardInterrupt:
         print(f"\ninterrupted: {out / 'grades.csv'} holds every notebook finished so far; "
               "the same command resumes", file=sys.stderr)
         return 130
     for student, notebooks in graded.items():
         total = report.totals([r for nb in notebooks for r in nb.results])
-        print(f"{terminal_safe(student)}: {total['points']:g} / {total['max_points']:g}")
+        pending = " ".join(nb.rubric.name for nb in notebooks if nb.retry)
+        print(f"{terminal_safe(student)}: {total['points']:g} / {total['max_points']:g}"
+              + (f" (to retry: {pending})" if pending else ""))
     print(f"\nGrades in {out / 'grades.csv'} (wide: {out / 'gradebook.csv'}), class report in "
           f"{out / 'class_report.html'}; each student's reports in {out}/STUDENT/")
+    left = store.retries(out.resolve())
+    if left:
+        print(f"error: {len(left)} notebook(s) have no final grade: the grader's own machinery failed on them (see "
+              "above); run the same command again to retry them", file=sys.stderr)
+        return 1
     return 0
 
 
 def _export(args: argparse.Namespace) -> int:
     from autograder.course.export import write
 
-    path, done = write(Path(args.grading), Path(args.roster), args.format, Path(args.out) if args.out else None)
+    path, done = write(Path(args.grading), Path(args.roster), args.format, Path(args.out) if args.out else None,
+                       args.allow_unmatched)
     if done.unsubmitted:
-        print(f"on the roster, nothing graded (0 points): {', '.join(done.unsubmitted)}", file=sys.stderr)
+        print(terminal_safe(f"on the roster, nothing graded (0 points): {', '.join(done.unsubmitted)}"),
+              file=sys.stderr)
     if done.unrostered:
-        print(f"graded, not on the roster (left out): {', '.join(done.unrostered)}", file=sys.stderr)
+        print(terminal_safe(f"graded, not on the roster (left out): {', '.join(done.unrostered)}"), file=sys.stderr)
+    if done.stale:
+        print(terminal_safe(f"exported as stored, stale (graded with other inputs and not regraded since): "
+                            f"{', '.join(done.stale)}"), file=sys.stderr)
     print(f"{args.format} import written to {path}")
     return 0
 

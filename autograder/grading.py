@@ -62,6 +62,8 @@ class NotebookGrade:
     results: list[CheckResult]
     timings: dict[str, float] = field(default_factory=dict)
     lateness: Any = None  # an autograder.classrun.lateness.Lateness, for a class run
+    stale: bool = False  # a class run's stored result whose key no longer matches (not regraded by this run)
+    retry: str = ""  # a class run's notebook whose last grading failed for the grader's reasons: why (retried)
 
     @property
     def points(self) -> tuple[float, float]:

@@ -2,33 +2,29 @@
 
 A saved ``.keras`` file holds the architecture (``config.json``), the notebook's recipe (its
 ``compile_config``: optimizer with learning rate, loss) and weights. The weights are a claim: they may have
-been trained elsewhere, forged, or set after training. So the grader ignores them. It rebuilds the model from
-its config (pure data, deserialized with ``safe_mode=True``) under the injected seed, compiles it with the
-saved optimizer and loss, and trains it on its own copy of the course's training data for the rubric's
+been trained elsewhere, forged, or set after training. So the grader ignores them. It builds the model from
+its config under the injected seed, compiles it with the notebook's optimizer and loss (or the course's, where a
+locked cell fixes them), and trains it on its own copy of the course's training data for the rubric's
 epochs and batch size, capped by the rubric's epoch limit: a student's claim of epochs is never read. No
 student code runs in the process (nothing of the notebook is imported or executed). Where the course's recipe
 has more than the model (rubric data): each training batch goes through the augmentation the assignment asks for
 (02); a pretrained base starts from the grader's own copy of its weights, and a second phase from the model the
 grader trained in the first (05).
 
-A config is data that can smuggle weights too: an initializer or a layer argument carrying an array
-(``Constant`` with a list, ``Normalization``'s mean and variance, ``Rescaling`` with arrays, an
-``Embedding`` initialized from a matrix). :func:`guard_config` refuses, with the layer and argument named,
-any array argument of more than ``config_numbers`` numbers (limits.toml) and any initializer argument that is
-not a single number; classes outside Keras (custom objects) are refused too. What passes is re-initialized:
-every weight the retrained model has comes from its initializers and the grader's training.
+A config is data that can smuggle weights, run code or freeze layers, so the grader never deserializes it as
+written: it builds the model from the config its allow-list writes afresh (:mod:`autograder.scoring.architecture`),
+compiles it with a recipe it validated or the course's own (:mod:`autograder.scoring.recipe`), and builds a network
+a locked cell defines from the course's copy of that cell (:mod:`autograder.scoring.locked`). Every weight the
+retrained model has comes from its initializers (by registered name, scalar arguments) and the grader's training.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Optional, Sequence
 
 from autograder.errors import ArtifactError
-
-REFUSED_CLASSES = {"TFSMLayer", "Lambda"}  # layers that load files or run code (safe_mode refuses lambdas too)
-
+from autograder.scoring.recipe import Compiled
 
 # The augmentation a rubric may ask the grader to train with, by name: Keras's preprocessing layer and how the
 # rubric's value becomes its arguments (02 teaches augmentation in the data pipeline, outside the model).
@@ -57,101 +53,33 @@ class Recipe:
         return f"{self.epochs} epochs, batch {self.batch_size}{augmented}{start}, seed {self.seed}"
 
 
-def guard_config(config: Any, max_numbers: int) -> None:
-    """Refuse a model config that carries arrays (weights in disguise) or classes from outside Keras."""
-    for where, value in _objects(config, "model"):
-        module = value.get("module") or ""
-        name = value.get("class_name")
-        if ">" in str(value.get("registered_name") or "") or (module and not module.startswith("keras")):
-            raise ArtifactError(f"{where}: {name!r} from {module or value.get('registered_name')!r} is not a Keras "
-                                "class; the grader rebuilds only Keras's own layers")
-        if name in REFUSED_CLASSES:
-            raise ArtifactError(f"{where}: a {name} layer is refused (it loads or runs code the grader cannot "
-                                "retrain)")
-        arguments = value.get("config")
-        if not isinstance(arguments, dict):
-            continue
-        initializer = module.startswith("keras.initializers")
-        for key, argument in arguments.items():
-            numbers = _count_numbers(argument)
-            if initializer and isinstance(argument, (list, dict)) and numbers:
-                raise ArtifactError(f"{where}: the {name} initializer's {key!r} is an array of {numbers} numbers; "
-                                    "an initializer may take single numbers only (weights are trained, not written "
-                                    "into the config)")
-            if isinstance(argument, list) and numbers > max_numbers:
-                raise ArtifactError(f"{where}: {name}'s {key!r} is an array of {numbers:,} numbers; the grader "
-                                    f"accepts at most {max_numbers} in a config argument (config_numbers): weights "
-                                    "are trained, not written into the config")
-
-
-def _objects(value: Any, where: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Every serialized Keras object (a dict with ``class_name``) in a config, with a readable location."""
-    if isinstance(value, dict):
-        if "class_name" in value:
-            name = value.get("config", {}).get("name") if isinstance(value.get("config"), dict) else None
-            where = f"{where} > {name or value['class_name']}"
-            yield where, value
-        for key, item in value.items():
-            yield from _objects(item, where if key in ("config", "layers") else f"{where}.{key}")
-    elif isinstance(value, list):
-        for item in value:
-            yield from _objects(item, where)
-
-
-def _count_numbers(value: Any) -> int:
-    if isinstance(value, bool):
-        return 0
-    if isinstance(value, (int, float)):
-        return 1
-    if isinstance(value, list):
-        return sum(_count_numbers(v) for v in value)
-    return 0
-
-
-def rebuild(saved: dict[str, Any], seed: int, max_numbers: int) -> Any:
-    """A freshly initialized, compiled model from a ``.keras`` file's ``config.json`` (its weights unread)."""
+def rebuild(config: dict[str, Any], seed: int, frozen: Sequence[str] = ()) -> Any:
+    """A freshly initialized model from a saved ``config.json`` (its weights and recipe unread), built from what
+    the allow-list validated; frozen where the course's ``frozen`` layer-name prefixes say, nowhere else."""
     import keras
 
-    compile_config = saved.get("compile_config") if isinstance(saved, dict) else None
-    if not isinstance(compile_config, dict) or not compile_config.get("optimizer") or not compile_config.get("loss"):
-        raise ArtifactError("the saved model carries no optimizer and loss: compile it before submit, the grader "
-                            "retrains it with the notebook's recipe")
-    architecture = {k: v for k, v in saved.items() if k != "compile_config"}
-    guard_config(architecture, max_numbers)
-    guard_config(compile_config, max_numbers)
+    from autograder.scoring.architecture import clean_config
+
+    clean = clean_config(config, frozen)
     keras.utils.set_random_seed(seed)
     try:
-        model = keras.saving.deserialize_keras_object(architecture, safe_mode=True)
-        optimizer = _keras_object(compile_config["optimizer"], keras.optimizers.get)
-        loss = _keras_object(compile_config["loss"], keras.losses.get)
-        model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
-    except ArtifactError:
-        raise
+        return keras.saving.deserialize_keras_object(clean, safe_mode=True)
     except Exception as exc:
         raise ArtifactError(f"the grader cannot rebuild the saved model from its config: {type(exc).__name__}: "
                             f"{exc}") from exc
-    return model
 
 
-def _keras_object(value: Any, by_name: Any) -> Any:
-    if isinstance(value, str):
-        return by_name(value)
-    if isinstance(value, dict):
-        # By its public name, not its module: an optimizer saved on torch names keras.src.backend.torch's Adam,
-        # which TensorFlow cannot run; Keras's own lookup gives this backend's class of that name.
-        public = {k: v for k, v in value.items() if k not in ("module", "registered_name")}
-        return by_name(public)  # keras.optimizers.get / keras.losses.get: deserialized in safe mode
-    raise ArtifactError(f"the saved compile config holds {json.dumps(value)[:80]}, not a Keras object")
-
-
-def retrain(saved: dict[str, Any], x: Any, y: Any, recipe: Recipe, max_numbers: int,
+def retrain(model: Any, compiled: Compiled, x: Any, y: Any, recipe: Recipe,
             start: Optional[Callable[[Any], None]] = None) -> Any:
-    """The saved architecture, trained by the grader on ``(x, y)`` from a fresh initialization, or from the
-    weights ``start`` sets (the grader's own: pretrained, or an earlier phase it trained)."""
-    model = rebuild(saved, recipe.seed, max_numbers)
+    """``model`` (freshly built by the grader), compiled with ``compiled`` and trained on ``(x, y)`` from its
+    initialization, or from the weights ``start`` sets (the grader's own: pretrained, or an earlier phase it
+    trained)."""
     if start is not None:
         start(model)
+    steps = recipe.epochs * -(-len(x) // recipe.batch_size)
     try:
+        optimizer, loss = compiled.build(steps)
+        model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
         if recipe.augment:
             model.fit(_augmented_batches(x, y, recipe), epochs=recipe.epochs, verbose=0)
         else:

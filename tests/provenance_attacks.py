@@ -152,3 +152,80 @@ def keras_bytes(model) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         model.save(Path(tmp) / "m.keras")
         return (Path(tmp) / "m.keras").read_bytes()
+
+
+def after_submit(rewrite: str):
+    """The honest reference, with ``submit`` wrapped so that ``rewrite(path)`` (defined in ``rewrite``'s code)
+    edits the saved ``model.keras``'s ``config.json`` once it is written: what the grader reads is then a config
+    no Keras model of this run ever had."""
+    def edit(nb) -> None:
+        cell(nb, "answers").source += "\n" + rewrite + REWRAP
+    return edit
+
+
+REWRAP = """
+import json as _json, zipfile as _zipfile
+_submit = coursework.submit
+
+def _rewritten_submit(output_dir, **kwargs):
+    written = _submit(output_dir, **kwargs)
+    path = Path(output_dir) / "model.keras"
+    with _zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    config = _json.loads(members["config.json"])
+    rewrite(config)
+    members["config.json"] = _json.dumps(config).encode()
+    with _zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return written
+
+coursework.submit = _rewritten_submit
+"""
+
+# Every layer's weights (trained elsewhere, read from weights.npz beside the notebook) written into Constant
+# initializers as numpy arrays of *strings* (a deny-list counting numbers sees none), every layer frozen so that
+# the grader's retraining keeps them.
+CONSTANTS = """
+from pathlib import Path
+import numpy as np
+
+def rewrite(config):
+    stored = np.load("weights.npz")
+    arrays = [stored[f"arr_{i}"] for i in range(len(stored.files))]
+    for layer in config["config"]["layers"]:
+        arguments = layer["config"]
+        if "kernel_initializer" in arguments:
+            for key in ("kernel_initializer", "bias_initializer"):
+                array = arrays.pop(0)
+                arguments[key] = {"module": "keras.initializers", "class_name": "Constant", "registered_name": None,
+                                  "config": {"value": {"class_name": "__numpy__", "config": {
+                                      "value": array.astype(str).tolist(), "dtype": "float32"}}}}
+            arguments["trainable"] = False
+"""
+
+# The first Dense's activation names a public Keras function that stores its argument in a module global
+# (keras.config.set_epsilon): called while the grader predicts or trains, it would change every later model's
+# epsilon in the same process.
+POISON = """
+from pathlib import Path
+
+def rewrite(config):
+    for layer in config["config"]["layers"]:
+        if layer["class_name"] == "Dense":
+            layer["config"]["activation"] = {"module": "keras.config", "class_name": "function",
+                                             "config": "set_epsilon", "registered_name": "function"}
+            break
+"""
+
+
+def smuggled_constants(trained) -> tuple:
+    """(edit, files) of the student who writes weights trained elsewhere into the config's initializers."""
+    npz = io.BytesIO()
+    np.savez(npz, *trained.get_weights())
+    return after_submit(CONSTANTS), {"weights.npz": npz.getvalue()}
+
+
+def config_attacks(trained) -> dict[str, tuple]:
+    """student -> (edit, files) of the attacks carried in the saved config itself (issue 29)."""
+    return {"constants": smuggled_constants(trained), "poison": (after_submit(POISON), {})}

@@ -8,6 +8,7 @@ hangs and one that crashes its kernel. Every run must end with the
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import os
 import re
 import signal
@@ -107,6 +108,7 @@ def test_sequential_grades_lateness_gradebook_and_report(sequential):
     assert "timeout" in got["hangs"]["statuses"] and "kernel-died" in got["crashes"]["statuses"]
     assert got["honest"]["seconds_late"] == "7200" and got["hangs"]["seconds_late"] == "0"
     assert got["crashes"]["submitted"] == got["crashes"]["seconds_late"] == ""  # no timestamp.txt
+    assert "untimed" in got["crashes"]["flags"].split()  # ... with a due date: flagged, never on time
     wide = list(csv.DictReader((out / "gradebook.csv").open()))
     assert [(r["student"], r[WARMUP], r["total"]) for r in wide] == [("crashes", "0", "0"), ("hangs", "0", "0"),
                                                                      ("honest", "4", "4")]
@@ -221,8 +223,23 @@ def test_lateness_from_the_nbgrader_timestamp(tmp_path):
     (tmp_path / "timestamp.txt").write_text("2026-10-01 22:00:00.000000 UTC")
     late = lateness(tmp_path, due)
     assert late == Lateness("2026-10-01T22:00:00+00:00", 60.0) and late.describe() == "late by 0:01:00"
-    assert lateness(tmp_path / "nowhere", due) == Lateness(None, None)
     assert lateness(tmp_path, None).seconds_late is None
+    assert lateness(tmp_path / "nowhere", None) == Lateness(None, None)  # no due date: no time to vouch for
+
+
+def test_a_due_date_without_a_trustworthy_timestamp_is_flagged_never_on_time(tmp_path):
+    """Attack: a timestamp.txt that is a symlink (to a plain file holding an early time), a folder, or nothing
+    readable. None is followed or read, and each is flagged, not taken as on time."""
+    due = dt.datetime(2026, 10, 1, 23, 59, tzinfo=dt.timezone.utc)
+    (tmp_path / "early.txt").write_text("2026-09-01 00:00:00.000000 UTC")
+    for name, make in [("missing", lambda p: None), ("linked", lambda p: p.symlink_to(tmp_path / "early.txt")),
+                       ("folder", lambda p: p.mkdir()), ("garbled", lambda p: p.write_text("soon"))]:
+        (tmp_path / name).mkdir()
+        make(tmp_path / name / "timestamp.txt")
+        late = lateness(tmp_path / name, due)
+        assert (late.submitted, late.seconds_late) == (None, None) and late.untimed, name
+        assert late.describe().startswith("no trustworthy time"), name
+    assert "symlink" in lateness(tmp_path / "linked", due).untimed
 
 
 def test_local_workers_share_the_cores_unless_told(monkeypatch):

@@ -20,7 +20,7 @@ import pytest
 
 from autograder.classrun.class_report import short, summarize
 from autograder.classrun.lateness import Lateness, LatePolicy, apply_policy, read_config, CourseConfigError
-from autograder.course.collect import vouched_time, workflow_state
+from autograder.course.collect import workflow_state
 from autograder.grading import GradingSettings, NotebookGrade, load_rubrics
 from autograder.preflight import PreflightError, dataset_problem, needed_datasets, needed_pretrained, preflight
 from autograder.results import CheckResult, Status
@@ -133,6 +133,56 @@ def test_grace_days_are_spent_in_due_date_order_and_the_penalty_is_capped():
     assert apply_policy(policy, {"a": Lateness("x", 0.0), "b": Lateness(None, None)}, due)["a"].penalty_percent == 0
 
 
+def test_a_notebook_without_a_trustworthy_time_is_flagged_by_name(tmp_path):
+    """A due date and no time the grader can vouch for: in grades.csv, in gradebook.csv's late cell and among
+    the students flagged, by notebook; never on time in silence."""
+    from autograder.classrun.class_report import flagged, write_gradebook
+    from autograder.pipeline.report import write_grades_csv
+
+    rubric = next(r for r in load_rubrics() if r.name == WARMUP)
+    nb = NotebookGrade(rubric, [CheckResult(WARMUP, "accuracy", "", 2, 2, Status.PASS, "")])
+    nb.lateness = Lateness(None, None, untimed="timestamp.txt is a symlink")
+    write_grades_csv(tmp_path / "grades.csv", {"eve": [nb]})
+    assert table(tmp_path / "grades.csv")["eve"]["flags"] == "untimed"
+    write_gradebook(tmp_path / "gradebook.csv", {"eve": [nb]}, [WARMUP])
+    assert table(tmp_path / "gradebook.csv")["eve"]["late"] == f"{WARMUP} untimed"
+    assert flagged({"eve": [nb]})[0][1]["late"] == f"{WARMUP} untimed"
+
+
+def test_the_nbgrader_route_flags_a_due_date_without_a_timestamp_it_can_trust(tmp_path):
+    """Attack: timestamp.txt a symlink in submitted/ (nbgrader charged no late penalty, and nothing was flagged).
+    nbgrader reads the staged copy, which holds no symlink; a due date without a timestamp is flagged by name."""
+    from nbgrader.api import Gradebook
+    from nbgrader.coursedir import CourseDirectory
+
+    from autograder import rubric as rubrics
+    from autograder.course.nbgrader_course import STAGED, stage_submitted
+    from autograder.course.nbgrader_reports import nbgrader_lateness
+
+    course = tmp_path / "course"
+    for student in ("ann", "eve"):
+        (course / "submitted" / student / WARMUP).mkdir(parents=True)
+        (course / "submitted" / student / WARMUP / f"{WARMUP}.ipynb").write_text("{}")
+    (course / "submitted" / "ann" / WARMUP / "timestamp.txt").write_text("2026-10-03 09:59:00.000000 UTC")
+    (course / "early.txt").write_text("2026-09-01 00:00:00.000000 UTC")
+    (course / "submitted" / "eve" / WARMUP / "timestamp.txt").symlink_to(course / "early.txt")
+    assert stage_submitted(course, [WARMUP], rubrics.default_limits()["smoke"]) == {}
+    read = CourseDirectory(root=str(course)).get_existing_timestamp  # as nbgrader's autograde reads it
+    stamps = {s: read(str(course / STAGED / s / WARMUP)) for s in ("ann", "eve")}
+    assert stamps == {"ann": dt.datetime(2026, 10, 3, 9, 59), "eve": None}
+
+    db = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    with Gradebook(db) as gradebook:
+        gradebook.add_assignment(WARMUP, duedate=dt.datetime(2026, 10, 1, 23, 59))
+        for student, when in stamps.items():
+            gradebook.add_student(student)
+            gradebook.add_submission(WARMUP, student, **({"timestamp": when} if when else {}))
+    late = nbgrader_lateness(db, read_config(ROOT / "course.toml"))
+    assert late["ann", WARMUP].seconds_late == 34 * 3600 and not late["ann", WARMUP].untimed
+    assert (late["eve", WARMUP].seconds_late, late["eve", WARMUP].penalty_percent) == (None, 0)
+    assert "timestamp" in late["eve", WARMUP].untimed
+
+
 def test_course_config_rejects_an_unknown_or_impossible_policy(tmp_path):
     path = tmp_path / "course.toml"
     path.write_text("[late]\npercent_per_dya = 10\n")
@@ -144,17 +194,7 @@ def test_course_config_rejects_an_unknown_or_impossible_policy(tmp_path):
     assert read_config(ROOT / "course.toml").policy.percent_per_day >= 0
 
 
-# --- collect: the time the grader can vouch for, the workflow's digest -------------------------------------------
-
-def test_a_backdated_commit_first_seen_after_a_fetch_is_dated_by_that_fetch():
-    t = lambda h: dt.datetime(2026, 10, 1, h, tzinfo=UTC).isoformat()  # noqa: E731
-    seen = {"fetches": [t(10), t(14)], "first_seen": {"old": t(10), "new": t(14)}}
-    claimed = dt.datetime(2026, 10, 1, 9, tzinfo=UTC)  # the committer says 09:00
-    assert vouched_time(seen, "old", claimed)[1] == claimed  # seen at the first fetch: its date stands
-    assert vouched_time(seen, "new", claimed)[1].hour == 10  # absent at 10:00: pushed after that
-    future = dt.datetime(2026, 10, 2, tzinfo=UTC)
-    assert vouched_time(seen, "new", future)[1].hour == 14  # never later than the fetch that saw it
-
+# --- collect: the workflow's digest (the time it vouches for: tests/test_collect.py) ------------------------------
 
 def test_workflow_state_against_the_template(tmp_path):
     template = tmp_path / "template"
@@ -292,7 +332,10 @@ ROSTER = ("Student,ID,SIS User ID,SIS Login ID,Section,github_username,email\n"
 def test_canvas_moodle_and_csv_exports(graded, tmp_path):
     roster = tmp_path / "roster.csv"
     roster.write_text(ROSTER)
-    done = cli("export", str(graded), "--format", "canvas", "--roster", str(roster), timeout=300)
+    refused = cli("export", str(graded), "--format", "canvas", "--roster", str(roster), timeout=300)
+    assert refused.returncode == 2 and "graded, not on the roster: carol" in refused.stderr, refused.stderr
+    assert not (graded / "export-canvas.csv").exists()  # carol's grade would never reach the LMS: nothing written
+    done = cli("export", str(graded), "--format", "canvas", "--roster", str(roster), "--allow-unmatched", timeout=300)
     assert done.returncode == 0, done.stderr
     assert "nothing graded (0 points): dave" in done.stderr and "not on the roster (left out): carol" in done.stderr
     rows = list(csv.reader(io.StringIO((graded / "export-canvas.csv").read_text(), newline="")))
@@ -302,12 +345,12 @@ def test_canvas_moodle_and_csv_exports(graded, tmp_path):
                         ["'=HYPERLINK(\"x\")", "104", "S4", "dave@uni", "Lab 2", "0"]]
     moodle = tmp_path / "moodle.csv"
     assert cli("export", str(graded), "--format", "moodle", "--roster", str(roster), "--out", str(moodle),
-               timeout=300).returncode == 0
+               "--allow-unmatched", timeout=300).returncode == 0
     assert list(csv.reader(moodle.open())) == [["Email address", WARMUP], ["ann@uni.example", "4"],
                                                ["bob@uni.example", "3.6"], ["dave@uni.example", "0"]]
     plain = tmp_path / "plain.csv"
     assert cli("export", str(graded), "--format", "csv", "--roster", str(roster), "--out", str(plain),
-               timeout=300).returncode == 0
+               "--allow-unmatched", timeout=300).returncode == 0
     assert [(r["student"], r[WARMUP], r["total"]) for r in csv.DictReader(plain.open())] == [
         ("ann", "4", "4"), ("bob", "3.6", "3.6"), ("dave", "0", "0")]
     # A Canvas gradebook export as the roster: its assignment column, "name (Canvas id)", is the one updated.
@@ -316,7 +359,7 @@ def test_canvas_moodle_and_csv_exports(graded, tmp_path):
                              "Points Possible,,,,,4,\nA; Ann,101,S1,ann,Lab 1,,\nB; Bob,102,S2,bob,Lab 1,,\n")
     again = tmp_path / "canvas.csv"
     assert cli("export", str(graded), "--format", "canvas", "--roster", str(canvas_export), "--out", str(again),
-               timeout=300).returncode == 0
+               "--allow-unmatched", timeout=300).returncode == 0
     assert list(csv.reader(again.open(newline=""))) == [
         ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "00_warmup (4242)"],
         ["Points Possible", "", "", "", "", "4"], ["A; Ann", "101", "S1", "ann", "Lab 1", "4"],
@@ -449,6 +492,7 @@ def test_nbgrader_route_gets_the_due_date_the_policy_the_flags_by_name_and_repor
     assert (grading / "bob" / "00_warmup.html").is_file()  # feedback pages, for `feedback`
     roster = tmp_path / "roster.csv"
     roster.write_text(ROSTER)
-    assert cli("export", str(grading), "--format", "canvas", "--roster", str(roster), timeout=300).returncode == 0
+    assert cli("export", str(grading), "--format", "canvas", "--roster", str(roster), "--allow-unmatched",
+               timeout=300).returncode == 0  # carol: graded, not on the roster
     exported = list(csv.reader((grading / "export-canvas.csv").open(newline="")))
     assert [r[-1] for r in exported[1:]] == ["4", "4", "3.6", "0"]  # Points Possible, ann, bob, dave

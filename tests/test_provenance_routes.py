@@ -11,16 +11,20 @@ from pathlib import Path
 
 from tests.hostile_students import STUDENTS
 from tests.notebooks import WARMUP, variant
-from tests.provenance_attacks import attacks
+from tests.provenance_attacks import attacks, config_attacks
 from tests.routes import gradebook_scores, new_course, plugin_args
 
 
-def npz_attack(target: Path, trained) -> Path:
-    edit, files = attacks(trained)["npz"]
+def attack_in(target: Path, attack: str, trained) -> Path:
+    edit, files = {**attacks(trained), **config_attacks(trained)}[attack]
     variant(target, WARMUP, edit)
     for name, data in files.items():
         (target / WARMUP / name).write_bytes(data)
     return target
+
+
+def npz_attack(target: Path, trained) -> Path:
+    return attack_in(target, "npz", trained)
 
 
 def test_the_nbgrader_route_gives_smuggled_weights_no_point(tmp_path, trained_elsewhere):
@@ -30,12 +34,16 @@ def test_the_nbgrader_route_gives_smuggled_weights_no_point(tmp_path, trained_el
     variant(course / "submitted" / "alice", WARMUP)
     npz_attack(course / "submitted" / "mallory", trained_elsewhere)
     variant(course / "submitted" / "trudy", WARMUP, STUDENTS["many_files"][0])  # 100,000 files in her folder
+    attack_in(course / "submitted" / "oscar", "constants", trained_elsewhere)  # weights in the config
     autograde(course, [WARMUP], profile="smoke")
     alice, _ = gradebook_scores(course, WARMUP, "alice")
     mallory, grades = gradebook_scores(course, WARMUP, "mallory")
     assert alice == 4
     assert grades["test_accuracy"] == 0 and mallory == 2, grades
     assert gradebook_scores(course, WARMUP, "trudy")[0] == 0
+    oscar, grades = gradebook_scores(course, WARMUP, "oscar")
+    assert oscar == 0 and grades["test_accuracy"] == 0, grades
+    assert "kernel\\_initializer.value" in (course / "grading" / "oscar" / "summary.md").read_text()  # Markdown-escaped
     trudy = (course / "grading" / "trudy" / "summary.md").read_text()
     assert "filled its folder past the limit" in trudy, trudy[-2000:]
 
@@ -67,3 +75,21 @@ def test_the_pytest_plugin_stops_a_notebook_that_fills_its_folder(tmp_path, data
                           "--profile", "smoke", "-p", "no:cacheprovider", "-q"],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 1 and "filled its folder past the limit" in run.stdout, run.stdout[-3000:]
+
+
+def test_the_pytest_plugin_builds_no_config_that_carries_weights(tmp_path, data_dir, trained_elsewhere):
+    from xml.etree import ElementTree as ET
+
+    from tests.conftest import ROOT
+
+    submission = attack_in(tmp_path / "submission", "constants", trained_elsewhere)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CNN_COURSE_DATA": str(data_dir)}
+    junit = tmp_path / "junit.xml"
+    run = subprocess.run([sys.executable, "-m", "pytest", *plugin_args(), "--submission", str(submission),
+                          "--profile", "smoke", "--junitxml", str(junit), "-p", "no:cacheprovider", "-q"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    cases = {c.get("name"): {p.get("name"): p.get("value") for p in c.iter("property")}
+             for c in ET.parse(junit).getroot().iter("testcase")}
+    assert run.returncode == 1, run.stdout[-3000:]
+    assert cases["accuracy"]["status"] == "error" and cases["accuracy"]["points"] == "0.0", cases
+    assert "kernel_initializer.value: expected a number" in run.stdout, run.stdout[-3000:]

@@ -1,6 +1,7 @@
 """The scoring worker: a crash or a hang costs one submission, and the next one is scored again."""
 
 import os
+from concurrent.futures import wait
 
 import coursework
 from autograder import rubric as rubrics
@@ -19,6 +20,23 @@ def test_a_dead_worker_is_an_error_then_replaced(tmp_path):
         assert "scoring process died" in results[0].message
         again = {r.id: r.status for r in pool.score(rubric, "smoke", tmp_path, None)}
         assert again["param_count"] == "pass" and again["layers"] == "pass"
+    finally:
+        pool.close()
+
+
+def test_a_process_that_dies_before_reading_anything_costs_no_notebook_a_point(tmp_path):
+    """Each notebook's process is started ahead of it; one that dies before its notebook (here during its warm-up)
+    is the grader's failure: the notebook is scored in another."""
+    coursework.submit(tmp_path, model=keras_lenet5(), answers={"params": {}})
+    rubric = rubrics.find("03")
+    pool = ScoringPool()
+    try:
+        pool.warm_up()
+        for process in pool._executor._processes.values():
+            process.kill()
+        wait([pool._warming], timeout=60)
+        statuses = {r.id: r.status for r in pool.score(rubric, "smoke", tmp_path, None)}
+        assert statuses["param_count"] == "pass" and statuses["layers"] == "pass", statuses
     finally:
         pool.close()
 
@@ -97,3 +115,16 @@ def test_an_unprivileged_grader_leaves_the_network_and_can_still_nest_a_sandbox(
     done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.stdout.split("\n")[:2] == ["True 65534 ['lo']", "0"], done.stdout + done.stderr
+
+
+def test_closing_ends_the_next_notebooks_process_without_waiting_for_its_warm_up(tmp_path):
+    """After the last notebook the process started for a next one is ended at once (its import of Keras not
+    waited for), and no process is left."""
+    pool = ScoringPool()
+    pool.score(rubrics.find("03"), "smoke", tmp_path, None, static_only=True)
+    pool.notebook_done()
+    warming, processes = pool._warming, list(pool._executor._processes.values())
+    pool.close()
+    wait([warming], timeout=60)  # the pool's own thread settles it, after close
+    assert warming.done() and (warming.cancelled() or warming.exception() is not None)
+    assert processes and not any(p.is_alive() for p in processes)

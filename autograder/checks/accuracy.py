@@ -53,13 +53,13 @@ def scored_model(ctx, model: str, dataset: str, scale: float, retrain: Optional[
                  preprocess: str = "") -> tuple[str, str]:
     """The model a check scores, and how its message names it: the saved ``model``, or with ``retrain``
     (``batch_size``; ``train_size``, ``validation_size``, ``max_epochs``, ``augment``, ``pretrained``, ``after``
-    where they apply) the saved architecture retrained by the grader with the notebook's recipe
-    (:meth:`autograder.pipeline.score.ScoringContext.retrained`)."""
+    where they apply) the saved architecture retrained by the grader with the notebook's recipe, or the course's
+    where a locked cell fixes it (:meth:`autograder.pipeline.score.ScoringContext.retrained`)."""
     if retrain is None:
         return model, model
     recipe = ctx.retraining_recipe(**retrain)
     return (ctx.retrained(model, dataset, scale=scale, preprocess=preprocess, **retrain),
-            f"{model} retrained by the grader ({recipe.describe()}, your optimizer and loss)")
+            f"{model} retrained by the grader ({recipe.describe()}; {ctx.recipe_words(model)})")
 
 
 @check("history_consistent")

@@ -1,11 +1,14 @@
 """What the instructor reads at the end of a class run, beside the long ``grades.csv``.
 
 - ``gradebook.csv``: one row per student, a column per assignment (final points, after the late penalty), a total
-  and the flags by name (late, tampered, workflow, errors); ``python -m autograder export`` turns it into an
-  LMS import;
+  and the flags by name (late, tampered, workflow, errors, stale, retry); ``python -m autograder export`` turns
+  ``grades.csv`` into an LMS import;
 - ``class_report.md`` and ``class_report.html``: the score distribution per assignment (``class_scores.png``),
   the pass rate per check (hardest first), the most common failure messages, and the students whose notebooks
-  errored, timed out or killed their kernel, each with a link to the feedback page.
+  errored, timed out or killed their kernel, each with a link to the feedback page, the notebooks the grader
+  could not grade (to retry) and the stored results a partial run left stale.
+
+A class run passes every notebook of its grading folder, whatever it graded itself (:mod:`.run`).
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ CELL_CHARS = 300  # the longest message a table cell shows (its last line always
 
 def write_gradebook(path: Path, graded: Mapping[str, Sequence[NotebookGrade]], order: Sequence[str],
                     workflow: Mapping[str, str] = {}) -> None:
-    """One row per student: final points per assignment (empty where not graded), the total, and the flags by
-    name: late notebooks (with their penalty), tampered ones, a changed workflow file, notebooks that errored."""
+    """One row per student: final points per assignment (empty where not graded, or to retry with nothing stored
+    before), the total, and the flags by name: late notebooks (with their penalty), tampered ones, a changed
+    workflow file, notebooks that errored, stale ones (not regraded since their key changed), those to retry."""
     present = {nb.rubric.name for notebooks in graded.values() for nb in notebooks}
     columns = [name for name in order if name in present]
     tmp = path.with_name(f".{path.name}.tmp")
@@ -39,32 +43,45 @@ def write_gradebook(path: Path, graded: Mapping[str, Sequence[NotebookGrade]], o
         writer = csv.writer(fh)
         writer.writerow(csv_row(["student", *columns, "total", *FLAG_COLUMNS]))
         for student, notebooks in sorted(graded.items()):
-            points = {nb.rubric.name: nb.final_points for nb in notebooks}
+            points = {nb.rubric.name: nb.final_points for nb in notebooks if graded_at_all(nb)}
             row = student_flags(notebooks, workflow.get(student, ""))
             writer.writerow(csv_row([student, *(f"{points[c]:g}" if c in points else "" for c in columns),
                              f"{round(sum(points.values()), 3):g}", *(row[c] for c in FLAG_COLUMNS)]))
     os.replace(tmp, path)
 
 
-FLAG_COLUMNS = ("late", "tampered", "workflow", "errors")
+FLAG_COLUMNS = ("late", "tampered", "workflow", "errors", "stale", "retry")
+
+
+def graded_at_all(nb: NotebookGrade) -> bool:
+    """Whether ``nb`` holds a grade: not a notebook to retry with no result stored before."""
+    return not (nb.retry and not nb.results)
 
 
 def student_flags(notebooks: Sequence[NotebookGrade], workflow: str = "") -> dict[str, str]:
-    """The flag cells of one student: ``late`` (``03_lenet5 2d -20%``), ``tampered`` and ``errors`` (assignment
-    names) and ``workflow`` (``changed`` or ``missing`` where collect found the workflow file edited or gone)."""
-    late, tampered, errors = [], [], []
+    """The flag cells of one student: ``late`` (``03_lenet5 2d -20%``, or ``03_lenet5 untimed``: no submission time
+    to trust), ``tampered``, ``errors``, ``stale`` and ``retry`` (assignment names) and ``workflow`` (``changed``
+    or ``missing`` where collect found the workflow file edited or gone)."""
+    late, tampered, errors, stale, retry = [], [], [], [], []
     for nb in notebooks:
         found = report.flags(nb)
         if "late" in found:
             days = nb.lateness.days_late
             late.append(f"{nb.rubric.name} {days}d" + (f" -{nb.penalty_percent:g}%" if nb.penalty_percent else "")
                         + (f" ({nb.lateness.grace_days} grace)" if nb.lateness.grace_days else ""))
+        if "untimed" in found:
+            late.append(f"{nb.rubric.name} untimed")
         if "tampered" in found:
             tampered.append(nb.rubric.name)
         if "error" in found:
             errors.append(nb.rubric.name)
+        if "stale" in found:
+            stale.append(nb.rubric.name)
+        if "retry" in found:
+            retry.append(nb.rubric.name)
     return {"late": "; ".join(late), "tampered": " ".join(tampered),
-            "workflow": workflow if workflow in ("changed", "missing") else "", "errors": " ".join(errors)}
+            "workflow": workflow if workflow in ("changed", "missing") else "", "errors": " ".join(errors),
+            "stale": " ".join(stale), "retry": " ".join(retry)}
 
 
 def summarize(graded: Mapping[str, Sequence[NotebookGrade]], workflow: Mapping[str, str] = {}) -> dict:
@@ -75,9 +92,15 @@ def summarize(graded: Mapping[str, Sequence[NotebookGrade]], workflow: Mapping[s
     checks: dict[tuple[str, str], list[bool]] = defaultdict(list)
     failures: Counter = Counter()  # (assignment, status, message) -> notebooks
     failed_checks: dict[tuple[str, str, str], set[str]] = defaultdict(set)
-    broken = []
+    broken, pending, stale = [], [], []
     for student, notebooks in sorted(graded.items()):
         for nb in notebooks:
+            if nb.retry:
+                pending.append((student, nb.rubric.name, nb.retry))
+            if nb.stale:
+                stale.append((student, nb.rubric.name))
+            if not graded_at_all(nb):
+                continue
             maximum = nb.points[1]
             scores[nb.rubric.name].append(nb.final_points)
             maxima[nb.rubric.name] = maximum
@@ -97,7 +120,7 @@ def summarize(graded: Mapping[str, Sequence[NotebookGrade]], workflow: Mapping[s
     rates = sorted(((sum(v) / len(v), a, c, len(v)) for (a, c), v in checks.items()), key=lambda t: (t[0], t[1], t[2]))
     return {"scores": dict(scores), "maxima": maxima, "rates": rates,
             "failures": [(key, count, sorted(failed_checks[key])) for key, count in failures.most_common(COMMON_FAILURES)],
-            "broken": broken, "flagged": flagged(graded, workflow)}
+            "broken": broken, "flagged": flagged(graded, workflow), "pending": pending, "stale": stale}
 
 
 def flagged(graded: Mapping[str, Sequence[NotebookGrade]], workflow: Mapping[str, str] = {}
@@ -142,6 +165,16 @@ def markdown(summary: dict) -> str:
                   for s, cells in summary["flagged"]]
     else:
         lines.append("None: no late, tampered or errored notebook and no changed workflow file.")
+    if summary.get("pending"):
+        lines += ["", "## Notebooks the grader could not grade (retried by the next run)", "",
+                  "Its own machinery failed (not the student): no grade was stored; a result stored before is shown "
+                  "as it was.", "", "| student | assignment | why |", "|---|---|---|"]
+        lines += [f"| {_cell(s)} | {_cell(a)} | {_cell(why)} |" for s, a, why in summary["pending"]]
+    if summary.get("stale"):
+        lines += ["", "## Stored results not regraded (stale)", "",
+                  "Graded with other inputs (a rubric, the grader, the submission or the settings changed since) "
+                  "and not regraded by the last run: a full `batch` run regrades them.", "",
+                  "; ".join(f"{markdown_safe(s)} {markdown_safe(a)}" for s, a in summary["stale"])]
     lines += summary.get("regrade_lines", [])
     lines += ["", "## Pass rate per check (hardest first)", "", "| assignment | check | passed | notebooks |",
               "|---|---|---:|---:|"]

@@ -24,6 +24,7 @@ from autograder.classrun.resources import pin_gpu
 from autograder.classrun.store import grader_version
 from autograder.grading import GradingSettings, load_rubrics
 from autograder.paths import RELEASED_DIR
+from autograder.preflight import preflight
 from autograder.pipeline.grade import grade_notebook
 from autograder.similarity.seeds import student_seed
 from autograder.pipeline.score import ScoringPool
@@ -72,7 +73,7 @@ def shipped(job: Job, settings: GradingSettings) -> Job:
 
 # ---- the worker side ----
 
-_pool: Optional[ScoringPool] = None  # this worker process's scoring pool (TensorFlow imported once per worker)
+_pool: Optional[ScoringPool] = None  # this worker's scoring pool (a fresh scoring process per notebook)
 
 
 def _scoring_pool() -> ScoringPool:
@@ -95,6 +96,9 @@ def run_job(job: Job, settings: GradingSettings, gpus: Optional[list[str]] = Non
     rubric = rubric_named(job.assignment)
     if not Path(settings.released_dir).is_dir():  # a node with the grader elsewhere (its version was checked)
         settings = dataclasses.replace(settings, released_dir=RELEASED_DIR)
+    # This worker has the data sets, weights and sandbox the notebook needs (a Ray node may lack what the driver
+    # has): otherwise the grader's failure, raised before any student code runs; the driver retries the notebook.
+    settings = preflight([rubric], settings)
     with tempfile.TemporaryDirectory(prefix="autograder-job-") as tmp:
         tmp = Path(tmp)
         submission = Path(job.submission)

@@ -11,15 +11,19 @@ The course configuration is ``course.toml`` (beside ``nbgrader_config.py``)::
     grace_days = 2         # days each student may be late, without penalty, over the whole course
 
 A submission's time is nbgrader's ``timestamp.txt`` (``collect`` writes the time the grader can vouch for: see
-:mod:`autograder.course.collect`). Grace days are spent in due-date order, a whole day at a time, on the
-notebooks that need them. ``batch`` and the nbgrader route (:mod:`autograder.course.nbgrader_late`) apply this
-same policy through :func:`apply_policy`.
+:mod:`autograder.course.collect`), read only where it is a regular file (a symlink is never followed). Where an
+assignment has a due date and its submission no such time, the notebook is ``untimed``: flagged by name, never on
+time in silence. Grace days are spent in due-date order, a whole day at a time, on the notebooks that need them.
+``batch`` and the nbgrader route (:mod:`autograder.course.nbgrader_late`) apply this same policy through
+:func:`apply_policy`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import os
+import stat
 import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -58,8 +62,11 @@ class Lateness:
     days_late: int = 0  # started days late
     grace_days: int = 0  # of those, covered by the student's grace days
     penalty_percent: float = 0.0
+    untimed: str = ""  # with a due date: why the submission has no time the grader can vouch for
 
     def describe(self) -> str:
+        if self.untimed:
+            return f"no trustworthy time ({self.untimed})"
         if self.seconds_late is None:
             return ""
         if self.seconds_late <= 0:
@@ -115,10 +122,12 @@ def due_dates(config: Optional[Path] = None) -> dict[str, dt.datetime]:
 
 
 def lateness(assignment_dir: Path, due: Optional[dt.datetime]) -> Lateness:
-    """How late the submission in ``assignment_dir`` was, by its nbgrader timestamp (no policy applied)."""
-    submitted = read_timestamp(assignment_dir / TIMESTAMP)
+    """How late the submission in ``assignment_dir`` was, by its nbgrader timestamp (no policy applied);
+    ``untimed`` (why) where there is a due date and no timestamp to trust."""
+    path = assignment_dir / TIMESTAMP
+    submitted = read_timestamp(path)
     if submitted is None:
-        return Lateness(None, None)
+        return Lateness(None, None, untimed=timestamp_problem(path) if due is not None else "")
     return seconds_late(submitted, due)
 
 
@@ -147,15 +156,46 @@ def apply_policy(policy: LatePolicy, late: Mapping[str, Lateness], due: Mapping[
 
 
 def read_timestamp(path: Path) -> Optional[dt.datetime]:
-    """nbgrader's submission time (``2026-10-01 12:00:00.000000 UTC``), in UTC; None if absent or unreadable.
-    Read with dateutil, as nbgrader reads it, without importing nbgrader (and tornado, asyncio) mid-run."""
+    """nbgrader's submission time (``2026-10-01 12:00:00.000000 UTC``), in UTC; None if absent, unreadable or not
+    a regular file (a symlink is not followed). Read with dateutil, as nbgrader reads it, without importing
+    nbgrader (and tornado, asyncio) mid-run."""
     from dateutil import parser
 
-    if path.is_symlink() or not path.is_file() or path.stat().st_size > 1000:
+    text = _regular_text(path)
+    if text is None:
         return None
     try:
-        return _utc(parser.parse(path.read_text().strip()))
-    except (ValueError, OverflowError, UnicodeDecodeError):
+        return _utc(parser.parse(text.strip()))
+    except (ValueError, OverflowError):
+        return None
+
+
+def timestamp_problem(path: Path) -> str:
+    """Why ``path`` gives no submission time ("" where it does)."""
+    if path.is_symlink():
+        return f"{TIMESTAMP} is a symlink"
+    if not path.exists():
+        return f"no {TIMESTAMP}"
+    if not path.is_file():
+        return f"{TIMESTAMP} is not a regular file"
+    return "" if read_timestamp(path) is not None else f"{TIMESTAMP} holds no time"
+
+
+def _regular_text(path: Path, limit: int = 1000) -> Optional[str]:
+    """The text of ``path`` if it is a regular file of at most ``limit`` bytes, opened without following a link."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        data = os.read(fd, limit + 1)
+    finally:
+        os.close(fd)
+    try:
+        return data.decode() if len(data) <= limit else None
+    except UnicodeDecodeError:
         return None
 
 

@@ -4,25 +4,30 @@ A job's key is a digest of the submission's files, the grader's version for its 
 that assignment's rubric and released notebook), the profile, the seed, the limit overrides, the sandbox mode
 and the data folder: a rerun skips every notebook whose stored result has the same key, and an interrupted
 class resumes.
+
+Beside a result, ``NN_name.retry.json`` records that the last grading of the notebook failed for the grader's own
+reasons (:func:`autograder.classrun.run.grader_failure`): no grade was stored for it, the result stored before
+(if any) stays as it was, and the next run grades the notebook again. Storing a result removes the record.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 import autograder
 from autograder import rubric as rubrics
-from autograder.grading import GradingSettings, NotebookGrade
+from autograder.grading import GradingSettings
 from autograder.paths import RELEASED_DIR
 from autograder.results import CheckResult
-from autograder.rubric import Rubric
 
 RESULT_SUFFIX = ".result.json"  # out/STUDENT/NN_name.result.json
+RETRY_SUFFIX = ".retry.json"  # out/STUDENT/NN_name.retry.json: the grader failed on it; graded again next run
 
 
 def _grader_files(in_use: Path) -> dict[str, Path]:
@@ -121,12 +126,64 @@ def load_result(out: Path, student: str, assignment: str) -> Optional[dict[str, 
 
 
 def store_result(out: Path, done: dict[str, Any]) -> None:
-    """Write a finished job's files and its result (atomically, the result last) under ``out/STUDENT/``."""
+    """Write a finished job's files and its result (atomically, the result last) under ``out/STUDENT/``; a
+    record that the notebook was to be retried goes."""
     folder = out / done["student"]
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in done.pop("files", {}).items():
         write_atomic(folder / name, data)
     write_atomic(result_path(out, done["student"], done["assignment"]), json.dumps(done, indent=1).encode())
+    retry_path(out, done["student"], done["assignment"]).unlink(missing_ok=True)
+
+
+def retry_path(out: Path, student: str, assignment: str) -> Path:
+    return out / student / f"{assignment}{RETRY_SUFFIX}"
+
+
+def store_retry(out: Path, student: str, assignment: str, key: str, reason: str) -> None:
+    """Record that grading ``student``'s ``assignment`` failed for the grader's own reasons (``reason``): no grade.
+    A result stored before stays as it was; the next run grades the notebook again."""
+    (out / student).mkdir(parents=True, exist_ok=True)
+    record = {"student": student, "assignment": assignment, "key": key, "grader": grader_version(),
+              "reason": reason, "failed_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    write_atomic(retry_path(out, student, assignment), json.dumps(record, indent=1).encode())
+
+
+def load_retry(out: Path, student: str, assignment: str) -> Optional[dict[str, Any]]:
+    """The record of a notebook to retry, or None when there is none (an unreadable record counts as one)."""
+    path = retry_path(out, student, assignment)
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        record = None
+    return record if isinstance(record, dict) else {"reason": f"{path.name} is unreadable"}
+
+
+def stored_notebooks(out: Path) -> list[tuple[str, str]]:
+    """(student, assignment) of every stored result and retry record in ``out``, whatever run stored it."""
+    found = set()
+    if not out.is_dir():
+        return []
+    for folder in out.iterdir():
+        if folder.name.startswith(".") or folder.is_symlink() or not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            for suffix in (RESULT_SUFFIX, RETRY_SUFFIX):
+                if path.name.endswith(suffix) and not path.name.startswith(".") and len(path.name) > len(suffix):
+                    found.add((folder.name, path.name[:-len(suffix)]))
+    return sorted(found)
+
+
+def retries(out: Path) -> dict[tuple[str, str], str]:
+    """{(student, assignment): why} for every notebook of ``out`` whose grading is to be retried."""
+    found = {}
+    for student, assignment in stored_notebooks(out):
+        record = load_retry(out, student, assignment)
+        if record is not None:
+            found[student, assignment] = str(record.get("reason", ""))
+    return found
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -143,14 +200,3 @@ def seconds(done: dict[str, Any]) -> float:
     """The wall time of a finished job: staging, execution, scoring and feedback."""
     return sum(v for k, v in done["timings"].items() if k != "cells_s")
 
-
-
-def stored(out: Path, plan: Sequence[tuple[str, Rubric]], keys: dict[tuple[str, str], str]
-           ) -> dict[tuple[str, str], NotebookGrade]:
-    """The notebooks of ``plan`` (student, rubric) whose stored result is current."""
-    found = {}
-    for student, rubric in plan:
-        result = load_result(out, student, rubric.name)
-        if result is not None and result.get("key") == keys[student, rubric.name]:
-            found[student, rubric.name] = NotebookGrade(rubric, results_of(result), result["timings"])
-    return found

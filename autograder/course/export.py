@@ -19,8 +19,23 @@ Formats:
   "from" and one column per assignment (out of its maximum);
 - ``csv``: student, the roster's identity columns, final points per assignment and the total.
 
-A roster student with no submission gets 0 for every assignment (and is named on stderr); a submission with no
-roster entry cannot be imported, so it is left out and named. Every text cell is inert in a spreadsheet.
+What is refused (an :class:`ExportError`: nothing is written, the command exits 2), so that no grade is lost or
+given to another student in silence:
+
+- a roster none of whose rows names a graded submission folder (the wrong column, or another course's roster);
+- a graded submission with no roster row (the LMS would never get its grade), unless ``allow_unmatched``
+  (``--allow-unmatched``): then it is left out and named;
+- a roster row without any of the ids the LMS matches students on (Canvas: ``ID``, ``SIS User ID`` or ``SIS
+  Login ID``; Moodle: the ``email`` or ``idnumber`` the import maps); the plain CSV matches on nothing;
+- two submission folders that would read as one student: ``grades.csv`` escapes a cell that would start a
+  formula with ``'`` (``=x`` is written ``'=x``), so ``'=x`` and ``=x``, or ``'bob`` and ``bob``, are refused
+  (rename one); alone, each is its own student (the ``'`` is taken off only where the grader put it);
+- a notebook still to retry (the grader's machinery failed on it: ``retry`` in ``grades.csv``'s flags): run
+  ``batch`` again first.
+
+A roster student with no submission gets 0 for every assignment (and is named on stderr); a stale result (not
+regraded since its key changed: ``stale`` in the flags) is exported as stored and named. Every text cell is inert
+in a spreadsheet.
 """
 
 from __future__ import annotations
@@ -30,7 +45,7 @@ import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from autograder.inert import csv_safe
 from autograder.errors import AutograderError
@@ -49,22 +64,86 @@ class ExportError(AutograderError):
 class Export:
     text: str
     unsubmitted: list[str] = field(default_factory=list)  # on the roster, no graded notebook: 0
-    unrostered: list[str] = field(default_factory=list)  # graded, not on the roster: left out
+    unrostered: list[str] = field(default_factory=list)  # graded, not on the roster: left out (allowed)
+    stale: list[str] = field(default_factory=list)  # "student assignment" exported as stored, not regraded
 
 
-def read_grades(grading: Path) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
-    """({student: {assignment: final points}}, {assignment: max points}) from ``grading/grades.csv``."""
+@dataclass
+class Grades:
+    """What ``grades.csv`` holds, by submission folder."""
+
+    points: dict[str, dict[str, float]]  # {student: {assignment: final points}}
+    maxima: dict[str, float]  # {assignment: max points}
+    stale: list[str] = field(default_factory=list)  # "student assignment"
+    retry: list[str] = field(default_factory=list)  # "student assignment": no final grade yet
+
+
+def folder_of(cell: str) -> str:
+    """The submission folder a ``grades.csv`` student cell names: the ``'`` the grader puts before a cell that would
+    start a formula taken off, and only that one (a folder named ``'bob`` stays ``'bob``)."""
+    if cell.startswith("'") and csv_safe(cell[1:]) == cell:
+        return cell[1:]
+    return cell
+
+
+def confusable(folders: Any, cells: Any) -> list[list[str]]:
+    """Groups of submission folders that would read as one student: folders written as the same ``grades.csv`` cell
+    (``=x`` and ``'=x`` are both written ``'=x``), and cells that differ only by leading ``'`` (``'bob`` and
+    ``bob``). ``folders``: the stored results' folder names; ``cells``: grades.csv's student cells."""
+    by_cell: dict[str, set[str]] = {}
+    for name in folders:
+        by_cell.setdefault(csv_safe(name), set()).add(name)
+    groups = [sorted(names) for names in by_cell.values() if len(names) > 1]
+    by_text: dict[str, set[str]] = {}
+    for cell in set(cells) | set(by_cell):
+        by_text.setdefault(cell.lstrip("'"), set()).add(cell)
+    groups += [sorted(folder_of(cell) for cell in same) for same in by_text.values() if len(same) > 1]
+    return sorted(groups)
+
+
+def stored_folders(grading: Path) -> set[str]:
+    """The student folders of ``grading`` that hold a stored result or a record to retry."""
+    found = set()
+    if grading.is_dir():
+        for folder in grading.iterdir():
+            if folder.is_dir() and not folder.is_symlink() and not folder.name.startswith(".") and any(
+                    p.name.endswith((".result.json", ".retry.json")) for p in folder.iterdir()):
+                found.add(folder.name)
+    return found
+
+
+def read_grades(grading: Path) -> Grades:
+    """The final points per student and assignment, the maxima, and the stale rows and those to retry, from
+    ``grading/grades.csv``. Refuses two folders (in grades.csv or the stored results) that would read as one."""
     path = grading / "grades.csv"
     if not path.is_file():
         raise ExportError(f"no {path}: grade the class first (python -m autograder batch ... --out {grading})")
-    points: dict[str, dict[str, float]] = {}
-    maxima: dict[str, float] = {}
-    with open(path, newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            student = row["student"].removeprefix("'") if row["student"].startswith("'") else row["student"]
-            points.setdefault(student, {})[row["assignment"]] = float(row["points"])
-            maxima[row["assignment"]] = float(row["max_points"])
-    return points, dict(sorted(maxima.items()))
+    grades = Grades({}, {})
+    cells: dict[tuple[str, str], int] = {}
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                student, assignment = folder_of(row["student"]), row["assignment"]
+                cells[row["student"], assignment] = cells.get((row["student"], assignment), 0) + 1
+                flags = (row.get("flags") or "").split()
+                if "stale" in flags:
+                    grades.stale.append(f"{student} {assignment}")
+                if "retry" in flags or not row["points"]:
+                    grades.retry.append(f"{student} {assignment}")
+                    continue
+                grades.points.setdefault(student, {})[assignment] = float(row["points"])
+                grades.maxima[assignment] = float(row["max_points"])
+    except (OSError, UnicodeDecodeError, csv.Error, KeyError, ValueError) as exc:
+        raise ExportError(f"cannot read {path}: {type(exc).__name__}: {exc}") from exc
+    twice = sorted(f"{cell} {a}" for (cell, a), n in cells.items() if n > 1)
+    clash = confusable(stored_folders(grading), {cell for cell, _ in cells})
+    if twice or clash:
+        named = "; ".join(" and ".join(group) for group in clash) or ", ".join(twice)
+        raise ExportError(f"submission folders that would read as one student: {named} (grades.csv escapes a cell "
+                          "that would start a formula with ', so the export cannot tell them apart): rename one "
+                          "folder, grade again, then export")
+    grades.maxima = dict(sorted(grades.maxima.items()))
+    return grades
 
 
 def read_roster(path: Path) -> list[dict[str, str]]:
@@ -107,14 +186,40 @@ def canvas_columns(roster_path: Path, assignments: list[str]) -> list[str]:
     return [csv_safe(exported.get(a, a)) for a in assignments]
 
 
-def export(grading: Path, roster_path: Path, fmt: str) -> Export:
+CANVAS_IDS = ("id", "sis user id", "sis login id")  # what Canvas's import matches a row to its student by
+
+
+def _listed(names: Any, limit: int = 10) -> str:
+    names = sorted(names)
+    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def export(grading: Path, roster_path: Path, fmt: str, allow_unmatched: bool = False) -> Export:
+    """The LMS import of ``grading``'s grades for the students of ``roster_path``; raises :class:`ExportError`
+    (nothing to write) for what the module's docstring lists."""
     if fmt not in FORMATS:
         raise ExportError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    points, maxima = read_grades(grading)
+    grades = read_grades(grading)
+    if grades.retry:
+        raise ExportError(f"{len(grades.retry)} notebook(s) have no final grade: the grader's machinery failed on "
+                          f"them ({_listed(grades.retry)}); run batch again to retry them, then export")
+    points, maxima = grades.points, grades.maxima
     roster = read_roster(roster_path)
     listed = {r["folder"] for r in roster}
+    if not listed & set(points):
+        raise ExportError(f"no roster row matches any submission: {roster_path} names {_listed(listed, 5)}; the "
+                          f"graded folders are {_listed(points, 5) or 'none'}. Its submission column is the first of "
+                          f"{', '.join(FOLDER_COLUMNS)} it has: is that the one the folders are named by?")
     result = Export("", sorted(r["folder"] for r in roster if r["folder"] not in points),
-                    sorted(s for s in points if s not in listed))
+                    sorted(s for s in points if s not in listed), grades.stale)
+    if result.unrostered and not allow_unmatched:
+        raise ExportError(f"graded, not on the roster: {_listed(result.unrostered)}; the LMS would never get their "
+                          "grades. Add them to the roster, or give --allow-unmatched to leave them out")
+    if fmt == "canvas":
+        no_id = [r["folder"] for r in roster if not any(r.get(c) for c in CANVAS_IDS)]
+        if no_id:
+            raise ExportError(f"{roster_path}: Canvas matches a row to its student by ID, SIS User ID or SIS Login "
+                              f"ID; these rows have none: {_listed(no_id)}")
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     assignments = list(maxima)
@@ -154,9 +259,11 @@ def export(grading: Path, roster_path: Path, fmt: str) -> Export:
     return result
 
 
-def write(grading: Path, roster: Path, fmt: str, out: Optional[Path] = None) -> tuple[Path, Export]:
-    """Write the export (default: ``grading/export-FORMAT.csv``); the path and what it found."""
-    done = export(grading, roster, fmt)
+def write(grading: Path, roster: Path, fmt: str, out: Optional[Path] = None, allow_unmatched: bool = False
+          ) -> tuple[Path, Export]:
+    """Write the export (default: ``grading/export-FORMAT.csv``); the path and what it found. Writes nothing
+    when :func:`export` refuses."""
+    done = export(grading, roster, fmt, allow_unmatched)
     path = out or grading / f"export-{fmt}.csv"
     path.write_text(done.text, encoding="utf-8")
     return path, done

@@ -122,7 +122,7 @@ def autograde_preprocessors() -> list[str]:
 
 @functools.cache
 def scoring_pool() -> Any:
-    """One scoring process for the whole nbgrader run (TensorFlow imported once, not per notebook)."""
+    """The nbgrader run's scoring pool: a fresh scoring process per notebook, each warmed while a kernel runs."""
     from autograder.pipeline.score import ScoringPool
 
     pool = ScoringPool()

@@ -6,17 +6,25 @@ is (its ``timestamp.txt`` against the due date); the plugin spends the student's
 assignments the gradebook holds, in due-date order, and returns the penalty in points
 (:func:`autograder.classrun.lateness.apply_policy`, the function ``batch`` uses). nbgrader's export then shows
 ``raw_score``, ``late_submission_penalty`` and ``score`` per notebook.
+
+nbgrader reads ``timestamp.txt`` from the staged copy of ``submitted/``, which holds regular files only
+(:func:`autograder.course.nbgrader_course.stage_submitted`): a symlink is never followed, and a submission whose
+time nbgrader could not read has none in the gradebook. With a due date, :func:`submission_lateness` makes that
+submission ``untimed``, which the class tables flag by name (nbgrader itself charges it nothing).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from nbgrader.plugins import LateSubmissionPlugin
 
-from autograder.classrun.lateness import COURSE_CONFIG, Lateness, apply_policy, read_config
+from autograder.classrun.lateness import COURSE_CONFIG, TIMESTAMP, Lateness, apply_policy, read_config
 from autograder.grading import after_penalty
+
+UNTIMED = f"nbgrader read no time from {TIMESTAMP} (none, unreadable, or not a regular file)"
 
 
 class CoursePolicy(LateSubmissionPlugin):
@@ -30,13 +38,27 @@ class CoursePolicy(LateSubmissionPlugin):
         late, due = {}, {}
         for submission in self.parent.gradebook.find_student(student_id).submissions:
             name = submission.assignment.name
-            late[name] = Lateness(None, float(submission.total_seconds_late or 0))
+            late[name] = submission_lateness(submission)
             if submission.assignment.duedate is not None:
-                from datetime import timezone
-
-                due[name] = submission.assignment.duedate.replace(tzinfo=timezone.utc)
+                due[name] = _utc(submission.assignment.duedate)
         late[assignment] = Lateness(None, float(total_seconds_late))
         percent = apply_policy(config.policy, late, due)[assignment].penalty_percent
         self.log.info("%s %s: %g s late, %g%% off (%s)", student_id, assignment, total_seconds_late, percent,
                       config.policy.describe())
         return round(score - after_penalty(score, percent), 3) if percent else None
+
+
+def submission_lateness(submission: Any) -> Lateness:
+    """One submission of nbgrader's gradebook (a ``SubmittedAssignment``) as a :class:`Lateness`, no policy
+    applied: the seconds late nbgrader measured; ``untimed`` where the assignment has a due date and the
+    submission no timestamp."""
+    stamp, duedate = submission.timestamp, submission.assignment.duedate
+    if stamp is None:
+        return Lateness(None, None, untimed=UNTIMED if duedate is not None else "")
+    seconds = float(submission.total_seconds_late or 0) if duedate is not None else None
+    return Lateness(_utc(stamp).isoformat(), seconds)
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    """nbgrader's naive datetimes are UTC."""
+    return moment.replace(tzinfo=dt.timezone.utc)

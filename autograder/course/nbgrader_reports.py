@@ -44,16 +44,15 @@ def nbgrader_lateness(db_url: str, course: CourseConfig) -> dict[tuple[str, str]
     from the seconds late nbgrader measured (its timestamp against the assignment's due date)."""
     from nbgrader.api import Gradebook
 
+    from autograder.course.nbgrader_late import submission_lateness
+
     charged: dict[tuple[str, str], Lateness] = {}
     with Gradebook(db_url) as gradebook:
         for student in gradebook.students:
             late, due = {}, {}
             for submission in student.submissions:
                 name, duedate = submission.assignment.name, submission.assignment.duedate
-                stamp = submission.timestamp
-                submitted = stamp.replace(tzinfo=dt.timezone.utc).isoformat() if stamp else None
-                seconds = float(submission.total_seconds_late or 0) if duedate and stamp else None
-                late[name] = Lateness(submitted, seconds)
+                late[name] = submission_lateness(submission)  # untimed: a due date and no timestamp
                 if duedate is not None:
                     due[name] = duedate.replace(tzinfo=dt.timezone.utc)
             charged |= {(student.id, a): item for a, item in apply_policy(course.policy, late, due).items()}

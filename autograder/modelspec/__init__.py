@@ -4,7 +4,8 @@
 returns a :class:`ModelDescription`: for every layer its kind, output shape
 (channels-last), trainable and non-trainable parameters, receptive field,
 jump (effective stride) and effective padding, all computed from the layers'
-configuration.
+configuration. :mod:`autograder.modelspec.cost` counts what it costs to run and to retrain
+(multiply-adds per image, per layer), from the same description.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from __future__ import annotations
 from typing import Any, Optional, Sequence
 
 from autograder.modelspec.describe import DescriptionError, LayerInfo, ModelDescription, describe_layers
+from autograder.modelspec.cost import Work, check_budget, macs_per_image, training_work
 from autograder.modelspec.layer import POINTWISE_KINDS, Layer
 
 __all__ = ["POINTWISE_KINDS", "DescriptionError", "Layer", "LayerInfo", "ModelDescription", "describe",
+           "Work", "check_budget", "macs_per_image", "training_work",
            "canonical_class_name", "framework_of", "layer_class_names", "pointwise_class_names"]
 
 

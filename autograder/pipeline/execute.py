@@ -35,6 +35,10 @@ INLINE_BACKEND = "module://matplotlib_inline.backend_inline"  # IPython's own: f
 IOPUB_GRACE_SECONDS = 60
 DISK_POLL_SECONDS = 1.0  # how often the notebook's own folders are measured against disk_bytes and disk_files
 KERNEL_LOG_KEPT = 64_000  # bytes of the kernel's own stderr kept after the run (its last words are at the end)
+# The row execution adds when the notebook's kernel never started (no cell of the notebook ran): the grader's own
+# machinery failed (the kernel or its sandbox could not be launched, or did not answer in time), not the student.
+# A class run stores such a notebook as one to retry, never as a grade (autograder.classrun.run.grader_failure).
+KERNEL_START = "kernel_start"
 
 
 @dataclass(frozen=True)
@@ -46,17 +50,23 @@ class Execution:
     wall_seconds: float
     output_truncated: bool
     output_bytes: int  # the cap that truncated it
+    kernel_not_started: bool = False  # the kernel never answered: no cell ran (the grader's failure)
 
     @property
     def ok(self) -> bool:
         return self.status is None
 
     def results(self, assignment: str) -> list[CheckResult]:
-        """Execution's own rows of the report: an ``output_size`` flag when output was dropped."""
-        if not self.output_truncated:
-            return []
-        return [CheckResult(assignment, "output_size", "Cell output stays within the limit", 0.0, 0.0, Status.FAIL,
-                            f"output beyond {self.output_bytes:,} bytes was dropped")]
+        """Execution's own rows of the report: a ``kernel_start`` error when the kernel never started, an
+        ``output_size`` flag when output was dropped."""
+        rows = []
+        if self.kernel_not_started:
+            rows.append(CheckResult(assignment, KERNEL_START, "The grader started the notebook's kernel", 0.0, 0.0,
+                                    Status.ERROR, self.message))
+        if self.output_truncated:
+            rows.append(CheckResult(assignment, "output_size", "Cell output stays within the limit", 0.0, 0.0,
+                                    Status.FAIL, f"output beyond {self.output_bytes:,} bytes was dropped"))
+        return rows
 
 
 def _limited_client():
@@ -70,6 +80,7 @@ def _limited_client():
             self.sandbox, self.socket_dir = sandbox, socket_dir
             self.output_limit = output_limit
             self.output_bytes = 0
+            self.kernel_started = False  # set once the kernel answered its first request
             self.truncated = False
             self.deadline = deadline
             self.cell_timeout = cell_timeout
@@ -77,6 +88,13 @@ def _limited_client():
             # Outputs are all in once the last cell replies: kill the kernel rather than wait
             # for a graceful exit (a kernel holding TensorFlow takes seconds to shut down).
             self.shutdown_kernel = "immediate"
+
+        def start_new_kernel_client(self):
+            """nbclient's start (papermill's sync path), noting that the kernel answered: a failure before this
+            is the grader's (no student code has run), one after it the notebook's."""
+            client = super().start_new_kernel_client()
+            self.kernel_started = True
+            return client
 
         def create_kernel_manager(self):
             km = super().create_kernel_manager()
@@ -171,6 +189,7 @@ def execute(notebook: Path, executed: Path, parameters: dict[str, Any], cwd: Pat
     deadline = started + limits.notebook_timeout
     status: Optional[Status] = None
     message = "ran to the end"
+    not_started = False
     socket_dir = Path(tempfile.mkdtemp(prefix="kernel-")) if sandbox is not None else None
     env = {**kernel_environment(), "MPLBACKEND": INLINE_BACKEND}  # plt.show() draws into the executed notebook
     if sandbox is not None:
@@ -208,6 +227,10 @@ def execute(notebook: Path, executed: Path, parameters: dict[str, Any], cwd: Pat
         message += f"; its last words: {words}" if words else ""
     except Exception as exc:  # a kernel that cannot start, a notebook papermill rejects, ...
         status, message = Status.ERROR, f"the notebook could not be executed: {type(exc).__name__}: {_first_line(str(exc))}"
+        if engine.last_client is not None and not engine.last_client.kernel_started:
+            not_started = True  # the client was made (papermill accepted the notebook); its kernel never answered
+            message = (f"the grader could not start the notebook's kernel: {type(exc).__name__}: "
+                       f"{_first_line(str(exc))}")
     finally:
         watch.stop()
         if socket_dir is not None:
@@ -217,7 +240,7 @@ def execute(notebook: Path, executed: Path, parameters: dict[str, Any], cwd: Pat
     _keep_tail(executed.with_suffix(".kernel.log"), KERNEL_LOG_KEPT)
     truncated = bool(engine.last_client and engine.last_client.truncated)
     return Execution(status, message, executed, _cell_seconds(executed), time.monotonic() - started, truncated,
-                     limits.output_bytes)
+                     limits.output_bytes, not_started and not watch.exceeded)
 
 
 class DiskWatch(threading.Thread):

@@ -75,6 +75,7 @@ def grade_notebook(rubric: rubrics.Rubric, submission: Path, out: Path, workroot
         scored.sort(key=lambda r: order[r.id])
     results = [staged.result(rubric.id), *run.results(rubric.id), *scored]
     write_fingerprint(out / f"{rubric.name}{FINGERPRINT_SUFFIX}", pool, artifacts, settings.profile, limits)
+    pool.notebook_done()  # no other student is scored in this process; the next one imports Keras meanwhile
     timings["score_s"] = time.perf_counter() - t0
     if box is not None:
         sweep(box.slot)  # whatever of the notebook outlived its sandbox (the slot's user is this grader's alone)

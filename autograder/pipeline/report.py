@@ -289,8 +289,8 @@ def write_reports(out: Path, notebooks: Sequence[NotebookGrade], meta: Mapping[s
 
 def write_grades_csv(path: Path, graded: Mapping[str, Sequence[NotebookGrade]]) -> None:
     """One row per student and assignment: final points (after the late penalty), maximum, raw points, the
-    penalty, the statuses seen, the lateness where known and the flags. Replaced atomically; no cell starts a
-    formula."""
+    penalty, the statuses seen, the lateness where known and the flags. A notebook to retry with no earlier
+    result has no points (empty cells, never 0). Replaced atomically; no cell starts a formula."""
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
@@ -301,8 +301,10 @@ def write_grades_csv(path: Path, graded: Mapping[str, Sequence[NotebookGrade]]) 
                 statuses = sorted({str(r.status) for r in nb.results})
                 late = nb.lateness
                 known = late is not None and late.seconds_late is not None
-                writer.writerow(csv_row([student, nb.rubric.name, f"{nb.final_points:g}", f"{nb.points[1]:g}",
-                                 f"{nb.points[0]:g}", f"{nb.penalty_percent:g}", " ".join(statuses),
+                ungraded = bool(nb.retry) and not nb.results  # to retry, nothing stored before: no points at all
+                writer.writerow(csv_row([student, nb.rubric.name, *(["", "", ""] if ungraded else [
+                                 f"{nb.final_points:g}", f"{nb.points[1]:g}", f"{nb.points[0]:g}"]),
+                                 f"{nb.penalty_percent:g}", " ".join(statuses),
                                  late.submitted if late and late.submitted else "",
                                  f"{late.seconds_late:g}" if known else "",
                                  late.days_late if known else "", late.grace_days if known else "",
@@ -311,7 +313,9 @@ def write_grades_csv(path: Path, graded: Mapping[str, Sequence[NotebookGrade]]) 
 
 
 def flags(nb: NotebookGrade) -> list[str]:
-    """What the instructor must see about one notebook besides its points: late, tampered, error."""
+    """What the instructor must see about one notebook besides its points: late, tampered, error, untimed (a due
+    date and no submission time the grader can vouch for); for a class run, stale (a stored result that run did
+    not regrade and whose key no longer matches) and retry (its grading failed for the grader's reasons)."""
     found = []
     late = nb.lateness
     if late is not None and late.seconds_late:
@@ -320,6 +324,12 @@ def flags(nb: NotebookGrade) -> list[str]:
         found.append("tampered")
     if any(r.status.is_error for r in nb.results):
         found.append("error")
+    if late is not None and getattr(late, "untimed", ""):
+        found.append("untimed")
+    if nb.stale:
+        found.append("stale")
+    if nb.retry:
+        found.append("retry")
     return found
 
 

@@ -3,9 +3,10 @@
 :class:`ScoringContext` gives checks lazy, cached access to what the notebook
 wrote (models loaded with ``safe_mode=True``, JSON read without pickle, every
 file size-capped before it is read), to the notebook's code as text, and to the
-grader's own validation data. :class:`ScoringPool` runs scoring in a long-lived
-worker process, so a crash or a hang while loading a hostile model costs one
-notebook, not the batch, and TensorFlow is imported once per batch.
+grader's own validation data. :class:`ScoringPool` scores each notebook in a
+worker process of its own (started, with Keras imported, while that notebook's
+kernel runs), so a crash, a hang or a Keras global set while loading a hostile
+model costs that notebook alone, never the batch or the next student.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any, Optional, Sequence
 from autograder import workers
 from autograder.checks import CHECKS
 from autograder.errors import ArtifactError, CheckTimeout, MissingArtifact
+from autograder.paths import RELEASED_DIR
 from autograder.results import CheckResult, Outcome, Status, unscored
 from autograder.rubric import CheckSpec, Limits, Rubric
 from autograder.sandbox import Sandbox
@@ -38,7 +40,7 @@ class ScoringContext:
 
     def __init__(self, artifacts: Path, notebook: Optional[Path], profile: str, limits: Limits,
                  data_dir: Optional[str] = None, sandbox: Optional[Sandbox] = None, epochs: int = 1,
-                 seed: int = 0):
+                 seed: int = 0, rubric: Optional[Rubric] = None):
         self.artifacts = Path(artifacts)
         self.notebook = notebook
         self.profile = profile
@@ -47,6 +49,9 @@ class ScoringContext:
         self.sandbox = sandbox  # where the student's functions run, when a check calls them
         self.epochs = epochs  # the profile's epochs: what the grader retrains for (see retrained)
         self.seed = seed  # the seed injected into the notebook: the grader retrains under it too
+        self.assignment = rubric.id if rubric else "this assignment"
+        self.course_models = rubric.models if rubric else {}  # what the course fixes about each saved model
+        self.released = RELEASED_DIR / rubric.name / rubric.notebook if rubric else None  # its locked cells
         self._cache: dict[Any, Any] = {}
 
     def _cached(self, key: Any, make: Any) -> Any:
@@ -86,14 +91,21 @@ class ScoringContext:
         return self._cached(("json", name), read)
 
     def model(self, name: str = "model") -> Any:
+        """The saved model as the notebook left it (its weights, its trainable flags), built by the grader from
+        its config read through the allow-list (:mod:`autograder.scoring.architecture`), never as written."""
         def load() -> Any:
             path = self.keras_file(name)
             import keras
 
+            from autograder.scoring.architecture import clean_config
+
+            clean = clean_config(self.keras_config(name), frozen=None)
             try:
-                return keras.saving.load_model(path, compile=False, safe_mode=True)
+                model = keras.saving.deserialize_keras_object(clean, safe_mode=True)
+                model.load_weights(path)
             except Exception as exc:
                 raise ArtifactError(f"{name}.keras cannot be loaded safely: {type(exc).__name__}: {exc}") from exc
+            return model
 
         return self._cached(("model", name), load)
 
@@ -270,8 +282,12 @@ class ScoringContext:
         recipe = self.retraining_recipe(batch_size, max_epochs, augment, pretrained, after)
 
         def train() -> Any:
-            x, y = self.training_data(dataset, train_size, scale, validation_size,
-                                      _image_size(self.model(model_name)), preprocess)
+            model = self.built(model_name)
+            x, y = self.training_data(dataset, train_size, scale, validation_size, _image_size(model), preprocess)
+            from autograder.modelspec import check_budget, describe
+
+            check_budget(describe(model), len(x), recipe.epochs, self.limits.retrain_work, model=model_name,
+                         scope=f"{self.assignment} in {self.profile}", input_shape=x.shape[1:])
             start: Any = None  # sets the rebuilt model's starting weights
             if after:
                 before = self.model(self.retrained(after, dataset, batch_size, train_size, scale, max_epochs,
@@ -279,11 +295,39 @@ class ScoringContext:
                 start = functools.partial(retraining.copy_weights, before)
             elif pretrained:
                 start = functools.partial(retraining.load_pretrained, retraining.pretrained(pretrained))
-            return retraining.retrain(self.keras_config(model_name), x, y, recipe, self.limits.config_numbers,
-                                      start)
+            return retraining.retrain(model, self.compiled(model_name), x, y, recipe, start)
 
         self._cached(("model", name), train)
         return name
+
+    def built(self, model_name: str) -> Any:
+        """A fresh, untrained ``model_name`` as the grader builds it: from the course's locked cell where one
+        defines it (its saved file unread), else from its saved config through the allow-list, frozen only where
+        the course freezes it."""
+        from autograder import retraining
+        from autograder.scoring.locked import build_locked
+
+        rules = self.course_models.get(model_name, {})
+        if "locked_cell" in rules:
+            return build_locked(self.released, rules["locked_cell"], rules["build"], self.seed)
+        return retraining.rebuild(self.keras_config(model_name), self.seed, rules.get("frozen", ()))
+
+    def compiled(self, model_name: str) -> Any:
+        """How the grader compiles ``model_name`` (:class:`autograder.scoring.recipe.Compiled`): the course's
+        recipe where a locked cell fixes it (the rubric's), else the notebook's, read through the allow-list."""
+        from autograder.scoring import recipe
+
+        rules = self.course_models.get(model_name, {})
+        if "recipe" in rules:
+            return recipe.from_rubric(rules["recipe"], f"[models.{model_name}]")
+        return recipe.from_compile_config(self.keras_config(model_name).get("compile_config"))
+
+    def recipe_words(self, model_name: str) -> str:
+        """Whose recipe the grader trains ``model_name`` with, and what it is, for a message."""
+        rules = self.course_models.get(model_name, {})
+        whose = "the course's" if "recipe" in rules else "your"
+        built = "the course's own definition, " if "locked_cell" in rules else ""
+        return f"{built}{whose} recipe: {self.compiled(model_name).describe()}"
 
     def retraining_recipe(self, batch_size: int, max_epochs: Optional[int] = None,
                           augment: Optional[dict[str, Any]] = None, pretrained: str = "", after: str = "",
@@ -448,7 +492,7 @@ def score(
 ) -> list[CheckResult]:
     """Run the rubric's checks (all, or ``check_ids``) in this process; ``seed``: the run's injected seed."""
     context = ScoringContext(artifacts, notebook, profile, limits or rubric.profiles[profile].limits, data_dir,
-                             sandbox, rubric.profiles[profile].epochs, seed)
+                             sandbox, rubric.profiles[profile].epochs, seed, rubric)
     results = []
     for spec in selected(rubric, check_ids, static_only):
         status, message, value, fraction, detail = run_check(spec.function, context,
@@ -538,43 +582,81 @@ def _memory_capped(limits: Limits) -> None:
     resource.setrlimit(resource.RLIMIT_DATA, (cap, hard))
 
 
-def _warm_up() -> bool:
-    import keras  # noqa: F401  (import once while the first notebook runs)
+def _warm_up() -> int:
+    """Import Keras (and its backend) in a new scoring process before its notebook is ready to score; its pid."""
+    import keras  # noqa: F401
 
-    return True
+    return os.getpid()
+
+
+def _failed(future: Any) -> bool:
+    """Whether ``future`` (a warm-up) ended without its result: its process died, or never ran it."""
+    return future is not None and future.done() and (future.cancelled() or future.exception() is not None)
 
 
 class ScoringPool:
-    """One long-lived scoring process, replaced when a job kills or hangs it."""
+    """A scoring process per notebook: scoring and fingerprinting one notebook's artifacts share a process, which
+    is never used for another notebook. Whatever reading one notebook's artifacts left in a process (a Keras module
+    global set through a config, a cache) cannot reach another student's scores; a job that kills or hangs its
+    process costs that notebook alone.
+
+    :meth:`notebook_done` (``grade_notebook`` calls it) ends the process and starts the next one at once, so that
+    it imports Keras while the next notebook's kernel runs. A ``score`` in a process that has read another
+    notebook's artifacts first replaces it (without that head start); so does a ``fingerprint`` of artifacts
+    other than the ones its process scored.
+    """
 
     def __init__(self) -> None:
         self._executor: Optional[ProcessPoolExecutor] = None
+        self._warming: Optional[Any] = None  # the new process's warm-up: its pid once Keras is imported
+        self._artifacts: Optional[str] = None  # the one notebook's artifacts the process has read (None: none)
 
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
             self._executor = workers.pool(1, _start_worker)
-            self._executor.submit(_warm_up)
+            self._warming = self._executor.submit(_warm_up)
         return self._executor
 
+    def _process_for(self, artifacts: Path, scoring: bool) -> ProcessPoolExecutor:
+        """A process that has read no artifacts but ``artifacts`` (none at all, to ``score``): this one, or a new
+        one in its place."""
+        if self._artifacts is not None and (scoring or self._artifacts != str(artifacts)):
+            self.kill()
+        elif self._artifacts is None and _failed(self._warming):
+            self.kill()  # it died before reading anything (the grader's failure, not this notebook's): start again
+        executor = self._pool()
+        self._artifacts = str(artifacts)
+        return executor
+
     def warm_up(self) -> None:
+        """Start the scoring process now: it imports Keras while the first notebook runs."""
         self._pool()
+
+    def notebook_done(self) -> None:
+        """The notebook in hand is scored and fingerprinted: end its process now and start the next one, which
+        imports Keras while the next notebook runs (a process that has read no artifacts is kept)."""
+        if self._artifacts is not None:
+            self.kill()
+            self._pool()
 
     def kill(self) -> None:
         """End the scoring process now, with any job in it."""
+        self._artifacts = None
         if self._executor is None:
             return
         workers.kill(self._executor)
-        self._executor = None
+        self._executor = self._warming = None
 
     def score(self, rubric: Rubric, profile: str, artifacts: Path, notebook: Optional[Path],
               data_dir: Optional[str] = None, static_only: bool = False,
               limits: Optional[Limits] = None, sandbox: Optional[Sandbox] = None, seed: int = 0
               ) -> list[CheckResult]:
+        """``rubric``'s checks on ``artifacts``, in a process that has read no other artifacts."""
         limits = limits or rubric.profiles[profile].limits
         try:
-            future = self._pool().submit(_score_job, rubric, profile, str(artifacts),
-                                         str(notebook) if notebook else None, data_dir, static_only, limits, sandbox,
-                                         seed)
+            future = self._process_for(artifacts, scoring=True).submit(
+                _score_job, rubric, profile, str(artifacts), str(notebook) if notebook else None, data_dir,
+                static_only, limits, sandbox, seed)
             return future.result(timeout=limits.scoring_timeout)
         except FutureTimeout:
             self.kill()
@@ -585,10 +667,11 @@ class ScoringPool:
         return unscored(rubric.id, selected(rubric, static_only=static_only), status, message)
 
     def fingerprint(self, artifacts: Path, profile: str, limits: Limits) -> dict[str, Any]:
-        """The similarity fingerprint of ``artifacts`` (autograder.pipeline.fingerprint), read in the scoring
-        process."""
+        """The similarity fingerprint of ``artifacts`` (autograder.pipeline.fingerprint), read in the process that
+        scored them (else in a new one)."""
         try:
-            future = self._pool().submit(_fingerprint_job, str(artifacts), profile, limits)
+            future = self._process_for(artifacts, scoring=False).submit(_fingerprint_job, str(artifacts), profile,
+                                                                        limits)
             return future.result(timeout=limits.scoring_timeout)
         except FutureTimeout:
             self.kill()
@@ -599,9 +682,11 @@ class ScoringPool:
         return {"version": 1, "models": {}, "histories": {}, "errors": [error]}
 
     def close(self) -> None:
+        """End the scoring process and wait for it to go (no job is in flight between notebooks; the warm-up of a
+        process no notebook will use is cut short, not waited for)."""
         if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+            workers.kill(self._executor, join_seconds=10)
+        self._executor = self._warming = self._artifacts = None
 
     def __enter__(self) -> "ScoringPool":
         return self

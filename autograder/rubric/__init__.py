@@ -56,7 +56,7 @@ class Limits:
     model_expanded_bytes: int
     model_members: int
     model_parameters: int
-    config_numbers: int
+    retrain_work: float  # multiply-adds one grader retraining may cost (autograder.modelspec.cost)
     memory_bytes: int
     processes: int
     file_bytes: int
@@ -106,6 +106,11 @@ class Rubric:
     profiles: dict[str, Profile]
     checks: tuple[CheckSpec, ...]
     path: Path
+    # What the course fixes about a saved model, by its name ([models.NAME]): "frozen" (layer-name prefixes the
+    # grader freezes when it retrains it), "recipe" (the optimizer, learning rate and loss a locked cell gives it),
+    # "locked_cell" and "build" (the released notebook's locked cell defining it, and its function): see
+    # autograder.scoring
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def max_points(self) -> float:
@@ -172,6 +177,7 @@ def load(path: Path, defaults: Mapping[str, Limits] | None = None) -> Rubric:
             profiles=profiles,
             checks=tuple(checks),
             path=path,
+            models=_models(data.get("models", {}), where),
         )
     except KeyError as missing:
         raise RubricError(f"{where}: missing key {missing}") from None
@@ -192,6 +198,23 @@ def load(path: Path, defaults: Mapping[str, Limits] | None = None) -> Rubric:
             raise RubricError(f"{where}: [calibration.{profile}] holds {', '.join(misplaced)}; keep every check's "
                               "lines above the calibration tables")
     return rubric
+
+
+MODEL_RULES = {"frozen", "recipe", "locked_cell", "build"}
+
+
+def _models(table: Mapping[str, Any], where: str) -> dict[str, dict[str, Any]]:
+    """The rubric's ``[models.NAME]`` tables, their keys checked (their recipes are read by autograder.scoring)."""
+    models = {}
+    for model, rules in table.items():
+        unknown = set(rules) - MODEL_RULES
+        if unknown:
+            raise RubricError(f"{where}: [models.{model}] has unknown keys {sorted(unknown)}; "
+                              f"known: {sorted(MODEL_RULES)}")
+        if "locked_cell" in rules and not {"build", "recipe"} <= set(rules):
+            raise RubricError(f"{where}: [models.{model}] names a locked cell: it needs its build function and recipe")
+        models[model] = dict(rules)
+    return models
 
 
 def all_rubrics(directory: Path | None = None) -> dict[str, Rubric]:

@@ -274,10 +274,11 @@ def _similarity(args: argparse.Namespace) -> int:
     grading = _directory(args.grading)
     if grading is None:
         return 2
+    from autograder.similarity import report as sim_report
+
     found = similarity.write(grading, Path(args.released) if args.released else None, args.assignment)
     for a in found:
-        print(f"{a.assignment}: {len(a.students)} notebooks' code compared, {len(a.scores)} pairs, "
-              f"{len(a.pairs)} shown, {len(a.not_compared)} not compared")
+        print(_printable(f"{a.assignment}: {sim_report.counts_line(a)} Not compared: {len(a.not_compared)}."))
         for p in a.pairs[:10]:
             print(_printable(f"  {p.score:.2f}  {p.a} and {p.b}: {'; '.join(p.reasons)}"))
     print(f"\nEvidence in {grading / 'similarity.html'} (and the class report's last section). "
@@ -291,7 +292,7 @@ def _printable(text: str) -> str:
 
 
 def _batch(args: argparse.Namespace) -> int:
-    from autograder.pipeline import report
+    from autograder import points
     from autograder.classrun import store
     from autograder.classrun.run import grade_class
     from autograder.progress import display
@@ -313,10 +314,10 @@ def _batch(args: argparse.Namespace) -> int:
               "the same command resumes", file=sys.stderr)
         return 130
     for student, notebooks in graded.items():
-        total = report.totals([r for nb in notebooks for r in nb.results])
+        total = points.total(nb.score for nb in notebooks)
         pending = " ".join(nb.rubric.name for nb in notebooks if nb.retry)
-        print(f"{terminal_safe(student)}: {total['points']:g} / {total['max_points']:g}"
-              + (f" (to retry: {pending})" if pending else ""))
+        late = f" (late penalty: {points.counted(total.penalty)} off)" if total.penalty else ""
+        print(f"{terminal_safe(student)}: {total.describe()}{late}" + (f" (to retry: {pending})" if pending else ""))
     print(f"\nGrades in {out / 'grades.csv'} (wide: {out / 'gradebook.csv'}), class report in "
           f"{out / 'class_report.html'}; each student's reports in {out}/STUDENT/")
     left = store.retries(out.resolve())
@@ -345,13 +346,13 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _feedback(args: argparse.Namespace) -> int:
-    from autograder.course.feedback import return_feedback
+    from autograder.course.feedback import return_feedback, written_lines
     from autograder.grading import load_rubrics
 
     written = return_feedback(Path(args.grading), load_rubrics(), Path(args.to) if args.to else None,
                               Path(args.nbgrader) if args.nbgrader else None)
-    for student, files in written.items():
-        print(f"{student}: {len(files)} file(s) in {files[0].parent}")
+    for line in written_lines(written):
+        print(_printable(line))
     print(f"feedback for {len(written)} student(s)")
     return 0
 
@@ -379,6 +380,8 @@ def _release(args: argparse.Namespace) -> int:
 
     out = generate(args.assignment)
     repository = student_repo.write(Path(args.student_repo))
+    for warning in student_repo.placeholder_warnings(repository):
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"released into {out / 'assignments'} and {out / 'reference_solutions'}; "
           f"the student repository (a template for GitHub) in {repository}")
     return 0

@@ -13,7 +13,8 @@ from typing import Any, Optional, Sequence
 
 from autograder import rubric as rubrics
 from autograder.paths import RELEASED_DIR
-from autograder.results import CheckResult, points
+from autograder.points import Score, score
+from autograder.results import CheckResult, Status
 from autograder.sandbox import SANDBOX_MODES, SandboxUnavailable, bwrap_problem, claim_slot
 
 
@@ -54,6 +55,9 @@ class GradingSettings:
         return dataclasses.replace(self, sandbox="off")
 
 
+NOT_SUBMITTED = "is not in the submission"  # how every check of a notebook never handed in ends
+
+
 @dataclass
 class NotebookGrade:
     """One graded notebook: its rubric, one result per check, and where the time went."""
@@ -66,9 +70,20 @@ class NotebookGrade:
     retry: str = ""  # a class run's notebook whose last grading failed for the grader's reasons: why (retried)
 
     @property
+    def submitted(self) -> bool:
+        """Whether the student handed this notebook in (one not in the submission is graded 0, as missing)."""
+        return not (self.results and all(r.status == Status.MISSING and r.message.endswith(NOT_SUBMITTED)
+                                         for r in self.results))
+
+    @property
+    def score(self) -> Score:
+        """Raw, possible, penalty and final points (:mod:`autograder.points`)."""
+        return score(self.results, self.penalty_percent)
+
+    @property
     def points(self) -> tuple[float, float]:
-        """The points earned and the most that could be."""
-        return points(self.results)
+        """The raw points earned and the points possible."""
+        return self.score.raw, self.score.possible
 
     @property
     def penalty_percent(self) -> float:
@@ -76,13 +91,8 @@ class NotebookGrade:
 
     @property
     def final_points(self) -> float:
-        """The points after the late penalty (rounded to the thousandth)."""
-        return after_penalty(self.points[0], self.penalty_percent)
-
-
-def after_penalty(points: float, percent: float) -> float:
-    """``points`` less ``percent`` of them, rounded to the thousandth (the late policy, on every route)."""
-    return round(points * (1 - percent / 100), 3) if percent else points
+        """The points after the late penalty."""
+        return self.score.final
 
 
 def load_rubrics() -> list[rubrics.Rubric]:

@@ -27,8 +27,17 @@ NPZ = {  # data set -> (file, {member: trailing shape})
     "cifar10": ("cifar10.npz", {"x_train": (32, 32, 3), "y_train": None, "x_test": (32, 32, 3), "y_test": None}),
 }
 HOW = ("Point the grader at the course's data folder with {flag} DIR or ${env}=DIR (`python -m autograder data "
-       "locate --data-dir DIR` says what it finds there; `python -m autograder data fetch`, on a machine with a "
+       "locate --data-dir DIR` says what it finds there; `{fetch}`, on a machine with a "
        "network, fills Keras's cache with MNIST and CIFAR-10).")
+HOW_HERE = ("Run `{fetch}` here, on a machine with a network, to fetch the data sets, or set ${env}=DIR to the "
+            "course's data folder.")  # where $CNN_COURSE_FETCH names the command (the student repository)
+
+
+def data_how(flag: str) -> str:
+    """How to give the grader its data, in the words of where it runs ($CNN_COURSE_FETCH set: that command)."""
+    if datasets.fetch_command() != datasets.FETCH:
+        return HOW_HERE.format(fetch=datasets.fetch_command(), env=datasets.ENV_DIR)
+    return HOW.format(flag=flag, env=datasets.ENV_DIR, fetch=datasets.FETCH)
 
 
 class PreflightError(AutograderError):
@@ -144,5 +153,5 @@ def preflight(rubrics: Sequence[Rubric], settings: GradingSettings, flag: str = 
     if problems:
         lines = "\n".join(f"  - {p}" for p in problems)
         raise PreflightError(f"nothing was graded; the preflight found:\n{lines}" + (
-            "\n" + HOW.format(flag=flag, env=datasets.ENV_DIR) if data_problem else ""))
+            "\n" + data_how(flag) if data_problem else ""))
     return settings

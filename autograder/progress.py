@@ -90,7 +90,7 @@ class LiveProgress(LineProgress):
                                    TimeRemainingColumn)
 
         self._bar = Bar(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[state]}"),
-                        TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+                        TextColumn("elapsed"), TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
                         console=Console(file=self.stream), transient=False)
         self._bar.start()
         self._task = self._bar.add_task("class", total=total, state=self._state(""))

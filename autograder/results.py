@@ -62,8 +62,10 @@ class CheckResult:
 
 
 def points(results: Sequence[CheckResult]) -> tuple[float, float]:
-    """The points earned and the most that could be, over ``results`` (rounded to 3 places)."""
-    return round(sum(r.points for r in results), 3), round(sum(r.max_points for r in results), 3)
+    """The points earned and the points possible over ``results`` (:mod:`autograder.points`)."""
+    from autograder.points import earned, possible
+
+    return earned(results), possible(results)
 
 
 def unscored(assignment: str, checks: Sequence[Any], status: Status, message: str) -> list[CheckResult]:

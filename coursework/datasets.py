@@ -37,6 +37,8 @@ from coursework.errors import CourseError
 
 ENV_DIR = "CNN_COURSE_DATA"
 ENV_OFFLINE = "CNN_COURSE_OFFLINE"
+ENV_FETCH = "CNN_COURSE_FETCH"  # the command that fetches the data sets where this runs (the student Makefile: make data)
+FETCH = "python -m autograder data fetch"
 REPO_MARKER = ".cnn-course"  # at the root of a student repository; its data sets are in data/ beside it
 CATS_AND_DOGS = "cats_and_dogs_small"
 SPLITS = {"train": (0, 1000), "validation": (1000, 1500), "test": (1500, 2000)}  # Kaggle file numbers per class
@@ -89,6 +91,11 @@ def student_repository(start: Optional[Path] = None) -> Optional[Path]:
     """The student repository around ``start`` (default: the working directory), found by its marker file."""
     start = Path.cwd() if start is None else start
     return next((folder for folder in (start, *start.parents) if (folder / REPO_MARKER).is_file()), None)
+
+
+def fetch_command() -> str:
+    """The command that fetches the data sets here: ``$CNN_COURSE_FETCH`` where it is set, else the grader's own."""
+    return os.environ.get(ENV_FETCH, "").strip() or FETCH
 
 
 def offline(download: bool = True) -> bool:
@@ -179,7 +186,7 @@ def load_cifar10(data_dir=None, download: bool = True) -> tuple[ArrayPair, Array
 def _download(name: str, looked: list[str], download: bool) -> tuple[ArrayPair, ArrayPair]:
     """Keras's own downloader, which fills Keras's cache; a clear error when it cannot."""
     how = (
-        f"Set ${ENV_DIR} to a folder holding {name}.npz, or run `python -m autograder data fetch` "
+        f"Set ${ENV_DIR} to a folder holding {name}.npz, or run `{fetch_command()}` "
         "on a machine with a network to fill Keras's cache, then copy that cache to this machine."
     )
     if offline(download):

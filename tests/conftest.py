@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,6 +28,17 @@ if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
     share_cores(int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def reference_run(tmp_path_factory):
+    """Every reference notebook graded once per session (smoke): its output folder (the executed notebooks)
+    and its results.json, for tests/test_assignments.py and tests/test_course_teaching.py."""
+    out = tmp_path_factory.mktemp("reference")
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", "reference_solutions", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out, json.loads((out / "results.json").read_text())
 
 
 @pytest.fixture(scope="session")

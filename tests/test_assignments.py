@@ -6,29 +6,20 @@ the sandbox) and artifacts saved with autograder.submit (for model checks),
 so no variant needs a full training run.
 """
 
-import json
-import subprocess
-import sys
-
 import keras
 import nbformat
 import pytest
 from keras import layers
 
 import coursework
-from tests.conftest import ROOT
 from tests.modelzoo import LENET5_COUNTS, keras_lenet5
 from tests.notebooks import REFERENCE, cell, edited
 from tests.scoring import scored
 
 
 @pytest.fixture(scope="session")
-def reference_grades(tmp_path_factory):
-    out = tmp_path_factory.mktemp("reference")
-    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", "reference_solutions", "--out", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=1800)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads((out / "results.json").read_text())
+def reference_grades(reference_run):
+    return reference_run[1]
 
 
 @pytest.mark.parametrize("assignment", ["00", "01", "02", "03", "04", "05", "06"])
@@ -198,29 +189,61 @@ def small_separable(extra=(), dropout=0.2, batchnorm=True, width=16, head="gloro
 
 
 def test_separable_network_rules(tmp_path):
-    rules = ["no_conv2d", "batchnorm", "dropout", "params", "epochs", "beats_base"]
-    # A base exactly at chance, as the grader retrains it: a zero head that a zero learning rate leaves at zero,
-    # so every image gets the same scores (so class 0).
-    good = small_separable(head="zeros")
-    good.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0), loss="sparse_categorical_crossentropy")
-    coursework.submit(tmp_path / "good", models={"model": good, "base": good},
-                      histories={"model": {"val_accuracy": [0.1] * 50}})
+    rules = ["no_conv2d", "batchnorm", "dropout", "params", "epochs"]
+    good = small_separable()
+    good.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    coursework.submit(tmp_path / "good", models={"model": good}, histories={"model": {"val_accuracy": [0.1] * 50}})
     results = scored("06", tmp_path / "good", checks=rules)
-    assert {k: v[0] for k, v in results.items()} == {
-        "no_conv2d": "pass", "batchnorm": "pass", "dropout": "pass", "params": "pass", "epochs": "pass",
-        "beats_base": "not-judged",  # a base at chance: smoke cannot compare, no points either way
-    }
-    assert "near chance" in results["beats_base"][1] and results["beats_base"][2] == 0
+    assert {k: v[0] for k, v in results.items()} == {rule: "pass" for rule in rules}
 
     pointwise = small_separable(extra=[layers.Conv2D(320, 1)], dropout=0.6, batchnorm=False, width=400)
-    coursework.submit(tmp_path / "bad", models={"model": pointwise, "base": good},
-                      histories={"model": {"val_accuracy": [0.1] * 60}})
-    results = scored("06", tmp_path / "bad", checks=rules[:5])
+    coursework.submit(tmp_path / "bad", models={"model": pointwise}, histories={"model": {"val_accuracy": [0.1] * 60}})
+    results = scored("06", tmp_path / "bad", checks=rules)
     assert results["no_conv2d"][0] == "fail" and "a 1x1 Conv2D is a plain convolution too" in results["no_conv2d"][1]
     assert results["batchnorm"][0] == "fail" and "0 BatchNormalization" in results["batchnorm"][1]
     assert results["dropout"][0] == "fail" and "(0.6)" in results["dropout"][1]
     assert results["params"][0] == "fail" and "more than the 99,999 allowed" in results["params"][1]
     assert results["epochs"][0] == "fail" and "60 epochs" in results["epochs"][1]
+
+
+class Retrained:
+    """A scoring context whose retrained networks score as given (``accuracies``): what beats_model decides from."""
+
+    profile = "smoke"
+
+    def __init__(self, accuracies: dict[str, float]):
+        self.accuracies = accuracies
+
+    def retraining_recipe(self, **retrain):
+        from autograder.retraining import Recipe
+
+        return Recipe(3, 128, 0)
+
+    def retrained(self, model, dataset, **retrain):
+        return model
+
+    def recipe_words(self, model):
+        return "the course's recipe"
+
+    def accuracy(self, model, *args, **kwargs):
+        return self.accuracies[model]
+
+    def confusion(self, model, *args, **kwargs):
+        return [[1] * 10 for _ in range(10)]
+
+
+def test_beats_base_is_not_judged_while_the_base_is_near_chance():
+    """Smoke trains the course's base for 3 epochs: where it is still within chance_margin of chance, the profile
+    cannot compare, so a network that does not beat it is not judged (no points either way); past that, it fails."""
+    from autograder.checks.accuracy import beats_model
+
+    retrain = {"batch_size": 128}
+    near = beats_model(Retrained({"model": 0.11, "base": 0.12}), "cifar10", chance_margin=0.05, retrain=retrain)
+    assert near.passed is None and "near chance" in near.message
+    learned = beats_model(Retrained({"model": 0.11, "base": 0.30}), "cifar10", chance_margin=0.05, retrain=retrain)
+    assert learned.passed is False and "it must be better" in learned.message
+    beaten = beats_model(Retrained({"model": 0.35, "base": 0.30}), "cifar10", chance_margin=0.05, retrain=retrain)
+    assert beaten.passed is True and "better by 0.0500" in beaten.message
 
 
 def deep(depth=6, skip="identity", extra_conv=False):

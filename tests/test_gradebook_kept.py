@@ -107,7 +107,7 @@ def test_a_partial_run_after_a_rubric_edit_keeps_every_stored_row(tmp_path, data
     assert (wide["ann"][WARMUP], wide["ann"][LENET], wide["ann"]["total"]) == ("4", "8", "12")
     assert wide["bob"]["stale"] == WARMUP and wide["ann"]["stale"] == f"{WARMUP} {LENET}" and wide["dave"]["stale"] == ""
     report = (out / "class_report.md").read_text()
-    assert "| 00_warmup | 4 |" in report  # four notebooks of 00 in the distribution, not dave's alone
+    assert "| 00_warmup | 3 | 1 |" in report  # three handed in (stored), dave's missing: counted apart
     assert "4 stored notebook(s) were not regraded by this run" in done.stderr and "stale" in done.stderr
     # The stored results themselves are untouched.
     assert json.loads((out / "bob" / f"{WARMUP}.result.json").read_text())["key"] == OLD_KEY

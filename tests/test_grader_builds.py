@@ -126,7 +126,10 @@ def honest_models():
     base.trainable = False
     transfer = keras.Sequential([keras.Input((32, 32, 3)), base, layers.Flatten(), layers.Dense(10)])
     transfer.compile(optimizer=keras.optimizers.RMSprop(1e-4), loss="sparse_categorical_crossentropy")
-    return {"separable": separable, "residual": residual, "transfer": transfer, "warmup": warmup_model()}
+    flat = keras.Sequential([keras.Input((40, 40, 4)), layers.Flatten(), layers.Dense(1, activation="sigmoid")])
+    flat.compile(optimizer=keras.optimizers.RMSprop(1e-4), loss="binary_crossentropy")  # 02's head: 6,400 inputs
+    return {"separable": separable, "residual": residual, "transfer": transfer, "warmup": warmup_model(),
+            "flat": flat}
 
 
 def test_the_courses_kinds_of_network_pass_and_rebuild_whole():

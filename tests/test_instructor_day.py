@@ -116,6 +116,20 @@ def test_preflight_rejects_a_damaged_npz_and_a_changed_image(tmp_path, isolated_
     assert "cats_and_dogs" in str(err.value) and "mnist" in str(err.value) and "--data-dir" in str(err.value)
 
 
+def test_the_missing_data_hint_names_the_command_that_fetches_here(tmp_path, isolated_caches, monkeypatch):
+    rubrics = [r for r in load_rubrics() if r.name == "03_lenet5"]
+    settings = GradingSettings(data_dir=str(tmp_path), sandbox="off")
+    monkeypatch.delenv("CNN_COURSE_FETCH", raising=False)
+    with pytest.raises(PreflightError) as course:
+        preflight(rubrics, settings)
+    assert "`python -m autograder data fetch`" in str(course.value) and "--data-dir DIR" in str(course.value)
+    monkeypatch.setenv("CNN_COURSE_FETCH", "make data")  # as the student repository's Makefile sets it
+    with pytest.raises(PreflightError) as student:
+        preflight(rubrics, settings)
+    assert "Run `make data` here" in str(student.value) and "$CNN_COURSE_DATA=DIR" in str(student.value)
+    assert "data fetch" not in str(student.value) and "--data-dir" not in str(student.value)
+
+
 # --- late policy -------------------------------------------------------------------------------------------------
 
 def late(hours: float) -> Lateness:
@@ -377,6 +391,22 @@ def test_feedback_is_returned_with_one_command(graded, tmp_path):
     done = cli("feedback", str(graded), "--nbgrader", str(tmp_path / "course"), timeout=300)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "course" / "feedback" / "bob" / WARMUP / "00_warmup.html").is_file()
+
+
+def test_feedback_says_every_folder_it_wrote_for_a_student(tmp_path):
+    from autograder.course.feedback import return_feedback, written_lines
+
+    rubrics = [r for r in load_rubrics() if r.name in (WARMUP, "03_lenet5")]
+    for student, rubric_list in (("alice", rubrics), ("bob", rubrics[:1])):
+        for rubric in rubric_list:
+            (tmp_path / "grading" / student).mkdir(parents=True, exist_ok=True)
+            for suffix in (".html", ".ipynb"):
+                (tmp_path / "grading" / student / Path(rubric.notebook).with_suffix(suffix)).write_text("x")
+    course = tmp_path / "course"
+    lines = written_lines(return_feedback(tmp_path / "grading", rubrics, nbgrader_course=course))
+    assert lines == [f"alice: 4 file(s) in 2 folders: {course / 'feedback/alice' / WARMUP}, "
+                     f"{course / 'feedback/alice/03_lenet5'}",
+                     f"bob: 2 file(s) in {course / 'feedback/bob' / WARMUP}"]
 
 
 @needs_sandbox

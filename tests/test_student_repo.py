@@ -99,6 +99,33 @@ def test_the_grader_release_is_the_same_in_the_makefile_and_the_workflow(repo):
         assert f"{make_name} ?= {value}" in makefile
 
 
+def test_placeholders_of_the_grader_release_are_named_by_file_and_line(tmp_path):
+    (tmp_path / "Makefile").write_text("A ?= 1\nGRADER_RELEASE ?= https://github.com/COURSE_ORG/g/releases/x\n"
+                                       "GRADER_WHEEL_SHA256 ?= " + "0" * 64 + "\nOTHER ?= " + "0" * 65 + "\n")
+    warnings = student_repo.placeholder_warnings(tmp_path)
+    assert [w.split(": ", 1)[0] for w in warnings] == [f"{tmp_path / 'Makefile'}:2", f"{tmp_path / 'Makefile'}:3"]
+    assert "release URL (GRADER_RELEASE) is still the placeholder COURSE_ORG" in warnings[0]
+    assert "GRADER_WHEEL_SHA256 is still the placeholder" in warnings[1]
+    assert all("student_template/Makefile" in w and "make release" in w for w in warnings)
+    (tmp_path / "Makefile").write_text("GRADER_RELEASE ?= https://github.com/us/g/releases/x\n"
+                                       "GRADER_WHEEL_SHA256 ?= " + "ab" * 32 + "\n")
+    assert student_repo.placeholder_warnings(tmp_path) == []
+
+
+def test_the_released_repository_is_warned_of_every_placeholder_left(repo):
+    warnings = student_repo.placeholder_warnings(repo)
+    named = {w.split(": ", 1)[0].removeprefix(f"{repo}/") for w in warnings}
+    makefile, workflow = ((repo / p).read_text().splitlines() for p in ("Makefile", student_repo.WORKFLOW))
+    expected = {f"Makefile:{n}" for n, line in enumerate(makefile, 1) if "COURSE_ORG" in line or "0" * 64 in line}
+    expected |= {f"{student_repo.WORKFLOW.as_posix()}:{n}" for n, line in enumerate(workflow, 1)
+                 if "COURSE_ORG" in line or "0" * 64 in line}
+    assert named == expected and len(expected) >= 5  # the URL and digest of each, the workflow's gpu.lock digest
+
+
+def test_the_student_makefile_names_its_own_data_command():
+    assert "export CNN_COURSE_FETCH ?= make data" in (ROOT / "student_template" / "Makefile").read_text()
+
+
 def test_the_workflow_digest_sees_a_changed_workflow(repo, tmp_path):
     changed = tmp_path / "changed"
     shutil.copytree(repo / ".github", changed / ".github")

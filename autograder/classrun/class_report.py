@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import statistics
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -24,6 +25,7 @@ from urllib.parse import quote
 from autograder.grading import NotebookGrade
 from autograder.inert import csv_row, markdown_safe, strip_dangerous_urls
 from autograder.pipeline import report
+from autograder.points import shown, sum_final
 from autograder.results import Status
 
 PLOT = "class_scores.png"
@@ -45,12 +47,12 @@ def write_gradebook(path: Path, graded: Mapping[str, Sequence[NotebookGrade]], o
         for student, notebooks in sorted(graded.items()):
             points = {nb.rubric.name: nb.final_points for nb in notebooks if graded_at_all(nb)}
             row = student_flags(notebooks, workflow.get(student, ""))
-            writer.writerow(csv_row([student, *(f"{points[c]:g}" if c in points else "" for c in columns),
-                             f"{round(sum(points.values()), 3):g}", *(row[c] for c in FLAG_COLUMNS)]))
+            writer.writerow(csv_row([student, *(shown(points[c]) if c in points else "" for c in columns),
+                             shown(sum_final(points.values())), *(row[c] for c in FLAG_COLUMNS)]))
     os.replace(tmp, path)
 
 
-FLAG_COLUMNS = ("late", "tampered", "workflow", "errors", "stale", "retry")
+FLAG_COLUMNS = ("missing", "late", "tampered", "workflow", "errors", "stale", "retry")
 
 
 def graded_at_all(nb: NotebookGrade) -> bool:
@@ -59,12 +61,14 @@ def graded_at_all(nb: NotebookGrade) -> bool:
 
 
 def student_flags(notebooks: Sequence[NotebookGrade], workflow: str = "") -> dict[str, str]:
-    """The flag cells of one student: ``late`` (``03_lenet5 2d -20%``, or ``03_lenet5 untimed``: no submission time
+    """The flag cells of one student: ``missing`` (notebooks not handed in, graded 0), ``late`` (``03_lenet5 2d -20%``, or ``03_lenet5 untimed``: no submission time
     to trust), ``tampered``, ``errors``, ``stale`` and ``retry`` (assignment names) and ``workflow`` (``changed``
     or ``missing`` where collect found the workflow file edited or gone)."""
-    late, tampered, errors, stale, retry = [], [], [], [], []
+    missing, late, tampered, errors, stale, retry = [], [], [], [], [], []
     for nb in notebooks:
         found = report.flags(nb)
+        if not nb.submitted:
+            missing.append(nb.rubric.name)
         if "late" in found:
             days = nb.lateness.days_late
             late.append(f"{nb.rubric.name} {days}d" + (f" -{nb.penalty_percent:g}%" if nb.penalty_percent else "")
@@ -79,7 +83,7 @@ def student_flags(notebooks: Sequence[NotebookGrade], workflow: str = "") -> dic
             stale.append(nb.rubric.name)
         if "retry" in found:
             retry.append(nb.rubric.name)
-    return {"late": "; ".join(late), "tampered": " ".join(tampered),
+    return {"missing": " ".join(missing), "late": "; ".join(late), "tampered": " ".join(tampered),
             "workflow": workflow if workflow in ("changed", "missing") else "", "errors": " ".join(errors),
             "stale": " ".join(stale), "retry": " ".join(retry)}
 
@@ -87,7 +91,8 @@ def student_flags(notebooks: Sequence[NotebookGrade], workflow: str = "") -> dic
 def summarize(graded: Mapping[str, Sequence[NotebookGrade]], workflow: Mapping[str, str] = {}) -> dict:
     """The figures of the report: final scores per assignment, pass rates, failure messages, broken notebooks,
     and the students flagged (late, tampered, workflow changed, errors), by name."""
-    scores: dict[str, list[float]] = defaultdict(list)
+    scores: dict[str, list[float]] = defaultdict(list)  # final points of the notebooks handed in
+    missing: dict[str, list[str]] = defaultdict(list)  # students who did not hand the notebook in
     maxima: dict[str, float] = {}
     checks: dict[tuple[str, str], list[bool]] = defaultdict(list)
     failures: Counter = Counter()  # (assignment, status, message) -> notebooks
@@ -101,9 +106,11 @@ def summarize(graded: Mapping[str, Sequence[NotebookGrade]], workflow: Mapping[s
                 stale.append((student, nb.rubric.name))
             if not graded_at_all(nb):
                 continue
-            maximum = nb.points[1]
+            maxima[nb.rubric.name] = nb.score.possible
+            if not nb.submitted:
+                missing[nb.rubric.name].append(student)
+                continue
             scores[nb.rubric.name].append(nb.final_points)
-            maxima[nb.rubric.name] = maximum
             seen = set()
             for r in nb.results:
                 if r.max_points > 0:  # a zero-point row (locked cells, a history) is a flag, not a check to pass
@@ -118,7 +125,7 @@ def summarize(graded: Mapping[str, Sequence[NotebookGrade]], workflow: Mapping[s
                 page = f"{student}/{Path(nb.rubric.notebook).with_suffix('.html')}"
                 broken.append((student, nb.rubric.name, errors, message, page))
     rates = sorted(((sum(v) / len(v), a, c, len(v)) for (a, c), v in checks.items()), key=lambda t: (t[0], t[1], t[2]))
-    return {"scores": dict(scores), "maxima": maxima, "rates": rates,
+    return {"scores": dict(scores), "missing": dict(missing), "maxima": maxima, "rates": rates,
             "failures": [(key, count, sorted(failed_checks[key])) for key, count in failures.most_common(COMMON_FAILURES)],
             "broken": broken, "flagged": flagged(graded, workflow), "pending": pending, "stale": stale}
 
@@ -153,18 +160,24 @@ def plot_scores(path: Path, scores: Mapping[str, list[float]], maxima: Mapping[s
 
 
 def markdown(summary: dict) -> str:
-    lines = ["# Class report", "", f"![Score distribution per assignment]({PLOT})", "",
-             "| assignment | notebooks | mean | median | max |", "|---|---:|---:|---:|---:|"]
-    for name, values in sorted(summary["scores"].items()):
-        lines.append(f"| {name} | {len(values)} | {statistics.mean(values):.2f} | {statistics.median(values):g} | "
-                     f"{summary['maxima'][name]:g} |")
+    lines = ["# Class report", "", f"![Score distribution per assignment (notebooks handed in)]({PLOT})", "",
+             "Mean, median and best are final points (after any late penalty) of the notebooks handed in; a "
+             "missing notebook counts 0 in the gradebook and is flagged by name below.", "",
+             "| assignment | submitted | missing | mean | median | best | points possible |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for name in sorted(summary["maxima"]):
+        values, absent = summary["scores"].get(name, []), summary["missing"].get(name, [])
+        figures = ([f"{statistics.mean(values):.2f}", shown(statistics.median(values)), shown(max(values))]
+                   if values else ["–", "–", "–"])
+        lines.append(f"| {name} | {len(values)} | {len(absent)} | {' | '.join(figures)} | "
+                     f"{shown(summary['maxima'][name])} |")
     lines += ["", "## Students flagged", ""]
     if summary["flagged"]:
         lines += [f"| student | {' | '.join(FLAG_COLUMNS)} |", "|---|" + "---|" * len(FLAG_COLUMNS)]
         lines += [f"| {_cell(s)} | " + " | ".join(_cell(cells[c]) for c in FLAG_COLUMNS) + " |"
                   for s, cells in summary["flagged"]]
     else:
-        lines.append("None: no late, tampered or errored notebook and no changed workflow file.")
+        lines.append("None: no missing, late, tampered or errored notebook and no changed workflow file.")
     if summary.get("pending"):
         lines += ["", "## Notebooks the grader could not grade (retried by the next run)", "",
                   "Its own machinery failed (not the student): no grade was stored; a result stored before is shown "
@@ -208,7 +221,8 @@ def write_pages(out: Path, text: str) -> None:
     import mistune
 
     (out / "class_report.md").write_text(text, errors="backslashreplace")  # a folder name need not be UTF-8
-    body = mistune.create_markdown(escape=True, plugins=["table"])(text)
+    shown_text = re.sub(r"^<!--[^\n]*-->$", "", text, flags=re.MULTILINE)  # a section marker is not for reading
+    body = mistune.create_markdown(escape=True, plugins=["table"])(shown_text)
     page = ("<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>Class report</title><style>"
             "body{font-family:sans-serif;max-width:70em;margin:auto} table{border-collapse:collapse}"
             "td,th{border:1px solid #ccc;padding:2px 6px}</style></head><body>\n" + body + "</body></html>\n")

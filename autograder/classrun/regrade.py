@@ -10,10 +10,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from dataclasses import dataclass
+from types import SimpleNamespace
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from autograder.inert import csv_safe
+from autograder.points import earned
 
 LOG = "regrade.csv"
 COLUMNS = ("regraded_at", "student", "assignment", "old_points", "new_points", "checks", "old_grader", "new_grader")
@@ -49,8 +51,7 @@ def compare(old: Optional[dict[str, Any]], new: dict[str, Any]) -> Optional[Chan
                      f"{b['status'] if b else 'absent'})")
     if not moved:
         return None
-    total = lambda rows: round(sum(r["points"] for r in rows), 3)  # noqa: E731
-    return Change(new["student"], new["assignment"], total(before.values()), total(after.values()), tuple(moved),
+    return Change(new["student"], new["assignment"], _raw(before.values()), _raw(after.values()), tuple(moved),
                   str(old.get("grader", "")), str(new.get("grader", "")))
 
 
@@ -90,6 +91,11 @@ def report_lines(changes: Sequence[Change]) -> list[str]:
     lines += [f"| {c.student} | {c.assignment} | {c.old_points:g} | {c.new_points:g} | "
               f"{'; '.join(c.checks).replace('|', '/')} |" for c in changes]
     return lines
+
+
+def _raw(rows: Any) -> float:
+    """The raw points of stored result rows (:mod:`autograder.points`)."""
+    return earned(SimpleNamespace(points=r["points"]) for r in rows)
 
 
 def _pts(row: Optional[dict[str, Any]]) -> str:

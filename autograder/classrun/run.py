@@ -149,9 +149,18 @@ class ClassRun:
         self.stale.discard(pair)
         self.current.add(pair)
         meta = {"submission": job.submission, "profile": self.settings.profile, "seed": self.settings.seed}
-        report.write_reports(self.out / job.student, self.in_order([job.student]).get(job.student, []), meta)
+        mine = self.in_order([job.student]).get(job.student, [])
+        report.write_reports(self.out / job.student, mine, meta)
+        self.show_lateness(job.student, self.notebooks[pair])
         self.write_tables()
         return change
+
+    def show_lateness(self, student: str, nb: NotebookGrade) -> None:
+        """Render a late notebook's feedback page again, here where the late policy is known, so that the student
+        reads the raw points, days late, grace days, penalty and final points (the worker knew none of them)."""
+        executed = self.out / student / nb.rubric.notebook
+        if executed.is_file() and not executed.is_symlink() and report.late_words(nb.score, nb.lateness):
+            report.feedback_page(executed, nb.results, nb.rubric, nb.lateness)
 
     def record_failure(self, job: Job, reason: str) -> None:
         """The grader failed on ``job``: record it to retry (the result stored before, if any, stays) and rewrite
@@ -231,6 +240,45 @@ def late_notebooks(class_dir: Path, plan: Sequence[tuple[str, Rubric]], course: 
             for a, late in apply_policy(course.policy, notebooks, due).items()}
 
 
+def _say_plan(progress: Progress, run: ClassRun, skipped: int, retried: Sequence[tuple[str, str]]) -> None:
+    """What this run will not grade, and what it grades again."""
+    if run.unreadable:
+        progress.say(f"unreadable stored result(s), left as they are: {_named(run.unreadable)}")
+    if skipped:
+        progress.say(f"{skipped} notebook(s) unchanged since their stored results: skipped")
+    if retried:
+        progress.say(f"{len(retried)} notebook(s) the grader failed on before: graded again")
+
+
+def _record(run: ClassRun, progress: Progress, job: Job, done: Any) -> None:
+    """Store one finished job, or, where the grader failed (not the student), record it to retry next run."""
+    reason = grader_failure(done)
+    if reason is not None:
+        run.record_failure(job, reason)
+        progress.say(f"{job.student} {job.assignment}: not graded, the grader failed (not the student): {reason}; "
+                     "to be retried")
+        return
+    change = run.record(job, done)
+    progress.finished(f"{job.student} {job.assignment}", store.results_of(done), store.seconds(done))
+    if change is not None:
+        progress.say(f"regraded {change.describe()}")
+
+
+def _say_left(progress: Progress, run: ClassRun) -> None:
+    """The stored notebooks this run left stale, and those left to retry."""
+    stale = sorted(run.stale)
+    if stale:
+        progress.say(f"{len(stale)} stored notebook(s) were not regraded by this run and were graded with "
+                     f"other inputs (rubric, grader, submission or settings): kept and marked stale in "
+                     f"grades.csv and gradebook.csv: {_named(stale)}")
+    pending = sorted(run.retry)
+    if pending:
+        progress.say(f"{len(pending)} notebook(s) could not be graded: the grader's own machinery failed, "
+                     "no grade was stored for them, and they are retried by the next run: "
+                     + "; ".join(f"{s} {a}: {run.retry[s, a]}" for s, a in pending[:NAMED])
+                     + (f"; and {len(pending) - NAMED} more" if len(pending) > NAMED else ""))
+
+
 def grade_class(class_dir: Path, out: Path = Path("grading"), assignments: Optional[Sequence[str]] = None,
                 settings: GradingSettings = GradingSettings(), jobs: Optional[int] = None, executor: str = "local",
                 address: Optional[str] = None, students: Optional[Sequence[str]] = None,
@@ -266,37 +314,12 @@ def grade_class(class_dir: Path, out: Path = Path("grading"), assignments: Optio
     progress.start(len(queue), max(1, min(jobs or default_jobs(), len(queue))))
     try:
         with progress:
-            if run.unreadable:
-                progress.say(f"unreadable stored result(s), left as they are: {_named(run.unreadable)}")
-            if len(selected) > len(todo):
-                progress.say(f"{len(selected) - len(todo)} notebook(s) unchanged since their stored results: skipped")
-            if retried:
-                progress.say(f"{len(retried)} notebook(s) the grader failed on before: graded again")
+            _say_plan(progress, run, len(selected) - len(todo), retried)
             if queue:
                 with contextlib.closing(EXECUTORS[executor](queue, settings, jobs, address)) as results:
                     for job, done in results:
-                        reason = grader_failure(done)
-                        if reason is not None:  # the grader failed, not the student: no grade, retried next run
-                            run.record_failure(job, reason)
-                            progress.say(f"{job.student} {job.assignment}: not graded, the grader failed "
-                                         f"(not the student): {reason}; to be retried")
-                            continue
-                        change = run.record(job, done)
-                        progress.finished(f"{job.student} {job.assignment}", store.results_of(done),
-                                          store.seconds(done))
-                        if change is not None:
-                            progress.say(f"regraded {change.describe()}")
-            stale = sorted(run.stale)
-            if stale:
-                progress.say(f"{len(stale)} stored notebook(s) were not regraded by this run and were graded with "
-                             f"other inputs (rubric, grader, submission or settings): kept and marked stale in "
-                             f"grades.csv and gradebook.csv: {_named(stale)}")
-            pending = sorted(run.retry)
-            if pending:
-                progress.say(f"{len(pending)} notebook(s) could not be graded: the grader's own machinery failed, "
-                             "no grade was stored for them, and they are retried by the next run: "
-                             + "; ".join(f"{s} {a}: {run.retry[s, a]}" for s, a in pending[:NAMED])
-                             + (f"; and {len(pending) - NAMED} more" if len(pending) > NAMED else ""))
+                        _record(run, progress, job, done)
+            _say_left(progress, run)
     finally:
         graded = run.write_tables()
         class_report.write_class_report(out, graded, run.workflow, regrade.report_lines(run.changes))

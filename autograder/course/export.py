@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from autograder.inert import csv_safe
+from autograder.points import shown, sum_final
 from autograder.errors import AutograderError
 
 FORMATS = ("canvas", "moodle", "csv")
@@ -203,9 +204,17 @@ def export(grading: Path, roster_path: Path, fmt: str, allow_unmatched: bool = F
     if grades.retry:
         raise ExportError(f"{len(grades.retry)} notebook(s) have no final grade: the grader's machinery failed on "
                           f"them ({_listed(grades.retry)}); run batch again to retry them, then export")
-    points, maxima = grades.points, grades.maxima
     roster = read_roster(roster_path)
-    listed = {r["folder"] for r in roster}
+    result = _matched(grades, roster, roster_path, allow_unmatched)
+    out = io.StringIO()
+    WRITERS[fmt](csv.writer(out, lineterminator="\r\n"), roster, roster_path, grades)
+    result.text = out.getvalue()
+    return result
+
+
+def _matched(grades: Any, roster: list[dict[str, str]], roster_path: Path, allow_unmatched: bool) -> Export:
+    """Who is on the roster and who was graded, refused where the LMS would lose or misplace a grade."""
+    points, listed = grades.points, {r["folder"] for r in roster}
     if not listed & set(points):
         raise ExportError(f"no roster row matches any submission: {roster_path} names {_listed(listed, 5)}; the "
                           f"graded folders are {_listed(points, 5) or 'none'}. Its submission column is the first of "
@@ -215,48 +224,53 @@ def export(grading: Path, roster_path: Path, fmt: str, allow_unmatched: bool = F
     if result.unrostered and not allow_unmatched:
         raise ExportError(f"graded, not on the roster: {_listed(result.unrostered)}; the LMS would never get their "
                           "grades. Add them to the roster, or give --allow-unmatched to leave them out")
-    if fmt == "canvas":
-        no_id = [r["folder"] for r in roster if not any(r.get(c) for c in CANVAS_IDS)]
-        if no_id:
-            raise ExportError(f"{roster_path}: Canvas matches a row to its student by ID, SIS User ID or SIS Login "
-                              f"ID; these rows have none: {_listed(no_id)}")
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    assignments = list(maxima)
-
-    def scores(folder: str) -> list[str]:
-        mine = points.get(folder, {})
-        return [f"{mine.get(a, 0.0):g}" for a in assignments]
-
-    if fmt == "canvas":
-        writer.writerow([*CANVAS_IDENTITY, *canvas_columns(roster_path, assignments)])
-        writer.writerow(["Points Possible", "", "", "", "", *(f"{maxima[a]:g}" for a in assignments)])
-        for r in roster:
-            writer.writerow([csv_safe(r.get("name") or r.get("student") or r["folder"]), csv_safe(r.get("id", "")),
-                             csv_safe(r.get("sis user id", "")), csv_safe(r.get("sis login id", "")),
-                             csv_safe(r.get("section", "")), *scores(r["folder"])])
-    elif fmt == "moodle":
-        key = "email" if any(r.get("email") for r in roster) else "idnumber" if any(
-            r.get("idnumber") for r in roster) else None
-        if key is None:
-            raise ExportError(f"{roster_path}: Moodle maps students by email address or ID number; the roster has "
-                              "neither an email nor an idnumber column")
-        missing = [r["folder"] for r in roster if not r.get(key)]
-        if missing:
-            raise ExportError(f"{roster_path}: no {key} for {', '.join(missing)}")
-        writer.writerow(["Email address" if key == "email" else "ID number", *assignments])
-        for r in roster:
-            writer.writerow([csv_safe(r[key]), *scores(r["folder"])])
-    else:
-        extra = [c for c in ("id", "sis user id", "sis login id", "section", "email", "idnumber")
-                 if any(r.get(c) for r in roster)]
-        writer.writerow(["student", *extra, *assignments, "total"])
-        for r in roster:
-            mine = scores(r["folder"])
-            writer.writerow([csv_safe(r["folder"]), *(csv_safe(r.get(c, "")) for c in extra), *mine,
-                             f"{round(sum(map(float, mine)), 3):g}"])
-    result.text = out.getvalue()
     return result
+
+
+def _scores(grades: Any, folder: str) -> list[str]:
+    mine = grades.points.get(folder, {})
+    return [shown(mine.get(a, 0.0)) for a in grades.maxima]
+
+
+def _canvas(writer: Any, roster: list[dict[str, str]], roster_path: Path, grades: Any) -> None:
+    no_id = [r["folder"] for r in roster if not any(r.get(c) for c in CANVAS_IDS)]
+    if no_id:
+        raise ExportError(f"{roster_path}: Canvas matches a row to its student by ID, SIS User ID or SIS Login "
+                          f"ID; these rows have none: {_listed(no_id)}")
+    assignments = list(grades.maxima)
+    writer.writerow([*CANVAS_IDENTITY, *canvas_columns(roster_path, assignments)])
+    writer.writerow(["Points Possible", "", "", "", "", *(f"{grades.maxima[a]:g}" for a in assignments)])
+    for r in roster:
+        writer.writerow([csv_safe(r.get("name") or r.get("student") or r["folder"]), csv_safe(r.get("id", "")),
+                         csv_safe(r.get("sis user id", "")), csv_safe(r.get("sis login id", "")),
+                         csv_safe(r.get("section", "")), *_scores(grades, r["folder"])])
+
+
+def _moodle(writer: Any, roster: list[dict[str, str]], roster_path: Path, grades: Any) -> None:
+    key = "email" if any(r.get("email") for r in roster) else "idnumber" if any(
+        r.get("idnumber") for r in roster) else None
+    if key is None:
+        raise ExportError(f"{roster_path}: Moodle maps students by email address or ID number; the roster has "
+                          "neither an email nor an idnumber column")
+    missing = [r["folder"] for r in roster if not r.get(key)]
+    if missing:
+        raise ExportError(f"{roster_path}: no {key} for {', '.join(missing)}")
+    writer.writerow(["Email address" if key == "email" else "ID number", *grades.maxima])
+    for r in roster:
+        writer.writerow([csv_safe(r[key]), *_scores(grades, r["folder"])])
+
+
+def _plain(writer: Any, roster: list[dict[str, str]], roster_path: Path, grades: Any) -> None:
+    extra = [c for c in ("id", "sis user id", "sis login id", "section", "email", "idnumber")
+             if any(r.get(c) for r in roster)]
+    writer.writerow(["student", *extra, *grades.maxima, "total"])
+    for r in roster:
+        mine = grades.points.get(r["folder"], {})
+        writer.writerow([csv_safe(r["folder"]), *(csv_safe(r.get(c, "")) for c in extra),
+                         *_scores(grades, r["folder"]), shown(sum_final(mine.get(a, 0.0) for a in grades.maxima))])
+
+
+WRITERS = {"canvas": _canvas, "moodle": _moodle, "csv": _plain}  # one writer per format of FORMATS
 
 
 def write(grading: Path, roster: Path, fmt: str, out: Optional[Path] = None, allow_unmatched: bool = False

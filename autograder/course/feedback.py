@@ -52,3 +52,13 @@ def return_feedback(grading: Path, rubrics: Sequence[Rubric], to: Path | None = 
         if files:
             written[folder.name] = files
     return written
+
+
+def written_lines(written: dict[str, list[Path]]) -> list[str]:
+    """One line per student: how many files were written, and every folder they were written into."""
+    lines = []
+    for student, files in written.items():
+        folders = list(dict.fromkeys(path.parent for path in files))  # in the order written, each once
+        where = str(folders[0]) if len(folders) == 1 else f"{len(folders)} folders: " + ", ".join(map(str, folders))
+        lines.append(f"{student}: {len(files)} file(s) in {where}")
+    return lines

@@ -32,6 +32,7 @@ from autograder.results import CheckResult
 from autograder.course.release import assignment_names, nbgrader_environment
 from autograder.errors import ReleaseError, StagingError
 from autograder.inert import csv_row
+from autograder.points import rounded
 from autograder.rubric import Limits
 
 
@@ -131,7 +132,7 @@ def export_grades(course: Path, path: Path, failed: dict[tuple[str, str], str]) 
                 try:
                     submission = gradebook.find_submission(assignment.name, student.id)
                     penalty = submission.late_submission_penalty or 0.0
-                    graded = [submission.timestamp, submission.score, penalty, max(0.0, submission.score - penalty)]
+                    graded = [submission.timestamp, submission.score, penalty, max(0.0, rounded(submission.score - penalty))]
                 except MissingEntry:
                     graded = ["", 0.0, 0.0, 0.0]
                 row = [assignment.name, assignment.duedate, graded[0], student.id, student.last_name,

@@ -22,7 +22,7 @@ from typing import Any, Optional
 from nbgrader.plugins import LateSubmissionPlugin
 
 from autograder.classrun.lateness import COURSE_CONFIG, TIMESTAMP, Lateness, apply_policy, read_config
-from autograder.grading import after_penalty
+from autograder.points import penalty_points
 
 UNTIMED = f"nbgrader read no time from {TIMESTAMP} (none, unreadable, or not a regular file)"
 
@@ -45,7 +45,7 @@ class CoursePolicy(LateSubmissionPlugin):
         percent = apply_policy(config.policy, late, due)[assignment].penalty_percent
         self.log.info("%s %s: %g s late, %g%% off (%s)", student_id, assignment, total_seconds_late, percent,
                       config.policy.describe())
-        return round(score - after_penalty(score, percent), 3) if percent else None
+        return penalty_points(score, percent) if percent else None
 
 
 def submission_lateness(submission: Any) -> Lateness:

@@ -11,6 +11,7 @@ rubric: ``tests/test_student_repo.py`` proves it.
 
 from __future__ import annotations
 
+import re
 import shutil
 from importlib import metadata
 from pathlib import Path
@@ -21,6 +22,11 @@ from autograder.paths import ROOT
 TEMPLATE = "student_template"
 WORKFLOW = Path(".github") / "workflows" / "autograde.yml"
 STUDENT_DOCS_FROM = "**Profiles in Jupyter"  # docs/students.md from here on is for students in any repository
+RELEASE_FILES = (Path("Makefile"), WORKFLOW)  # where the grader's release (URL, wheel, digests) is set
+PLACEHOLDER_URL = "COURSE_ORG"
+PLACEHOLDER_DIGEST = re.compile(r"\b0{64}\b")
+HOW_TO_SET = ("paste the lines the publish-grader job's summary prints into student_template/{file} "
+              "(docs/ci.md, Publish) and run `make release` again")
 
 
 def write(out: Path, root: Path = ROOT) -> Path:
@@ -39,6 +45,29 @@ def write(out: Path, root: Path = ROOT) -> Path:
         readme.write(docs[docs.index(STUDENT_DOCS_FROM):])
     (out / "requirements.txt").write_text(student_requirements(root), encoding="utf-8")
     return out
+
+
+def _setting(line: str) -> str:
+    """The variable a Makefile (``NAME ?= value``) or workflow (``NAME: value``) line sets."""
+    return re.split(r"\s*(?:\?=|:=|=|:)", line.strip(), maxsplit=1)[0]
+
+
+def placeholder_warnings(repo: Path) -> list[str]:
+    """``FILE:LINE: ...`` for every placeholder release URL or digest left in ``repo``'s Makefile and workflow."""
+    warnings = []
+    for relative in RELEASE_FILES:
+        path = repo / relative
+        if not path.is_file():
+            continue
+        how = HOW_TO_SET.format(file=relative.as_posix())
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if PLACEHOLDER_URL in line:
+                warnings.append(f"{path}:{number}: the grader's release URL ({_setting(line)}) is still the "
+                                f"placeholder {PLACEHOLDER_URL}; {how}")
+            if PLACEHOLDER_DIGEST.search(line):
+                warnings.append(f"{path}:{number}: the SHA-256 digest {_setting(line)} is still the placeholder "
+                                f"0000…0; {how}")
+    return warnings
 
 
 def _requirements(text: str) -> list[str]:

@@ -22,7 +22,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from autograder.results import CheckResult, Status
 from autograder.rubric import Limits
@@ -206,13 +206,7 @@ def execute(notebook: Path, executed: Path, parameters: dict[str, Any], cwd: Pat
             kernel_env=env, kernel_log=str(executed.with_suffix(".kernel.log")),
         )
     except papermill.PapermillExecutionError as exc:
-        status = Status.ERROR
-        detail = _first_line(exc.evalue)
-        message = f"{cell_label(executed, exc.cell_index, exc.exec_count)} raised {exc.ename}" + (
-            f": {detail}" if detail else "")
-        if exc.ename == "NotImplementedError":
-            message += " (a '# YOUR CODE HERE' cell is not filled in yet?)"
-        message += _limit_hit(exc.ename, str(exc.evalue), limits, sandbox)
+        status, message = Status.ERROR, _raised(exc, executed, limits, sandbox)
     except CellTimeoutError:
         status = Status.TIMEOUT
         if time.monotonic() >= deadline - 1:
@@ -241,6 +235,17 @@ def execute(notebook: Path, executed: Path, parameters: dict[str, Any], cwd: Pat
     truncated = bool(engine.last_client and engine.last_client.truncated)
     return Execution(status, message, executed, _cell_seconds(executed), time.monotonic() - started, truncated,
                      limits.output_bytes, not_started and not watch.exceeded)
+
+
+def _raised(exc: Any, executed: Path, limits: Limits, sandbox: Optional[Sandbox]) -> str:
+    """What a cell that raised says: the code cell that raised (and the one that called it), and the error."""
+    detail = _first_line(exc.evalue)
+    raised, caller = raising_cells(executed, exc.exec_count, exc.traceback)
+    message = f"{raised} raised {exc.ename}" + (f": {detail}" if detail else "") + (
+        f" (called from {caller})" if caller else "")
+    if exc.ename == "NotImplementedError":
+        message += " (a '# YOUR CODE HERE' cell is not filled in yet?)"
+    return message + _limit_hit(exc.ename, str(exc.evalue), limits, sandbox)
 
 
 class DiskWatch(threading.Thread):
@@ -374,6 +379,32 @@ def cell_label(executed: Path, index: Optional[int], count: Optional[int] = None
         return f"cell {count or index}"
     first = lines[0] if len(lines[0]) <= 60 else lines[0][:59] + "…"
     return f"the cell starting `{first}`{shown}"
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_CELL_FRAME = re.compile(r"Cell In\[(\d+)\], line \d+")  # how IPython names a notebook cell in a traceback
+
+
+def traceback_counts(traceback: Sequence[str]) -> list[int]:
+    """The In [N] of each notebook cell a traceback passes through, outermost first."""
+    return [int(n) for n in _CELL_FRAME.findall(_ANSI.sub("", "\n".join(traceback or [])))]
+
+
+def _index_of(executed: Path, count: Optional[int]) -> Optional[int]:
+    """The index of the code cell that ran as In [count] (papermill's own cells shift its error's index)."""
+    return next((i for i, cell in enumerate(_cells(executed))
+                 if count is not None and cell.get("cell_type") == "code" and cell.get("execution_count") == count),
+                None)
+
+
+def raising_cells(executed: Path, running: Optional[int], traceback: Sequence[str]) -> tuple[str, str]:
+    """(the code cell that raised: the traceback's innermost notebook cell, the cell that called it or "")."""
+    counts = traceback_counts(traceback)
+    innermost = counts[-1] if counts else running
+    raised = cell_label(executed, _index_of(executed, innermost), innermost)
+    if running is None or innermost == running:
+        return raised, ""
+    return raised, cell_label(executed, _index_of(executed, running), running)
 
 
 def _where(executed: Path) -> str:

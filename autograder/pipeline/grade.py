@@ -19,7 +19,7 @@ from typing import Any, Optional, Sequence
 from autograder import rubric as rubrics
 from autograder.errors import StagingError
 from autograder.preflight import preflight
-from autograder.grading import GradingSettings, NotebookGrade, chosen_rubrics, load_rubrics
+from autograder.grading import NOT_SUBMITTED, GradingSettings, NotebookGrade, chosen_rubrics, load_rubrics
 from autograder.pipeline import report
 from autograder.pipeline.execute import execute
 from autograder.pipeline.fingerprint import EMPTY, FINGERPRINT_SUFFIX
@@ -40,7 +40,7 @@ def grade_notebook(rubric: rubrics.Rubric, submission: Path, out: Path, workroot
     notebook = submission / rubric.name / rubric.notebook
     if not os.path.lexists(notebook):  # a symlink or special file is refused by staging, with its reason
         return NotebookGrade(rubric, unscored(rubric.id, rubric.checks, Status.MISSING,
-                                              f"{rubric.name}/{rubric.notebook} is not in the submission"))
+                                              f"{rubric.name}/{rubric.notebook} {NOT_SUBMITTED}"))
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     try:

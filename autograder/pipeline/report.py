@@ -11,7 +11,6 @@ import csv
 import json
 import os
 import sys
-from collections import defaultdict
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 from xml.etree import ElementTree as ET
@@ -19,7 +18,8 @@ from xml.etree import ElementTree as ET
 from autograder.grading import NotebookGrade
 from autograder.inert import csv_row, markdown_safe, strip_dangerous_urls, terminal_safe
 from autograder.pipeline import accessible
-from autograder.results import CheckResult, Status, points
+from autograder.points import Score, counted, score, shown, total
+from autograder.results import CheckResult, Status
 from autograder.rubric import Rubric
 
 SYMBOL = {Status.PASS: "✅", Status.FAIL: "❌", Status.ERROR: "💥", Status.TIMEOUT: "⌛",
@@ -50,33 +50,66 @@ def _emoji_ok(stream: Any = None) -> bool:
     return encoding.lower().replace("-", "") in ("utf8", "utf16", "utf32")
 
 
-def totals(results: Sequence[CheckResult]) -> dict[str, Any]:
-    by_assignment: dict[str, dict[str, float]] = defaultdict(lambda: {"points": 0.0, "max_points": 0.0})
-    for r in results:
-        by_assignment[r.assignment]["points"] += r.points
-        by_assignment[r.assignment]["max_points"] += r.max_points
-    return {
-        "points": points(results)[0],
-        "max_points": points(results)[1],
-        "by_assignment": {k: {kk: round(vv, 3) for kk, vv in v.items()} for k, v in sorted(by_assignment.items())},
-    }
+def scores(results: Sequence[CheckResult], penalties: Mapping[str, float] = {}) -> dict[str, Score]:
+    """The score of each assignment of ``results``, with its late penalty (percent, by assignment id)."""
+    return {a: score([r for r in results if r.assignment == a], penalties.get(a, 0.0))
+            for a in sorted({r.assignment for r in results})}
 
 
-def write_json(path: Path, results: Sequence[CheckResult], meta: dict[str, Any]) -> None:
-    data = {**meta, "totals": totals(results), "results": [r.to_dict() for r in results]}
+def totals(results: Sequence[CheckResult], penalties: Mapping[str, float] = {}) -> dict[str, Any]:
+    """Final points (after any late penalty), raw points, penalty and points possible: in all and per assignment."""
+    by_assignment = scores(results, penalties)
+    return {**_score_dict(total(by_assignment.values())),
+            "by_assignment": {a: _score_dict(s) for a, s in by_assignment.items()}}
+
+
+def _score_dict(s: Score) -> dict[str, float]:
+    return {"points": s.final, "max_points": s.possible, "raw_points": s.raw, "penalty": s.penalty}
+
+
+def late_words(s: Score, late: Any) -> str:
+    """What a late penalty did to a score, in words a student reads ("" where the notebook was on time)."""
+    days = int(getattr(late, "days_late", 0) or 0)
+    if not days:
+        return ""
+    grace = int(getattr(late, "grace_days", 0) or 0)
+    text = (f"Submitted {_days(days)} late (a started day counts whole). "
+            f"Points before lateness: {shown(s.raw)} / {shown(s.possible)}. ")
+    if grace:
+        text += f"Grace days used: {grace}. "
+    if s.penalty_percent:
+        text += (f"Late penalty: {s.penalty_percent:g}% for {_days(days - grace)} not covered by grace days, "
+                 f"{counted(s.penalty)} off. ")
+    else:
+        text += "No penalty. "
+    return text + f"Final score: {s.describe()}."
+
+
+def _days(n: int) -> str:
+    return f"{n} day{'' if n == 1 else 's'}"
+
+
+def write_json(path: Path, results: Sequence[CheckResult], meta: dict[str, Any],
+               penalties: Mapping[str, float] = {}) -> None:
+    data = {**meta, "totals": totals(results, penalties), "results": [r.to_dict() for r in results]}
     path.write_text(json.dumps(data, indent=1))
 
 
-def markdown(results: Sequence[CheckResult], titles: dict[str, str], profile: str) -> str:
-    t = totals(results)
-    lines = [f"# Autograder results ({profile} profile): {_pts(t['points'])} / {_pts(t['max_points'])}", ""]
+def markdown(results: Sequence[CheckResult], titles: dict[str, str], profile: str,
+             lateness: Mapping[str, Any] = {}) -> str:
+    """summary.md: the total and each assignment's score (after any late penalty, said in words), then every
+    check. ``lateness``: by assignment id (a class run's)."""
+    by_assignment = scores(results, {a: _percent(late) for a, late in lateness.items()})
+    lines = [f"# Autograder results ({profile} profile): {total(by_assignment.values()).describe()}", ""]
     lines += ["| assignment | score |", "|---|---:|"]
-    for assignment, s in t["by_assignment"].items():
-        lines.append(f"| {assignment} {titles.get(assignment, '')} | {_pts(s['points'])} / {_pts(s['max_points'])} |")
+    for assignment, s in by_assignment.items():
+        lines.append(f"| {assignment} {titles.get(assignment, '')} | {s.describe()} |")
     lines.append("")
-    for assignment in t["by_assignment"]:
-        lines += [f"## {assignment} {titles.get(assignment, '')}", "", "| check | status | points | message |",
-                  "|---|---|---:|---|"]
+    for assignment, s in by_assignment.items():
+        lines += [f"## {assignment} {titles.get(assignment, '')}", ""]
+        words = late_words(s, lateness.get(assignment))
+        lines += [words, ""] if words else []
+        lines += ["| check | status | points | message |", "|---|---|---:|---|"]
         for r in results:
             if r.assignment == assignment:
                 lines.append(f"| {r.id} | {symbol(r.status)} {r.status} | {_pts(r.points)} / "
@@ -105,6 +138,10 @@ def table(results: Sequence[CheckResult]) -> str:
         out.append(f"{assignment}: {_pts(s['points'])} / {_pts(s['max_points'])}")
     out.append(f"total: {_pts(t['points'])} / {_pts(t['max_points'])}")
     return "\n".join(out)
+
+
+def _percent(late: Any) -> float:
+    return float(getattr(late, "penalty_percent", 0.0) or 0.0)
 
 
 def write_junit(path: Path, results: Sequence[CheckResult]) -> None:
@@ -138,7 +175,8 @@ def write_summary(path: Path, text: str) -> None:
             fh.write(text + "\n")
 
 
-def feedback_page(executed: Path, results: Sequence[CheckResult], rubric: Rubric) -> list[CheckResult]:
+def feedback_page(executed: Path, results: Sequence[CheckResult], rubric: Rubric, lateness: Any = None
+                  ) -> list[CheckResult]:
     """The executed notebook as HTML beside it, with its results and the grader's figures at the top (learning
     curves, confusion matrices, the layer table); an error row if it cannot be made.
 
@@ -151,7 +189,7 @@ def feedback_page(executed: Path, results: Sequence[CheckResult], rubric: Rubric
         nb = nbformat.read(executed, as_version=4)
         nb.metadata.pop("widgets", None)  # widget state would load the widget manager and render it
         hide_grader_parameters(nb)
-        nb.cells[0:0] = feedback_cells(results, rubric)
+        nb.cells[0:0] = feedback_cells(results, rubric, lateness)
         nb.metadata["title"] = f"Feedback: {rubric.id} {rubric.title}"
         exporter = _exporter()
         _drop_unshown_outputs(nb, _SHOWN_TYPES)
@@ -168,11 +206,13 @@ def feedback_page(executed: Path, results: Sequence[CheckResult], rubric: Rubric
 FIGURE_TAG = "autograder-feedback"  # cells the page adds: their (empty) input is not shown
 
 
-def feedback_cells(results: Sequence[CheckResult], rubric: Rubric) -> list[Any]:
-    """The cells at the top of a feedback page: title and score, one row per check, then the grader's figures."""
+def feedback_cells(results: Sequence[CheckResult], rubric: Rubric, lateness: Any = None) -> list[Any]:
+    """The cells at the top of a feedback page: title and score (after any late penalty, said in words), one row
+    per check, then the grader's figures."""
     import nbformat
 
-    t = totals(results)
+    mine = score(results, _percent(lateness))
+    words = late_words(mine, lateness)
     rows = ["| status | check | points | message |", "|---|---|---:|---|"]
     for r in results:
         shown = f"{symbol(r.status, text=True)}\u00a0{r.status}"  # kept on one line
@@ -181,7 +221,8 @@ def feedback_cells(results: Sequence[CheckResult], rubric: Rubric) -> list[Any]:
     legend = "; ".join(f"{symbol(s, text=True)} {s}: {MEANING[s]}" for s in seen)
     title = rubric.title if rubric.title.startswith(rubric.id) else f"{rubric.id} · {rubric.title}"
     cells = [nbformat.v4.new_markdown_cell(
-        f"# Feedback: {title}\n\n**Score: {_pts(t['points'])} / {_pts(t['max_points'])}**\n\n" + "\n".join(rows)
+        f"# Feedback: {title}\n\n**Score: {mine.describe()}**\n\n" + (f"{words}\n\n" if words else "")
+        + "\n".join(rows)
         + f"\n\n<small>{legend}</small>")]
     figures = figure_cells(results, rubric)
     if figures:
@@ -282,8 +323,11 @@ def write_reports(out: Path, notebooks: Sequence[NotebookGrade], meta: Mapping[s
     """results.json, summary.md and junit.xml for one submission."""
     results = [r for nb in notebooks for r in nb.results]
     titles = {nb.rubric.id: nb.rubric.title for nb in notebooks}
-    write_json(out / "results.json", results, {**meta, "timings": {nb.rubric.id: nb.timings for nb in notebooks}})
-    write_summary(out / "summary.md", markdown(results, titles, str(meta.get("profile", ""))))
+    penalties = {nb.rubric.id: nb.penalty_percent for nb in notebooks if nb.penalty_percent}
+    write_json(out / "results.json", results, {**meta, "timings": {nb.rubric.id: nb.timings for nb in notebooks}},
+               penalties)
+    lateness = {nb.rubric.id: nb.lateness for nb in notebooks if nb.lateness is not None}
+    write_summary(out / "summary.md", markdown(results, titles, str(meta.get("profile", "")), lateness))
     write_junit(out / "junit.xml", results)
 
 
@@ -373,4 +417,4 @@ def _drop_unshown_outputs(nb: Any, shown: set[str]) -> None:
 
 
 def _pts(x: float) -> str:
-    return f"{x:g}"
+    return shown(x)

@@ -114,7 +114,9 @@ class Rubric:
 
     @property
     def max_points(self) -> float:
-        return sum(c.points for c in self.checks)
+        from autograder.points import rounded
+
+        return rounded(sum(c.points for c in self.checks))
 
     def check(self, check_id: str) -> CheckSpec:
         for spec in self.checks:

@@ -92,7 +92,8 @@ def one_or_list(item: Check, high: int = 3) -> Check:
     return lambda value, where: many(value, where) if isinstance(value, list) else item(value, where)
 
 
-MAX_SIDE = 4096  # the largest image side or feature count an input or a reshape may declare
+MAX_SIDE = 10**9  # the largest dimension a shape may declare (a flattened feature map is long; what a network
+# costs is bounded apart, by retrain_work and the memory cap)
 SIZE = integer(1, 256)  # kernel, pool, stride, dilation, upsampling factor (cost is bounded apart: retrain_work)
 SIZES = one_or_list(SIZE)
 SEED = optional(integer(0, 2**63 - 1))
@@ -124,7 +125,7 @@ def paddings(value: Any, where: str) -> Any:
 
 
 def target_shape(value: Any, where: str) -> list[int]:
-    return listed(integer(-1, MAX_SIDE * MAX_SIDE), 1, 5)(value, where)
+    return listed(integer(-1, MAX_SIDE), 1, 5)(value, where)
 
 
 # -- Keras objects by registered name ---------------------------------------------------------------------------
@@ -232,7 +233,7 @@ def dtype_policy(value: Any, where: str) -> Any:
 # -- layers -----------------------------------------------------------------------------------------------------
 
 ARGUMENTS: dict[str, Check] = {
-    "units": integer(1, 65536), "filters": integer(1, 65536), "depth_multiplier": integer(1, 64),
+    "units": integer(1, 2**20), "filters": integer(1, 2**20), "depth_multiplier": integer(1, 64),
     "groups": integer(1, 65536), "kernel_size": SIZES, "strides": SIZES, "pool_size": SIZES,
     "dilation_rate": SIZES, "size": SIZES, "output_padding": optional(one_or_list(integer(0, 256))),
     "padding": exactly("valid", "same"), "data_format": optional(exactly("channels_last", "channels_first")),
@@ -458,7 +459,7 @@ def tensor(value: Any, where: str) -> Any:
     config = value["config"]
     clean: dict[str, Any] = {"keras_history": history(config.get("keras_history"), f"{where}.keras_history")}
     if "shape" in config:
-        clean["shape"] = listed(optional(integer(0, MAX_SIDE * MAX_SIDE)), 0, 6)(config["shape"], f"{where}.shape")
+        clean["shape"] = listed(optional(integer(0, MAX_SIDE)), 0, 6)(config["shape"], f"{where}.shape")
     if "dtype" in config:
         clean["dtype"] = exactly(*DTYPES[:4])(config["dtype"], f"{where}.dtype")
     return {"class_name": "__keras_tensor__", "config": clean}

@@ -65,15 +65,17 @@ class Pair:
 @dataclass
 class AssignmentSimilarity:
     assignment: str
-    students: list[str]  # compared
+    students: list[str]  # whose code was compared
     not_compared: dict[str, str]  # student -> why (no notebook, no code of their own, ...)
     pairs: list[Pair]  # shown, highest score first
     scores: list[float]  # every pair's score, for the histogram
     notes: list[str] = field(default_factory=list)  # per student: what of their notebook was not compared
+    compared: list[str] = field(default_factory=list)  # compared by code or saved models: the pairs are theirs
 
     def to_dict(self) -> dict[str, Any]:
         return {"assignment": self.assignment, "students": self.students, "not_compared": self.not_compared,
-                "pairs": [p.to_dict() for p in self.pairs], "pair_count": len(self.scores), "notes": self.notes}
+                "pairs": [p.to_dict() for p in self.pairs], "pair_count": len(self.scores), "notes": self.notes,
+                "compared": self.compared}
 
 
 def _notebook_names(names: Sequence[str]) -> dict[str, str]:
@@ -147,7 +149,8 @@ def compare_assignment(grading: Path, assignment: str, notebook: str, students: 
             if found.matched_chars < cs["min_chars"]:  # a short common run is how everyone writes it
                 pair.reasons = [r for r in pair.reasons if not r.startswith("code ")]
     pairs = [p for p in pairs if p.reasons]
-    return AssignmentSimilarity(assignment, sorted(position), not_compared, pairs, scores, sorted(set(notes)))
+    return AssignmentSimilarity(assignment, sorted(position), not_compared, pairs, scores, sorted(set(notes)),
+                                everyone)
 
 
 def _read_students(grading: Path, assignment: str, notebook: str, students: Sequence[str], cs: dict[str, Any],

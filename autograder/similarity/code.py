@@ -166,11 +166,26 @@ def fragments(a: Code, b: Code, limit: int = 6, max_chars: int = 1200) -> Fragme
     def texts(code: Code, slices: Any) -> list[str]:
         if len(slices) == 0 or len(slices[0]) == 0:
             return []
-        parts = [code.text[int(s):int(e)] for s, e in zip(slices[0], slices[1])]
+        parts = [whole_lines(code.text, int(s), int(e)) for s, e in zip(slices[0], slices[1])]
         parts.sort(key=len, reverse=True)
-        return [p if len(p) <= max_chars else p[:max_chars] + "\n..." for p in parts[:limit]]
+        return [cut_at_line(p, max_chars) for p in parts[:limit]]
 
     return Fragments(int(overlap), texts(a, left), texts(b, right))
+
+
+def whole_lines(text: str, start: int, end: int) -> str:
+    """``text[start:end]`` widened to whole lines (an excerpt never starts or ends mid-word)."""
+    start = text.rfind("\n", 0, start) + 1
+    stop = text.find("\n", max(start, end - 1))
+    return text[start:len(text) if stop < 0 else stop].strip("\n")
+
+
+def cut_at_line(text: str, max_chars: int) -> str:
+    """``text`` within ``max_chars``, cut at the end of a line (a first line longer than that is cut as it is)."""
+    if len(text) <= max_chars:
+        return text
+    end = text.rfind("\n", 0, max_chars + 1)
+    return text[:end if end > 0 else max_chars] + "\n..."
 
 
 def read_code(notebook: Optional[Path]) -> list[str]:

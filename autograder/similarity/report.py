@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -58,17 +59,49 @@ def plot(path: Path, found: Sequence["AssignmentSimilarity"], settings: dict[str
         ax.axvline(settings["code"]["threshold"], color="#cc6677", linestyle="--", linewidth=1)
         ax.set_title(f"{a.assignment} ({len(a.scores)} pairs)", fontsize=9)
         ax.set_xlabel("pair score")
+        whole_number_axis(ax.yaxis)
     axes[0][0].set_ylabel("pairs")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
 
 
+def whole_number_axis(axis: Any) -> None:
+    """Label a log axis of counts in whole numbers (1, 2, 5, 10, ...), never as ``4×10⁰``."""
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    label = FuncFormatter(lambda v, _: f"{v:.0f}" if v >= 1 and abs(v - round(v)) < 1e-9 else "")
+    axis.set_major_locator(LogLocator(base=10))
+    axis.set_minor_locator(LogLocator(base=10, subs=(2.0, 5.0)))
+    axis.set_major_formatter(label)
+    axis.set_minor_formatter(label)
+
+
 def histogram(scores: Sequence[float], bins: int = 10) -> list[int]:
+    """Pair counts per bin of width 1/``bins``; each bin holds its upper edge (1.00 is in the top bin, 0 in the
+    first)."""
     counts = [0] * bins
     for s in scores:
-        counts[min(bins - 1, max(0, int(s * bins)))] += 1
+        counts[min(bins - 1, max(0, math.ceil(round(s * bins, 9)) - 1))] += 1
     return counts
+
+
+def bin_label(i: int, bins: int = 10) -> str:
+    """``0.9–1.0``: the scores above the lower edge, up to and including the upper one."""
+    return f"{i / bins:.1f}–{(i + 1) / bins:.1f}"
+
+
+def counts_line(a: "AssignmentSimilarity") -> str:
+    """How many notebooks were compared (by code, and in all) and the pairs among them, in plain words."""
+    n, coded = len(a.compared or a.students), len(a.students)
+    pairs = n * (n - 1) // 2
+    return (f"{_many(n, 'notebook')} compared ({coded} by their code, the others by saved models and curves "
+            f"only), {_many(pairs, 'pair')} among them, {len(a.pairs)} shown." if coded != n else
+            f"{_many(n, 'notebook')} compared, {_many(pairs, 'pair')} among them, {len(a.pairs)} shown.")
+
+
+def _many(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def markdown(found: Sequence["AssignmentSimilarity"], settings: dict[str, Any], full: bool) -> str:
@@ -83,9 +116,9 @@ def markdown(found: Sequence["AssignmentSimilarity"], settings: dict[str, Any], 
         lines += [f"![Pair scores per assignment]({PLOT})", ""]
     for a in found:
         lines += [f"### {_md(a.assignment)}", "",
-                  f"{len(a.students)} notebooks' code compared, {len(a.scores)} pairs, {len(a.pairs)} shown.", "",
-                  "Pairs by score (tenths of 0 to 1): " + ", ".join(
-                      f"{i / 10:.1f}: {n}" for i, n in enumerate(histogram(a.scores)) if n), ""]
+                  counts_line(a), "",
+                  "Pairs by score (each range holds its upper end): " + (", ".join(
+                      f"{bin_label(i)}: {n}" for i, n in enumerate(histogram(a.scores)) if n) or "none"), ""]
         if a.pairs:
             lines += ["| rank | students | score | code | weights (cosine) | why |", "|---:|---|---:|---:|---:|---|"]
             for rank, p in enumerate(a.pairs[: settings["report"]["max_pairs"]], 1):
@@ -113,8 +146,7 @@ def page(found: Sequence["AssignmentSimilarity"], settings: dict[str, Any]) -> s
     if any(a.scores for a in found):
         body.append(f"<img src='{PLOT}' alt='Pair scores per assignment'>")
     for a in found:
-        body.append(f"<h2>{e(a.assignment)}</h2><p>{len(a.students)} notebooks' code compared, "
-                    f"{len(a.scores)} pairs, {len(a.pairs)} shown.</p>")
+        body.append(f"<h2>{e(a.assignment)}</h2><p>{e(counts_line(a))}</p>")
         if a.not_compared:
             body.append("<p>Not compared:</p><ul>" + "".join(
                 f"<li>{e(s)}: {e(why)}</li>" for s, why in sorted(a.not_compared.items())) + "</ul>")
@@ -124,8 +156,7 @@ def page(found: Sequence["AssignmentSimilarity"], settings: dict[str, Any]) -> s
                 f"{', identical weights' if m.identical else ''}"
                 f"{', same architecture' if m.same_architecture else ''}</li>" for m in p.models)
             body.append(f"<h3>{rank}. {e(p.a)} and {e(p.b)}: score {p.score:.2f}</h3>"
-                        f"<p>{e('; '.join(p.reasons))}</p><p>code {p.code:.0%} alike "
-                        f"({p.matched_chars} normalized characters matched)</p><ul>{models}</ul>")
+                        f"<p>{e('; '.join(p.reasons))}</p><p>{_code_line(p)}</p><ul>{models}</ul>")
             if p.curves:
                 body.append(f"<p>identical training curves: {e(', '.join(p.curves))}</p>")
             if p.left or p.right:
@@ -137,6 +168,12 @@ def page(found: Sequence["AssignmentSimilarity"], settings: dict[str, Any]) -> s
             "body{font-family:sans-serif;max-width:90em;margin:auto} table{border-collapse:collapse;width:100%}"
             "td,th{border:1px solid #ccc;padding:2px 6px;vertical-align:top;width:50%} pre{white-space:pre-wrap}"
             "</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+
+
+def _code_line(p: Any) -> str:
+    """The code's likeness, unless a reason already says it, and how much of it matched."""
+    said = any(r.startswith("code ") for r in p.reasons)
+    return ("" if said else f"code {p.code:.0%} alike; ") + f"{p.matched_chars} normalized characters of code matched"
 
 
 def _zip_longest(left: Sequence[str], right: Sequence[str]) -> list[tuple[str, str]]:

@@ -1,0 +1,91 @@
+"""Points: the one home of raw points, points possible, rounding, the late penalty, final points and totals.
+
+Every output that shows a score (``results.json``, ``summary.md``, the feedback page, the lines ``batch``
+prints, ``grades.csv``, ``gradebook.csv``, the class report, the regrade log, the LMS exports and the nbgrader
+route's late penalty) reads it from here, so that none can disagree with another.
+
+- **Raw points**: the sum of a notebook's check points; **points possible**: the sum of their maxima.
+- **Penalty**: ``penalty_percent`` of the raw points (the late policy, :mod:`autograder.classrun.lateness`).
+- **Final points**: raw points less the penalty. A total sums raw, possible and penalty over notebooks.
+
+Every figure is rounded to :data:`DECIMALS` places, once, here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+DECIMALS = 3
+
+
+def rounded(value: float) -> float:
+    """``value`` to :data:`DECIMALS` places (every figure shown or stored)."""
+    return round(float(value), DECIMALS)
+
+
+def shown(value: float) -> str:
+    """A figure as people read it: ``7.2``, ``8``."""
+    return f"{rounded(value):g}"
+
+
+def counted(value: float) -> str:
+    """``1 point``, ``0.8 points``: a figure with its word, right for 1."""
+    return f"{shown(value)} point{'' if rounded(value) == 1 else 's'}"
+
+
+def earned(results: Iterable[Any]) -> float:
+    """The raw points of ``results`` (anything with ``points``)."""
+    return rounded(sum(r.points for r in results))
+
+
+def possible(results: Iterable[Any]) -> float:
+    """The points possible of ``results`` (anything with ``max_points``)."""
+    return rounded(sum(r.max_points for r in results))
+
+
+def penalty_points(raw: float, percent: float) -> float:
+    """The points a late penalty of ``percent`` takes off ``raw`` points."""
+    return rounded(raw * percent / 100) if percent else 0.0
+
+
+def after_penalty(raw: float, percent: float) -> float:
+    """``raw`` points less a late penalty of ``percent``: the final points."""
+    return rounded(raw - penalty_points(raw, percent))
+
+
+@dataclass(frozen=True)
+class Score:
+    """One notebook's points (or a total's): raw, possible, the penalty in points and in percent, final."""
+
+    raw: float
+    possible: float
+    penalty: float = 0.0  # points off for lateness
+    penalty_percent: float = 0.0  # of one notebook; 0 for a total
+
+    @property
+    def final(self) -> float:
+        return rounded(self.raw - self.penalty)
+
+    def describe(self) -> str:
+        """``7.2 / 12`` (final points over points possible)."""
+        return f"{shown(self.final)} / {shown(self.possible)}"
+
+
+def score(results: Iterable[Any], penalty_percent: float = 0.0) -> Score:
+    """The score of one notebook's ``results`` with a late penalty of ``penalty_percent``."""
+    rows = list(results)
+    raw = earned(rows)
+    return Score(raw, possible(rows), penalty_points(raw, penalty_percent), float(penalty_percent or 0.0))
+
+
+def total(scores: Iterable[Score]) -> Score:
+    """The sum of ``scores`` (a student's notebooks): raw, possible and penalty points added up."""
+    items = list(scores)
+    return Score(rounded(sum(s.raw for s in items)), rounded(sum(s.possible for s in items)),
+                 rounded(sum(s.penalty for s in items)))
+
+
+def sum_final(values: Iterable[float]) -> float:
+    """The total of final points already computed (a gradebook row, an export row)."""
+    return rounded(sum(values))

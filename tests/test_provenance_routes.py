@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.hostile_students import STUDENTS
 from tests.notebooks import WARMUP, variant
 from tests.provenance_attacks import attacks, config_attacks
@@ -35,6 +37,8 @@ def test_the_nbgrader_route_gives_smuggled_weights_no_point(tmp_path, trained_el
     npz_attack(course / "submitted" / "mallory", trained_elsewhere)
     variant(course / "submitted" / "trudy", WARMUP, STUDENTS["many_files"][0])  # 100,000 files in her folder
     attack_in(course / "submitted" / "oscar", "constants", trained_elsewhere)  # weights in the config
+    attack_in(course / "submitted" / "peggy", "poison", trained_elsewhere)  # an activation that sets a global
+    variant(course / "submitted" / "zoe", WARMUP)  # an honest classmate graded after the poison
     autograde(course, [WARMUP], profile="smoke")
     alice, _ = gradebook_scores(course, WARMUP, "alice")
     mallory, grades = gradebook_scores(course, WARMUP, "mallory")
@@ -44,6 +48,9 @@ def test_the_nbgrader_route_gives_smuggled_weights_no_point(tmp_path, trained_el
     oscar, grades = gradebook_scores(course, WARMUP, "oscar")
     assert oscar == 0 and grades["test_accuracy"] == 0, grades
     assert "kernel\\_initializer.value" in (course / "grading" / "oscar" / "summary.md").read_text()  # Markdown-escaped
+    peggy, grades = gradebook_scores(course, WARMUP, "peggy")
+    assert peggy == 0 and grades["test_accuracy"] == 0, grades
+    assert gradebook_scores(course, WARMUP, "zoe")[0] == 4
     trudy = (course / "grading" / "trudy" / "summary.md").read_text()
     assert "filled its folder past the limit" in trudy, trudy[-2000:]
 
@@ -76,8 +83,11 @@ def test_the_pytest_plugin_stops_a_notebook_that_fills_its_folder(tmp_path, data
     assert run.returncode == 1 and "filled its folder past the limit" in run.stdout, run.stdout[-3000:]
 
 
-def test_the_pytest_plugin_builds_no_config_that_carries_weights(tmp_path, data_dir, trained_elsewhere):
-    run, cases = plugin_run(attack_in(tmp_path / "submission", "constants", trained_elsewhere), tmp_path, data_dir)
+@pytest.mark.parametrize("attack, refusal", [("constants", "kernel_initializer.value: expected a number"),
+                                             ("poison", "activation: an activation is one of Keras's by name")])
+def test_the_pytest_plugin_builds_no_config_that_carries_weights_or_calls(tmp_path, data_dir, trained_elsewhere,
+                                                                          attack, refusal):
+    run, cases = plugin_run(attack_in(tmp_path / "submission", attack, trained_elsewhere), tmp_path, data_dir)
     assert run.returncode == 1, run.stdout[-3000:]
     assert cases["accuracy"]["status"] == "error" and cases["accuracy"]["points"] == "0.0", cases
-    assert "kernel_initializer.value: expected a number" in run.stdout, run.stdout[-3000:]
+    assert refusal in run.stdout, run.stdout[-3000:]

@@ -58,7 +58,7 @@ def test_01_smoke_judges_learning_on_images_the_size_the_model_takes(tmp_path, d
     assert spec.args_for("smoke")["min_accuracy"] > 0.5
     dogs_only = layers.Dense(1, activation="sigmoid", kernel_initializer="zeros", bias_initializer="ones")
     model = keras.Sequential([keras.Input((48, 48, 3)), layers.Flatten(), dogs_only])
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=1e-9), loss="binary_crossentropy")  # stays put
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=1e-7), loss="binary_crossentropy")  # barely moves
     coursework.submit(tmp_path, model=model, history={"val_accuracy": [0.5]})
     context = ScoringContext(tmp_path, None, "smoke", rubrics.find("01").profiles["smoke"].limits, str(data_dir))
     status, message, value, fraction, _ = run_check("validation_accuracy", context, spec.args_for("smoke"))

@@ -330,7 +330,7 @@ def test_late_penalty_and_flags_by_name_in_grades_gradebook_and_report(graded):
     assert not any(wide["ann"][c] for c in ("late", "tampered", "workflow", "errors"))
     report = unescaped(graded / "class_report.md")
     flagged = report.split("## Students flagged")[1].split("##")[0]
-    assert "| bob | 00_warmup 2d -10% (1 grace) |" in flagged and "| carol |  | 00_warmup | changed |" in flagged
+    assert "| bob |  | 00_warmup 2d -10% (1 grace) |" in flagged and "| carol |  |  | 00_warmup | changed |" in flagged
     assert "ann" not in flagged
     rates = report.split("## Pass rate per check")[1].split("##")[0]
     assert "locked_cells" not in rates and "history" not in rates and "| 00_warmup | accuracy | 100% | 3 |" in rates
@@ -516,7 +516,7 @@ def test_nbgrader_route_gets_the_due_date_the_policy_the_flags_by_name_and_repor
     assert (wide["carol"][WARMUP], wide["carol"]["tampered"], wide["carol"]["workflow"]) == ("4", WARMUP, "changed")
     assert not any(wide["ann"][c] for c in ("late", "tampered", "workflow", "errors"))
     flagged = unescaped(grading / "class_report.md").split("## Students flagged")[1].split("##")[0]
-    assert "| bob | 00_warmup 2d -10% (1 grace) |" in flagged and "| carol |  | 00_warmup | changed |" in flagged
+    assert "| bob |  | 00_warmup 2d -10% (1 grace) |" in flagged and "| carol |  |  | 00_warmup | changed |" in flagged
     assert "ann" not in flagged
     assert "cell 'setup' was edited" in (grading / "carol" / "summary.md").read_text()
     assert (grading / "bob" / "00_warmup.html").is_file()  # feedback pages, for `feedback`

@@ -1,5 +1,6 @@
 """What makes the feedback page readable without sight or colour: text alternatives for the grader's figures
-and a stylesheet that gives the page's code and prompts enough contrast (WCAG AA, 4.5:1).
+and a stylesheet that gives the page's code and prompts enough contrast (WCAG AA, 4.5:1) and underlines its
+links (a notebook's links must be told from its text without colour).
 
 The figures' alt texts are written where the figures are drawn (:func:`learning_curves_alt`,
 :func:`confusion_alt`), kept in each figure output's metadata, and set on the page's ``<img>`` after nbconvert
@@ -30,6 +31,7 @@ CONTRAST_CSS = """
   --jp-cell-prompt-not-active-font-color: #595959;
   --jp-cell-prompt-not-active-opacity: 1;
 }
+main a, body a { text-decoration: underline !important; }  /* links told from text without colour */
 """
 
 

@@ -520,7 +520,8 @@ def _job_key(args: argparse.Namespace) -> int:
 
 def _add_collect(commands) -> None:
     collect = commands.add_parser(
-        "collect", help="clone each student's repository at its last commit before the deadline into submitted/",
+        "collect", help="clone each student's repository at its last commit received by the deadline (by the "
+                        "instructor's fetches and GitHub's push record) into submitted/",
         description="ROSTER is a roster CSV (with a repository URL column) or a text file of "
         "repository URLs, one a line. Writes OUT/STUDENT/ (nbgrader's submitted/ layout) with timestamp.txt, "
         "and OUT/collected.csv: the commit graded per student, or why there is none.")

@@ -192,7 +192,9 @@ def _add_returns(commands: Any) -> None:
                                  "of the ids the LMS matches on, two folders would read as one student, or a "
                                  "notebook is still to be retried.")
     export.add_argument("grading", metavar="GRADING_DIR")
-    export.add_argument("--format", choices=("canvas", "moodle", "csv"), required=True)
+    from autograder.course.export import FORMATS  # light: csv, re and the grader's own small modules
+
+    export.add_argument("--format", choices=FORMATS, required=True)
     export.add_argument("--roster", required=True, metavar="ROSTER.csv",
                         help="one row per student: the submission folder (github_username, login, ...) and the "
                         "LMS's ids (Canvas: Student, ID, SIS User ID, SIS Login ID, Section; Moodle: email or "

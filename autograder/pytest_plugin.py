@@ -20,6 +20,7 @@ import pytest
 from autograder.rubric import PROFILES
 from autograder.sandbox import SANDBOX_MODES
 from autograder.inert import terminal_safe
+from coursework.environment import ENV_DIR
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -28,8 +29,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="grade DIR (laid out like assignments/): one test per rubric check; no other tests run")
     group.addoption("--profile", choices=PROFILES, default="smoke", help="grading profile (default: smoke)")
     group.addoption("--grading-out", metavar="DIR", help="where the reports go (default: a temporary folder)")
-    group.addoption("--grading-data-dir", metavar="DIR", default=os.environ.get("CNN_COURSE_DATA"),
-                    help="the course's data sets (default: $CNN_COURSE_DATA)")
+    group.addoption("--grading-data-dir", metavar="DIR", default=os.environ.get(ENV_DIR),
+                    help=f"the course's data sets (default: ${ENV_DIR})")
     group.addoption("--grading-seed", type=int, default=0)
     group.addoption("--grading-sandbox", choices=SANDBOX_MODES, default="require",
                     help="run student code in the bubblewrap sandbox (default: require)")

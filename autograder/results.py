@@ -70,4 +70,5 @@ def points(results: Sequence[CheckResult]) -> tuple[float, float]:
 
 def unscored(assignment: str, checks: Sequence[Any], status: Status, message: str) -> list[CheckResult]:
     """Zero-point results with one status and message for ``checks`` (rubric check specs)."""
-    return [CheckResult(assignment, s.id, s.description, 0.0, s.points, status, message) for s in checks]
+    return [CheckResult(assignment, s.id, s.description, 0.0, getattr(s, "max_points", s.points), status, message)
+            for s in checks]

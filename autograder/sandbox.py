@@ -39,6 +39,7 @@ from typing import Optional, Sequence
 import coursework
 from autograder.errors import AutograderError
 from autograder.rubric import Limits, rubric_dir
+from coursework.environment import ENV_DIR, ENV_OFFLINE
 
 # The unprivileged user a root grader runs student code as. RLIMIT_NPROC counts every process of a user:
 # graders running side by side (parallel test workers, batch jobs) each take their own.
@@ -58,7 +59,7 @@ ETC_FILES = (
 ENV_ALLOW = {
     "PATH", "HOME", "USER", "LANG", "LC_ALL", "TZ", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH",
     "KERAS_BACKEND", "KERAS_HOME", "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS", "CUDA_VISIBLE_DEVICES",
-    "LD_LIBRARY_PATH", "XLA_FLAGS", "OMP_NUM_THREADS", "MPLBACKEND", "CNN_COURSE_DATA", "CNN_COURSE_OFFLINE",
+    "LD_LIBRARY_PATH", "XLA_FLAGS", "OMP_NUM_THREADS", "MPLBACKEND", ENV_DIR, ENV_OFFLINE,
     "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "JUPYTER_PATH", "JUPYTER_RUNTIME_DIR", "JUPYTER_CONFIG_DIR",
     "XDG_CACHE_HOME",
 }
@@ -184,9 +185,9 @@ class Sandbox:
 
     def environment(self, env: dict[str, str]) -> dict[str, str]:
         """``env`` adjusted to the sandbox's home and data."""
-        env = {k: v for k, v in env.items() if k != "CNN_COURSE_DATA"}
+        env = {k: v for k, v in env.items() if k != ENV_DIR}
         if self.data_dir is not None:
-            env["CNN_COURSE_DATA"] = str(self.data_dir)
+            env[ENV_DIR] = str(self.data_dir)
         return {**env, "HOME": str(HOME), "XDG_CACHE_HOME": str(HOME / ".cache"), "KERAS_HOME": str(HOME / ".keras"),
                 "MPLCONFIGDIR": str(HOME / MATPLOTLIB_DIR), "IPYTHONDIR": str(HOME / ".ipython"),
                 "JUPYTER_RUNTIME_DIR": str(HOME / ".local" / "share" / "jupyter" / "runtime"),

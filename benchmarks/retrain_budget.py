@@ -16,14 +16,12 @@ Usage: python benchmarks/retrain_budget.py [--profile smoke full] [--throughput]
 from __future__ import annotations
 
 import argparse
-import ast
 import os
 import statistics
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,90 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 from autograder import rubric as rubrics  # noqa: E402
 from autograder.errors import ArtifactError  # noqa: E402
+from autograder.course.reference_models import DATA_SHAPES, reference_builders, retrainings  # noqa: E402
 from autograder.modelspec import cost  # noqa: E402
-from autograder.retraining import epochs_for  # noqa: E402
-
-REFERENCES = ROOT / "reference_solutions"
-DEFAULT_VALIDATION = 10  # ScoringContext.retrained's validation_size when a retrain table names none
-
-# The grader's training split of each data set (docs/architecture.md#data-sets): scikit-learn's digits less the
-# 360 held out, MNIST's and CIFAR-10's x_train, dogs-vs-cats' train/ folder (its validation is a folder apart).
-TRAINING_SPLIT = {"digits": 1437, "mnist": 60_000, "cifar10": 50_000, "cats_and_dogs": 2000}
-# The input each data set's images have when a model does not choose it (dogs vs. cats follow the model's input).
-DATA_SHAPES = {"digits": (8, 8, 1), "mnist": (28, 28, 1), "cifar10": (32, 32, 3)}
-
-# Which expression, in the reference notebook's namespace, builds each saved model.
-BUILDS: dict[str, dict[str, str]] = {
-    "00": {"model": "build_model()"},
-    "01": {"model": "build_model(IMAGE_SIZE + (3,))"},
-    "02": {"model": "build_model()"},
-    "03": {"model": "build_lenet5()"},
-    "04": {"plain": "plain(DEPTH)", "residual": "residual(DEPTH)"},
-    "05": {name: "build_model(vgg16_base(None, input_shape=(INPUT_SIZE, INPUT_SIZE, 3)))"
-           for name in ("feature_extraction", "fine_tuned")},
-    "06": {"base": "build_base()", "model": "build_model()"},
-}
-
-
-@dataclass(frozen=True)
-class Retraining:
-    """One model a rubric has the grader retrain, in one profile."""
-
-    assignment: str
-    profile: str
-    model: str
-    dataset: str
-    images: int
-    epochs: int
-
-
-def retrainings(rubric: rubrics.Rubric, profile: str) -> list[Retraining]:
-    """Every model ``rubric`` retrains in ``profile`` (a check's ``model`` and ``baseline``), each once."""
-    found: dict[str, Retraining] = {}
-    for spec in rubric.checks:
-        args = spec.args_for(profile)
-        table = args.get("retrain")
-        if not table:
-            continue
-        dataset = args["dataset"]
-        split = TRAINING_SPLIT[dataset]
-        validation = 0 if dataset == "cats_and_dogs" else table.get("validation_size", DEFAULT_VALIDATION)
-        images = table.get("train_size") or split - validation
-        epochs = epochs_for(rubric.profiles[profile].epochs, table.get("max_epochs"))
-        for model in [args.get("model", "model"), *([args["baseline"]] if "baseline" in args else [])]:
-            found.setdefault(model, Retraining(rubric.id, profile, model, dataset, images, epochs))
-    return list(found.values())
-
-
-def profile_constants(cells: list[str], profile: str) -> dict[str, Any]:
-    """The notebook's top-level assignments that depend on nothing but ``PROFILE`` and literals
-    (``IMAGE_SIZE = {...}[PROFILE]``, ``INPUT_SIZE = 32 if PROFILE == "smoke" else 96``), for ``profile``."""
-    from autograder.studentcode.notebook import parsed_cells
-
-    found: dict[str, Any] = {}
-    for module in parsed_cells(cells):
-        for node in module.body:
-            if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
-                continue
-            names = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
-            if names == {"PROFILE"}:
-                found[node.targets[0].id] = eval(compile(ast.Expression(node.value), "<cell>", "eval"),
-                                                 {"__builtins__": {}}, {"PROFILE": profile})
-    return found
-
-
-def reference_builders(assignment: str, profile: str, **constants: Any) -> dict[str, Callable[[], Any]]:
-    """A function per saved model that builds the reference notebook's architecture for ``profile``
-    (``constants``: other values for the notebook's constants, an honest variation)."""
-    from autograder.studentcode.lift import student_definitions
-    from autograder.studentcode.notebook import code_cells
-
-    notebook = next((REFERENCES).glob(f"{assignment}_*/{assignment}_*.ipynb"))
-    namespace: dict[str, Any] = {"__name__": f"reference_{assignment}"}
-    exec(compile(student_definitions(notebook), str(notebook), "exec"), namespace)  # the course's own notebook
-    namespace.update(profile_constants(code_cells(notebook), profile), **constants)
-    return {model: (lambda expression=expression: eval(expression, namespace))
-            for model, expression in BUILDS[assignment].items()}
 
 
 def attack_network(input_shape: tuple[int, int, int], classes: int = 10) -> Any:

@@ -33,11 +33,9 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from coursework.environment import ENV_DIR, ENV_FETCH, ENV_OFFLINE
 from coursework.errors import CourseError
 
-ENV_DIR = "CNN_COURSE_DATA"
-ENV_OFFLINE = "CNN_COURSE_OFFLINE"
-ENV_FETCH = "CNN_COURSE_FETCH"  # the command that fetches the data sets where this runs (the student Makefile: make data)
 FETCH = "python -m autograder data fetch"
 REPO_MARKER = ".cnn-course"  # at the root of a student repository; its data sets are in data/ beside it
 CATS_AND_DOGS = "cats_and_dogs_small"

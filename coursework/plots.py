@@ -17,9 +17,12 @@ __all__ = [
     "plot_filters",
     "plot_history",
     "plot_receptive_fields",
+    "plot_receptive_field_on_image",
     "plot_signal",
+    "plot_variance_gain",
     "receptive_fields",
     "show_images",
+    "variance_gains",
 ]
 
 
@@ -267,8 +270,10 @@ def receptive_fields(model, image_size: int) -> list[dict]:
     The course's recurrences: n_out = floor((n_in + 2p - k) / s) + 1, j_out = j_in * s,
     r_out = r_in + (k - 1) * j_in (k the dilated kernel); Flatten, Dense and global pooling see the whole
     last map: r_out = r_in + (n_in - 1) * j_in, which exceeds the image where the field counts zero padding.
+    ``start``: the image column (and row) where the field of the layer's first output begins, negative where
+    it begins in the padding (start_out = start_in - p_left * j_in, Keras's 'same' putting the odd pixel right).
     """
-    n, j, r, rows = image_size, 1, 1, []
+    n, j, r, start, rows = image_size, 1, 1, 0, []
     for layer in model.layers:
         kind = type(layer).__name__
         if kind.endswith("Conv2D") or "Pool" in kind and not kind.startswith("Global"):
@@ -276,14 +281,15 @@ def receptive_fields(model, image_size: int) -> list[dict]:
             s = _pair(layer.strides)[0] if getattr(layer, "strides", None) else k
             d = _pair(getattr(layer, "dilation_rate", 1))[0]
             k = d * (k - 1) + 1
-            n = math.ceil(n / s) if layer.padding == "same" else (n - k) // s + 1
-            r, j = r + (k - 1) * j, j * s
+            n_in, n = n, math.ceil(n / s) if layer.padding == "same" else (n - k) // s + 1
+            left = max((n - 1) * s + k - n_in, 0) // 2 if layer.padding == "same" else 0
+            r, j, start = r + (k - 1) * j, j * s, start - left * j
         elif kind.startswith("Global") or kind in ("Flatten", "Dense"):
             if n > 1:
                 r, n = r + (n - 1) * j, 1
         else:
             continue
-        rows.append({"layer": layer.name, "kind": kind, "n": n, "j": j, "r": r})
+        rows.append({"layer": layer.name, "kind": kind, "n": n, "j": j, "r": r, "start": start})
     return rows
 
 
@@ -310,3 +316,99 @@ def plot_receptive_fields(model, image_size: int, title: str) -> list[dict]:
                  + (f"it first covers the whole {image_size}-pixel image at {first_whole}." if first_whole
                     else f"it never covers the whole {image_size}-pixel image."))
     return rows
+
+
+def _last_map(model, image_size: int) -> dict:
+    """The receptive-field row of the last layer that still has a spatial map (before global pooling or Flatten)."""
+    rows = [row for row in receptive_fields(model, image_size)
+            if not (row["kind"].startswith("Global") or row["kind"] in ("Flatten", "Dense"))]
+    if not rows:
+        raise ValueError("the model has no convolution or pooling layer")
+    return rows[-1]
+
+
+def _field_box(axis, low: int, size: int, color: str, label: str) -> None:
+    from matplotlib.patches import Rectangle
+
+    axis.add_patch(Rectangle((low, low), size, size, fill=False, edgecolor=color, linewidth=2, label=label, zorder=2))
+    axis.plot([low + size / 2], [low + size / 2], "+", color=color, markersize=10, zorder=2)
+
+
+@_never_fails
+def plot_receptive_field_on_image(model, image, title: str) -> dict:
+    """The receptive field of two output pixels of the model's last spatial map, drawn on ``image`` (h, w, c).
+
+    The field, its jump and where it starts come from the model's own layers (:func:`receptive_fields`).
+    Whatever part of a field lies outside the image is zero padding, drawn hatched: a field larger than the
+    image covers all of it and some padding. Returns the layer, its map size and each pixel's field.
+    """
+    import numpy as np
+
+    image = np.asarray(image)
+    size = image.shape[0]
+    row = _last_map(model, size)
+    pixels = {"corner": 0, "centre": (row["n"] - 1) // 2}
+    fields = {name: (row["start"] + i * row["j"], row["start"] + i * row["j"] + row["r"]) for name, i in pixels.items()}
+    low = min(0, *(a for a, _ in fields.values())) - 1
+    high = max(size, *(b for _, b in fields.values())) + 1
+    figure = _figure(5.5, 5.5)
+    axis = figure.subplots()
+    axis.set_facecolor("white")
+    from matplotlib.patches import Rectangle
+
+    axis.add_patch(Rectangle((low, low), high - low, high - low, facecolor="whitesmoke", hatch="//",
+                             edgecolor="darkgrey", linewidth=0, zorder=0, label="zero padding (outside the image)"))
+    axis.imshow(np.clip(image, 0, 1), extent=(0, size, size, 0), zorder=1)
+    for (name, i), color in zip(pixels.items(), ("tab:red", "tab:blue")):
+        _field_box(axis, fields[name][0], row["r"], color, f"{name} output pixel ({i}, {i}): {row['r']}x{row['r']}")
+    axis.set_xlim(low, high)
+    axis.set_ylim(high, low)
+    axis.set_xlabel("image column (pixels; negative or past the image: padding)")
+    axis.set_ylabel("image row")
+    axis.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize="small")
+    axis.set_title(f"{title}\nlayer {row['layer']}, a {row['n']}x{row['n']} map", fontsize="small", pad=60)
+    parts = [f"the {name} output pixel ({i}, {i}) sees rows and columns {fields[name][0]} to {fields[name][1] - 1}, "
+             f"{_outside(*fields[name], size)} of its {row['r']} lie outside the image, in the padding"
+             for name, i in pixels.items()]
+    show(figure, f"{title}: an input image of {size}x{size} pixels with the receptive fields of two output pixels "
+                 f"of layer {row['layer']} ({row['n']}x{row['n']} map, jump {row['j']}) drawn as squares; "
+                 + "; ".join(parts) + ".")
+    return {"layer": row["layer"], "n": row["n"], "j": row["j"], "r": row["r"], "fields": fields}
+
+
+def _outside(low: int, high: int, size: int) -> int:
+    """How many of the field's columns ``low`` to ``high - 1`` fall outside an image of ``size`` columns."""
+    return max(0, -low) + max(0, high - size)
+
+
+def variance_gains(stds) -> list[float]:
+    """The factor by which each layer multiplies the variance of the signal it receives: (std_l / std_l-1)²."""
+    return [(b / a) ** 2 if a > 0 else float("nan") for a, b in zip(stds, stds[1:])]
+
+
+@_never_fails
+def plot_variance_gain(stats: dict, predicted: dict, title: str) -> dict:
+    """The measured variance gain of each layer, from :func:`plot_signal`'s ``stats`` (one curve per network),
+    against the gains ``predicted`` (``{label: gain}``, drawn as dashed lines). Returns the gains drawn."""
+    import statistics
+
+    gains = {name: variance_gains(s["activation_std"]) for name, s in stats.items()}
+    figure = _figure(6.5, 3.8)
+    axis = figure.subplots()
+    for name, values in gains.items():
+        axis.plot(range(2, len(values) + 2), [max(v, 1e-30) for v in values], "-o", markersize=3, label=name)
+    for label, gain in predicted.items():
+        axis.axhline(gain, color="grey", linestyle="--", linewidth=1)
+        axis.annotate(f"{label}: {gain:.2g}", (1.0, gain), xycoords=("axes fraction", "data"), ha="right",
+                      va="bottom", fontsize="small", color="dimgrey")
+    axis.set_yscale("log")
+    axis.set_xlabel("layer, from input to output")
+    axis.set_ylabel("variance of the output / of the input (log)")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize="small")
+    axis.set_title(title)
+    medians = "; ".join(f"{name}: median gain {statistics.median(v):.2g}" for name, v in gains.items() if v)
+    expected = "; ".join(f"{label}: {gain:.2g}" for label, gain in predicted.items())
+    show(figure, f"{title}, on a logarithmic scale: how much each layer multiplies the variance it receives. "
+                 f"{medians}. Dashed lines: the gains predicted, {expected}.")
+    return gains

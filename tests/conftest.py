@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from autograder.classrun.resources import share_cores
+from autograder.paths import ROOT
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["CNN_COURSE_OFFLINE"] = "1"
@@ -27,15 +28,40 @@ os.environ["AUTOGRADER_SANDBOX_UID"] = str(
 if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
     share_cores(int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
 
-ROOT = Path(__file__).resolve().parent.parent
+# Fixtures that grade notebooks end to end: every test that uses one (directly or through another fixture) is
+# marked `notebooks`, the tier `make test-quick` leaves out. Tests that grade on their own carry the mark themselves.
+NOTEBOOK_FIXTURES = frozenset({"reference_run"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``notebooks`` every test whose fixture closure holds a notebook-grading fixture."""
+    for item in items:
+        if NOTEBOOK_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.notebooks)
+
+
+def referenced_assignments(items: list[pytest.Item]) -> list[str]:
+    """The assignments whose reference the selected tests read (their ``assignment`` parameter), so that
+    ``-k 03`` grades 03 alone; none (meaning all) when a selected test of the reference run takes no assignment."""
+    chosen = set()
+    for item in items:
+        if "reference_run" in getattr(item, "fixturenames", ()):
+            params = getattr(getattr(item, "callspec", None), "params", {})
+            if "assignment" not in params:
+                return []
+            chosen.add(str(params["assignment"]))
+    return sorted(chosen)
 
 
 @pytest.fixture(scope="session")
-def reference_run(tmp_path_factory):
-    """Every reference notebook graded once per session (smoke): its output folder (the executed notebooks)
-    and its results.json, for tests/test_assignments.py and tests/test_course_teaching.py."""
+def reference_run(tmp_path_factory, request):
+    """The reference notebooks the selected tests read (all, in a whole run) graded once per session (smoke): its
+    output folder (the executed notebooks) and its results.json, for tests/test_assignments.py and
+    tests/test_course_teaching.py."""
     out = tmp_path_factory.mktemp("reference")
-    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", "reference_solutions", "--out", str(out)],
+    chosen = referenced_assignments(request.session.items)
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", "reference_solutions", "--out", str(out),
+                           *(["--assignment", *chosen] if chosen else [])],
                           cwd=ROOT, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out, json.loads((out / "results.json").read_text())

@@ -3,7 +3,7 @@ where a student may write (a solution cell), and the status and message each mus
 
 from __future__ import annotations
 
-from tests.conftest import ROOT
+from autograder.paths import ROOT
 from tests.notebooks import cell
 
 SECRET = "s3cr3t-token-for-the-hostile-suite"

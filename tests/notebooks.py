@@ -9,7 +9,7 @@ from typing import Callable, Optional
 
 import nbformat
 
-from tests.conftest import ROOT
+from autograder.paths import ROOT
 
 REFERENCE = ROOT / "reference_solutions"
 RELEASED = ROOT / "assignments"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib.metadata
 import shutil
 
-from tests.conftest import ROOT
+from autograder.paths import ROOT
 
 
 def new_course(tmp_path, assignment):

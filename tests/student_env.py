@@ -11,7 +11,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
-from tests.conftest import ROOT
+from autograder.paths import ROOT
 
 WHEEL_INPUTS = ("pyproject.toml", "README.md", "autograder", "coursework", ".released")
 

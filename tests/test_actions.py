@@ -10,9 +10,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from autograder.paths import ROOT
 from autograder.pipeline import report
 from autograder.results import CheckResult, Status
-from tests.conftest import ROOT
 from tests.notebooks import RELEASED, WARMUP
 
 

@@ -231,6 +231,9 @@ class Retrained:
     def confusion(self, model, *args, **kwargs):
         return [[1] * 10 for _ in range(10)]
 
+    def shared_baseline(self, args):
+        return None  # outside a class run: the base is retrained here
+
 
 def test_beats_base_is_not_judged_while_the_base_is_near_chance():
     """Smoke trains the course's base for 3 epochs: where it is still within chance_margin of chance, the profile

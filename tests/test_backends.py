@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from autograder.paths import ROOT
+
+pytestmark = pytest.mark.notebooks  # every test here grades notebooks end to end
 
 # torch: 03 and 05 cover convolutional Sequential models, Keras's applications and the retraining (00's dense
 # model on torch is graded by tests/test_gpu_kit.py, from the kit's own environment); jax: the dense and

@@ -23,8 +23,8 @@ from autograder.classrun.lateness import Lateness, due_dates, lateness
 from autograder.grading import GradingSettings
 from autograder.classrun.jobs import pack, unpack
 from autograder.classrun.store import grader_version, job_key
+from autograder.paths import ROOT
 from autograder.sandbox import bwrap_problem
-from tests.conftest import ROOT
 from tests.notebooks import WARMUP, cell, variant
 
 LENET = "03_lenet5"
@@ -100,6 +100,7 @@ def alive(pids: set[int]) -> set[int]:
     return left
 
 
+@pytest.mark.notebooks
 @needs_sandbox
 def test_sequential_grades_lateness_gradebook_and_report(sequential):
     out, proc = sequential
@@ -120,6 +121,7 @@ def test_sequential_grades_lateness_gradebook_and_report(sequential):
     assert proc.stderr.count("[") >= 3 and "[3/3]" in proc.stderr  # a plain line per notebook without a terminal
 
 
+@pytest.mark.notebooks
 @needs_sandbox
 def test_interrupted_parallel_run_resumes_to_the_sequential_grades(course, sequential):
     out = course[0] / "parallel"
@@ -145,6 +147,7 @@ def test_interrupted_parallel_run_resumes_to_the_sequential_grades(course, seque
     assert "3 notebook(s) unchanged" in again.stderr and "[1/" not in again.stderr
 
 
+@pytest.mark.notebooks
 @needs_sandbox
 def test_student_option_regrades_only_those(course, sequential):
     out = sequential[0]
@@ -156,6 +159,7 @@ def test_student_option_regrades_only_those(course, sequential):
     assert len(rows(out)) == 3
 
 
+@pytest.mark.notebooks
 @needs_sandbox
 def test_ray_cluster_grades_as_the_local_executor(course, sequential):
     pytest.importorskip("ray")

@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from autograder.paths import ROOT
 
 
 def run(*args, env=None):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from autograder.course import collect as collect_module
 from autograder.course.collect import Student
-from tests.conftest import ROOT
+from autograder.paths import ROOT
 
 DEADLINE = "2025-03-01T23:59:00+00:00"
 D = datetime.fromisoformat(DEADLINE)

@@ -27,13 +27,15 @@ import pytest
 
 from autograder import rubric as rubrics
 from autograder.grading import GradingSettings
+from autograder.paths import ROOT
 from autograder.pipeline import grade as grade_module
 from autograder.pipeline.execute import Execution
 from autograder.pipeline.grade import grade_notebook
 from autograder.pipeline.score import ScoringPool
 from autograder.sandbox import bwrap_problem
-from tests.conftest import ROOT
 from tests.notebooks import REFERENCE, WARMUP, cell, variant
+
+pytestmark = pytest.mark.notebooks  # every test here grades notebooks end to end
 
 # A public keras.config setter that stores its argument in a module global, named as an activation.
 POISON = {"module": "keras.config", "class_name": "function", "config": "set_max_epochs", "registered_name": None}

@@ -18,7 +18,7 @@ import pytest
 
 from autograder.errors import AutograderError
 from autograder.gpukit import build, run
-from tests.conftest import ROOT
+from autograder.paths import ROOT
 
 TORCH_SITE = next((ROOT / ".venv-torch" / "lib").glob("python3*/site-packages"), None) \
     if (ROOT / ".venv-torch" / "lib").is_dir() else None
@@ -101,6 +101,7 @@ def test_bubblewrap_comes_from_the_kit_where_the_machine_has_none(kit, tmp_path,
     assert version.returncode == 0 and version.stdout.startswith("bubblewrap"), version.stderr
 
 
+@pytest.mark.notebooks
 @pytest.mark.skipif(TORCH_SITE is None, reason="no .venv-torch: `make setup BACKEND=torch` builds it")
 def test_the_kit_grades_offline_in_a_fresh_environment(kit, tmp_path, data_dir):
     """run.py from part-01 with this machine's base Python: no pip index, no course data but the kit's. One seed

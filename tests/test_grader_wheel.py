@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from autograder.paths import ROOT
 from tests.student_env import build_wheel
 
 

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from autograder.course.nbgrader_course import autograde
+from autograder.paths import ROOT
 from coursework import datasets
-from tests.conftest import ROOT
 from tests.heldout_search import search
 from tests.notebooks import cell, variant
 from tests.routes import gradebook_scores, new_course, plugin_args
@@ -129,6 +129,7 @@ def test_the_search_finds_the_evaluation_images_where_they_lie(data_dir, evaluat
     assert sum(Path(p).suffix == ".jpg" for p in found) == 1000
 
 
+@pytest.mark.notebooks
 def test_search_through_grade_finds_no_evaluation_image(graded):
     rows, out = graded
     assert "evaluation images found in: []" in printed(out / "00_warmup.ipynb")
@@ -136,6 +137,7 @@ def test_search_through_grade_finds_no_evaluation_image(graded):
     assert rows[("00", "accuracy")]["status"] == "pass"
 
 
+@pytest.mark.notebooks
 def test_training_on_the_test_split_reaches_nothing(graded):
     """03 asks for MNIST's test split every way it can: each is refused, and the honest training still scores,
     with the data folder given through a symlink and `..` (the kernel finds its data)."""
@@ -147,6 +149,7 @@ def test_training_on_the_test_split_reaches_nothing(graded):
     assert rows[("03", "accuracy")]["status"] == "pass", rows[("03", "accuracy")]["message"]
 
 
+@pytest.mark.notebooks
 def test_search_through_nbgrader_finds_no_evaluation_image(tmp_path, evaluation_digests):
     course = new_course(tmp_path, "00_warmup")
     with_digests(variant(course / "submitted" / "mallory", "00_warmup", searching(evaluation_digests)),
@@ -156,6 +159,7 @@ def test_search_through_nbgrader_finds_no_evaluation_image(tmp_path, evaluation_
     assert grades["test_params_by_hand"] == 1 and total == 4, grades
 
 
+@pytest.mark.notebooks
 def test_search_through_the_pytest_plugin_finds_no_evaluation_image(tmp_path, data_dir, evaluation_digests):
     submission = with_digests(variant(tmp_path / "submission", "00_warmup", searching(evaluation_digests)),
                               evaluation_digests)

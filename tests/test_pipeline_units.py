@@ -8,8 +8,10 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from autograder.checks.accuracy import validation_accuracy
-from tests.conftest import ROOT
+from autograder.paths import ROOT
 
 
 class Measured:
@@ -91,6 +93,7 @@ def test_the_cell_that_raised_is_the_code_cell_of_the_innermost_frame_from_a_rec
         "the cell starting `model = build()` (In [2] on the feedback page)", "")
 
 
+@pytest.mark.notebooks
 def test_an_unsolved_notebook_names_the_code_cell_that_raised(tmp_path):
     from autograder.pipeline.execute import execute
     from autograder.rubric import default_limits

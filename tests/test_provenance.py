@@ -48,6 +48,7 @@ def provenance_class(tmp_path_factory, data_dir, trained_elsewhere):
 ATTACKS = ["npz", "npy", "pt", "h5", "keras", "base64", "noop_fit", "set_after_training", "epoch_loop"]
 
 
+@pytest.mark.notebooks
 def test_the_honest_classmate_keeps_every_point(provenance_class):
     honest = provenance_class["honest"]
     assert honest["accuracy"].status == "pass" and honest["accuracy"].points == 2, honest["accuracy"].message
@@ -55,6 +56,7 @@ def test_the_honest_classmate_keeps_every_point(provenance_class):
     assert f"retrained by the grader (10 epochs, batch 32, seed {seed};" in honest["accuracy"].message
 
 
+@pytest.mark.notebooks
 @pytest.mark.parametrize("student", ATTACKS)
 def test_weights_this_run_did_not_train_earn_no_accuracy_point(provenance_class, student):
     got = provenance_class[student]["accuracy"]
@@ -70,6 +72,7 @@ def test_weights_this_run_did_not_train_earn_no_accuracy_point(provenance_class,
     assert others["structure"] == 1 and others["params_by_hand"] == 1  # nothing else is taken away
 
 
+@pytest.mark.notebooks
 @pytest.mark.parametrize("student, refusal", [
     ("constants", r"layer 1 \(conv2d\)\.kernel_initializer\.value: expected a number"),
     ("poison", r"layer 4 \(dense\)\.activation: an activation is one of Keras's by name"),
@@ -155,6 +158,7 @@ def test_02s_full_profile_retrains_with_the_courses_augmentation():
     assert int(keras.ops.convert_to_numpy(trained.optimizer.iterations)) == 2 * 3  # 2 epochs of 3 batches
 
 
+@pytest.mark.notebooks
 def test_05s_full_profile_trains_both_phases_from_the_graders_own_imagenet_weights(tmp_path, monkeypatch, data_dir):
     """05's saved base may hold any weights (fine-tuned whole elsewhere, say): the grader starts phase 1 from its
     own copy of VGG16's ImageNet weights (here a stand-in in a private Keras cache: no network), trains the head
@@ -218,6 +222,7 @@ def test_05s_full_profile_trains_both_phases_from_the_graders_own_imagenet_weigh
                             retrain={k: v for k, v in retrain.items() if k != "after"})
 
 
+@pytest.mark.notebooks
 def test_06_trained_past_50_epochs_in_a_hand_written_loop_gains_nothing(tmp_path, data_dir):
     """06's accuracy points are the grader's own training of both architectures (never past 50 epochs): a network
     trained for 60 epochs in a hand-written loop, with a history that claims 3, scores what the same architecture
@@ -264,6 +269,7 @@ def test_06_trained_past_50_epochs_in_a_hand_written_loop_gains_nothing(tmp_path
 # --- 01: photos of dogs and cats, retrained from the grader's copy of train/ -------------------------------
 
 
+@pytest.mark.notebooks
 def test_a_network_that_memorized_the_graders_photos_earns_no_accuracy_point(tmp_path, data_dir):
     """The leak attack on 01: weights fitted to the very test photos the grader scores on (here read from the data
     folder, as a notebook outside the sandbox could), with a recipe that learns nothing in the profile's epochs.

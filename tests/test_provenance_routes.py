@@ -16,6 +16,8 @@ from tests.notebooks import WARMUP, variant
 from tests.provenance_attacks import attacks, config_attacks
 from tests.routes import gradebook_scores, new_course, plugin_args
 
+pytestmark = pytest.mark.notebooks  # every test here grades notebooks end to end
+
 
 def attack_in(target: Path, attack: str, trained) -> Path:
     edit, files = {**attacks(trained), **config_attacks(trained)}[attack]

@@ -8,7 +8,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from tests.conftest import ROOT
+from autograder.paths import ROOT
 from tests.notebooks import variant
 from tests.routes import plugin_args
 
@@ -21,6 +21,7 @@ def wrong_hand_count(nb) -> None:
     raise AssertionError("no PARAMS_BY_HAND cell")
 
 
+@pytest.mark.notebooks
 @pytest.mark.parametrize("edit", [None, wrong_hand_count], ids=["correct", "wrong"])
 def test_pytest_reports_what_grade_reports(tmp_path, data_dir, edit):
     submission = variant(tmp_path / "submission", "00_warmup", edit)
@@ -51,6 +52,7 @@ def test_pytest_reports_what_grade_reports(tmp_path, data_dir, edit):
 ESCAPES = "\x1b]52;c;Y3VybCBldmlsLnNofHNo\x07\r\x1b[2Kall checks passed"
 
 
+@pytest.mark.notebooks
 @pytest.mark.parametrize("route", ["pytest", "grade"])
 def test_no_terminal_escape_of_a_file_name_reaches_the_terminal(tmp_path, data_dir, route):
     """A file named with OSC 52 (writes the clipboard) and erase-line is named, escaped, in the score table."""

@@ -14,12 +14,12 @@ import pytest
 
 from autograder import rubric as rubrics
 from autograder.errors import ArtifactError
+from autograder.paths import ROOT
 from autograder.pipeline.execute import _last_words
 from autograder.sandbox import claim_slot
 from autograder.sandbox import MAX_SLOTS, Sandbox, bwrap_problem, sandbox_for, sandbox_uid, sweep
 from autograder.studentcode.hidden_cases import run_harness
 from autograder.studentcode.lift import student_definitions
-from tests.conftest import ROOT
 
 needs_bwrap = pytest.mark.skipif(bwrap_problem() is not None, reason=f"no sandbox here: {bwrap_problem()}")
 LIMITS = rubrics.find("00").profiles["smoke"].limits

@@ -104,7 +104,7 @@ def test_an_unprivileged_grader_leaves_the_network_and_can_still_nest_a_sandbox(
 
     import pytest
 
-    from tests.conftest import ROOT
+    from autograder.paths import ROOT
 
     if os.geteuid() != 0 or not shutil.which("setpriv") or not shutil.which("bwrap"):
         pytest.skip("needs root (to become another user), setpriv and bwrap")

@@ -22,13 +22,13 @@ import nbformat
 import pytest
 
 from autograder import similarity
+from autograder.paths import ROOT
 from autograder.pipeline.fingerprint import FINGERPRINT_SUFFIX, fingerprint
 from autograder.pipeline.score import ScoringContext
 from autograder.rubric import all_rubrics
 from autograder.sandbox import bwrap_problem
 from autograder.similarity import code as codes, models
 from autograder.similarity.seeds import student_seed
-from tests.conftest import ROOT
 from tests.notebooks import RELEASED, WARMUP, cell, variant
 
 
@@ -262,6 +262,7 @@ def pair_key(pair) -> tuple[str, str]:
     return tuple(sorted((pair.a, pair.b)))
 
 
+@pytest.mark.notebooks
 def test_every_planted_copy_is_shown_and_no_honest_pair(graded_class):
     _, result = graded_class
     shown = {pair_key(p): p for p in result.pairs}
@@ -274,6 +275,7 @@ def test_every_planted_copy_is_shown_and_no_honest_pair(graded_class):
     assert not any(m.identical for m in tuned.models) and tuned.cosine >= 0.9, tuned.models
 
 
+@pytest.mark.notebooks
 def test_planted_copies_rank_above_every_honest_pair(graded_class):
     grading, result = graded_class
     every = json.loads((grading / "similarity.json").read_text())[0]
@@ -290,6 +292,7 @@ def test_planted_copies_rank_above_every_honest_pair(graded_class):
     assert min(planted) > max(honest.values()), (planted, sorted(honest.items(), key=lambda t: -t[1])[:3])
 
 
+@pytest.mark.notebooks
 def test_same_architecture_alone_is_expected(graded_class):
     """Honest students of one architecture, the Sequential and the functional API alike: same architecture
     digest, weights unrelated (salted seeds)."""
@@ -301,6 +304,7 @@ def test_same_architecture_alone_is_expected(graded_class):
         assert all(abs(m.cosine) < 0.5 and not m.identical for m in found), (pair, found)
 
 
+@pytest.mark.notebooks
 def test_empty_and_broken_notebooks_are_reported_not_paired(graded_class):
     grading, result = graded_class
     assert "no code of its own" in result.not_compared["empty"]
@@ -310,6 +314,7 @@ def test_empty_and_broken_notebooks_are_reported_not_paired(graded_class):
     assert "empty" in section and "broken" in section
 
 
+@pytest.mark.notebooks
 def test_report_is_inert_and_says_it_is_evidence(graded_class):
     grading, result = graded_class
     page = (grading / "similarity.html").read_text()
@@ -334,6 +339,7 @@ def test_renamed_reordered_recommented_code_is_one_copy():
     assert dice[0, 1] >= settings["threshold"] > dice[0, 2]
 
 
+@pytest.mark.notebooks
 def test_salted_seeds_separate_honest_students(digits, tmp_path):
     """Why the class run salts the seed: two honest students of one architecture, trained from one seed on a
     CPU, hand in identical weights; from their own seeds they do not."""
@@ -358,6 +364,7 @@ def test_salted_seeds_separate_honest_students(digits, tmp_path):
 needs_sandbox = pytest.mark.skipif(bwrap_problem() is not None, reason=f"no sandbox here: {bwrap_problem()}")
 
 
+@pytest.mark.notebooks
 @needs_sandbox
 def test_batch_writes_the_similarity_section(tmp_path, data_dir):
     """End to end: three warm-ups through `batch`; the renamed copy is shown, the honest functional one is not,

@@ -4,8 +4,8 @@ import copy
 
 import nbformat
 
+from autograder.paths import ROOT
 from autograder.pipeline.stage import restore_locked_cells
-from tests.conftest import ROOT
 from tests.notebooks import cell
 
 RELEASED = nbformat.read(ROOT / "assignments" / "00_warmup" / "00_warmup.ipynb", as_version=4)

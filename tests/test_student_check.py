@@ -17,7 +17,7 @@ from keras import layers
 
 import coursework
 from autograder import rubric as rubrics
-from autograder.paths import RELEASED_DIR
+from autograder.paths import RELEASED_DIR, ROOT
 from autograder.pipeline import report
 from autograder.grading import GradingSettings
 from autograder.pipeline.grade import grade
@@ -25,7 +25,6 @@ from autograder.progress import LineProgress
 from autograder.pipeline.score import ScoringContext, run_check
 from autograder.results import CheckResult, Status
 from autograder.studentcode.arithmetic import dict_entries, plain_numbers
-from tests.conftest import ROOT
 from tests.notebooks import REFERENCE, cell
 from tests.modelzoo import LENET5_COUNTS, keras_lenet5
 from tests.notebooks import edited
@@ -249,6 +248,7 @@ def edited_warmup(tmp_path_factory):
     return graded, tmp / "out", stream.getvalue()
 
 
+@pytest.mark.notebooks
 def test_an_edited_locked_cell_runs_as_released(edited_warmup):
     graded, out, _ = edited_warmup
     rows = {r.id: r for r in graded[0].results}
@@ -256,6 +256,7 @@ def test_an_edited_locked_cell_runs_as_released(edited_warmup):
     assert "EDITED LOCKED CELL RAN" not in (out / "00_warmup.ipynb").read_text()
 
 
+@pytest.mark.notebooks
 def test_progress_names_the_notebook_and_its_result(edited_warmup):
     _, _, printed = edited_warmup
     lines = printed.splitlines()
@@ -264,6 +265,7 @@ def test_progress_names_the_notebook_and_its_result(edited_warmup):
                         lines[1])
 
 
+@pytest.mark.notebooks
 def test_feedback_page_draws_curves_and_confusion_and_hides_grader_paths(edited_warmup):
     _, out, _ = edited_warmup
     page = (out / "00_warmup.html").read_text()
@@ -334,6 +336,7 @@ def trained_base(cifar_smoke):
     return base, _trained(base, cifar_smoke)
 
 
+@pytest.mark.notebooks
 @pytest.mark.parametrize("variant", ["default_bn_flatten", "bn_before_relu_gap", "bn_after_relu_gap"])
 def test_correct_06_networks_never_fail_the_smoke_comparison(variant, cifar_smoke, trained_base, tmp_path):
     """Default BatchNormalization momentum after ~30 steps: the saved model scores at chance in inference mode;

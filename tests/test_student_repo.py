@@ -14,7 +14,7 @@ import pytest
 from autograder.course import student_repo
 from autograder.course.collect import workflow_digest
 from autograder.errors import AutograderError
-from tests.conftest import ROOT
+from autograder.paths import ROOT
 from tests.student_env import build_wheel, layered_venv, student_environ
 
 NBGRADER_SERVER_PARTS = ("formgrader", "validate_assignment", "assignment_list", "course_list")
@@ -130,7 +130,7 @@ def test_the_workflow_digest_sees_a_changed_workflow(repo, tmp_path):
     changed = tmp_path / "changed"
     shutil.copytree(repo / ".github", changed / ".github")
     path = changed / student_repo.WORKFLOW
-    path.write_text(path.read_text().replace("--profile full", "--profile smoke"))
+    path.write_text(path.read_text().replace('--profile "$PROFILE"', "--profile smoke"))
     assert workflow_digest(changed) != workflow_digest(repo)
     assert workflow_digest(tmp_path / "none") is None
 
@@ -177,6 +177,7 @@ def rows(results_json: Path) -> list[tuple]:
             for r in json.loads(results_json.read_text())["results"]]
 
 
+@pytest.mark.notebooks
 def test_make_check_gives_the_course_repositorys_result_offline(set_up, tmp_path):
     repo, _, _ = set_up
     done = subprocess.run(["make", "check", "ASSIGNMENT=00"], cwd=repo, env=student_environ(),

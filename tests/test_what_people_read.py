@@ -22,7 +22,7 @@ from autograder import points
 from autograder.classrun import store
 from autograder.grading import NOT_SUBMITTED, load_rubrics
 from autograder.results import CheckResult, Status
-from tests.notebooks import WARMUP
+from tests.notebooks import REFERENCE, RELEASED, WARMUP
 
 LENET = "03_lenet5"
 DUE = dt.datetime(2026, 10, 1, 23, 59, tzinfo=dt.timezone.utc)
@@ -54,8 +54,14 @@ def rows(assignment: str, student: str) -> list[dict]:
                         ).to_dict() for s in r.checks]
 
 
-def executed_notebook() -> bytes:
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('hello')")])
+def executed_notebook(student: str, assignment: str) -> bytes:
+    """The notebook as handed in: the reference (bob's: alice's, recommented), carol's the released one, unsolved;
+    so that the similarity section compares real code (alice, bob and dave alike; carol's has none of her own)."""
+    notebook = rubric(assignment).notebook
+    nb = nbformat.read((RELEASED if student == "carol" else REFERENCE) / assignment / notebook, as_version=4)
+    for c in nb.cells:
+        if student == "bob" and c.cell_type == "code":
+            c.source = "# my own work\n" + c.source
     return nbformat.writes(nb).encode()
 
 
@@ -67,7 +73,7 @@ def graded_class(tmp_path, data_dir, monkeypatch, capsys):
 
     def execute(queue, settings, jobs=None, address=None):
         for job in queue:
-            files = ({rubric(job.assignment).notebook: executed_notebook()}
+            files = ({rubric(job.assignment).notebook: executed_notebook(job.student, job.assignment)}
                      if job.assignment in HANDED_IN[job.student] else {})
             yield job, {"student": job.student, "assignment": job.assignment, "key": job.key,
                         "grader": store.grader_version(), "profile": "smoke", "seed": 0, "notebook_seed": 0,
@@ -102,19 +108,19 @@ def test_every_output_shows_the_late_students_final_points(graded_class, tmp_pat
     out, printed = graded_class
     long = {(r["student"], r["assignment"]): r for r in table(out / "grades.csv")}
     dave = long["dave", LENET]
-    assert (dave["points"], dave["raw_points"], dave["max_points"], dave["penalty_percent"]) == ("7.2", "8", "8", "10")
+    assert (dave["points"], dave["raw_points"], dave["max_points"], dave["penalty_percent"]) == ("9", "10", "10", "10")
     wide = {r["student"]: r for r in table(out / "gradebook.csv")}
-    assert (wide["dave"][LENET], wide["dave"]["total"]) == ("7.2", "7.2")
-    assert "dave: 7.2 / 12 (late penalty: 0.8 points off)" in printed
-    assert "alice: 12 / 12\n" in printed
+    assert (wide["dave"][LENET], wide["dave"]["total"]) == ("9", "9")
+    assert "dave: 9 / 14 (late penalty: 1 point off)" in printed
+    assert "alice: 14 / 14\n" in printed
     summary = (out / "dave" / "summary.md").read_text()
-    assert "# Autograder results (smoke profile): 7.2 / 12" in summary
-    assert "| 03 " in summary and "| 7.2 / 8 |" in summary
-    words = ("Submitted 3 days late (a started day counts whole). Points before lateness: 8 / 8. Grace days used: "
-             "2. Late penalty: 10% for 1 day not covered by grace days, 0.8 points off. Final score: 7.2 / 8.")
+    assert "# Autograder results (smoke profile): 9 / 14" in summary
+    assert "| 03 " in summary and "| 9 / 10 |" in summary
+    words = ("Submitted 3 days late (a started day counts whole). Points before lateness: 10 / 10. Grace days used: "
+             "2. Late penalty: 10% for 1 day not covered by grace days, 1 point off. Final score: 9 / 10.")
     assert words in summary
     page = (out / "dave" / "03_lenet5.html").read_text()
-    assert "Score: 7.2 / 8" in page and "Grace days used: 2" in page and "0.8 points off" in page
+    assert "Score: 9 / 10" in page and "Grace days used: 2" in page and "1 point off" in page
     assert "Submitted" not in (out / "alice" / "summary.md").read_text()  # on time: no word of lateness
 
     from autograder import cli as command
@@ -125,11 +131,11 @@ def test_every_output_shows_the_late_students_final_points(graded_class, tmp_pat
     for fmt in ("canvas", "moodle", "csv"):
         assert command.main(["export", str(out), "--format", fmt, "--roster", str(roster)]) == 0
     canvas = list(csv.reader((out / "export-canvas.csv").open()))
-    assert canvas[-1][-2:] == ["0", "7.2"]
+    assert canvas[-1][-2:] == ["0", "9"]
     moodle = list(csv.reader((out / "export-moodle.csv").open()))
-    assert moodle[-1] == ["dave@uni.example", "0", "7.2"]
+    assert moodle[-1] == ["dave@uni.example", "0", "9"]
     plain = {r["student"]: r for r in table(out / "export-csv.csv")}
-    assert plain["dave"]["total"] == "7.2" and plain["alice"]["total"] == "12"
+    assert plain["dave"]["total"] == "9" and plain["alice"]["total"] == "14"
 
 
 def test_the_class_report_counts_notebooks_handed_in_and_names_the_missing(graded_class):
@@ -137,7 +143,7 @@ def test_the_class_report_counts_notebooks_handed_in_and_names_the_missing(grade
     report = (out / "class_report.md").read_text()
     assert "| assignment | submitted | missing | mean | median | best | points possible |" in report
     assert "| 00_warmup | 1 | 3 | 4.00 | 4 | 4 | 4 |" in report  # alice's alone; the others flagged
-    assert "| 03_lenet5 | 4 | 0 | 5.80 | 7.6 | 8 | 8 |" in report  # 8, 8, 0, 7.2: after the penalty
+    assert "| 03_lenet5 | 4 | 0 | 7.25 | 9.5 | 10 | 10 |" in report  # 10, 10, 0, 9: after the penalty
     wide = {r["student"]: r for r in table(out / "gradebook.csv")}
     assert [wide[s]["missing"] for s in HANDED_IN] == ["", WARMUP, WARMUP, WARMUP]
     assert "03_lenet5 3d -10% (2 grace)" in wide["dave"]["late"]

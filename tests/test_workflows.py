@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from autograder import rubric as rubrics
-from tests.conftest import ROOT
+from autograder.paths import ROOT
 
 STUDENT = ROOT / "student_template" / ".github" / "workflows" / "autograde.yml"
 WORKFLOWS = [STUDENT, *sorted((ROOT / ".github" / "workflows").glob("*.yml"))]
@@ -87,6 +87,7 @@ def play(step: dict, cwd: Path, env: dict[str, str], output: Path) -> dict[str, 
     return dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
 
 
+@pytest.mark.notebooks
 def test_the_workflows_grading_steps_grade_a_pushed_submission(tmp_path, data_dir):
     """The grade job's steps for 00 and the report job's, in order, in fresh folders, with the wheel; steps that
     need GitHub (checkout, download, cache, artifacts, the commit status) or a GPU (preflight) are done by hand."""
@@ -105,7 +106,8 @@ def test_the_workflows_grading_steps_grade_a_pushed_submission(tmp_path, data_di
     subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", str(wheel)], check=True,
                    env=student_environ(), timeout=300)
     env = {**student_environ(), **{k: str(v) for k, v in workflow["env"].items()}, "GRADER_WHEEL": wheel.name,
-           "CNN_COURSE_DATA": str(data_dir), "ASSIGNMENT": "00_warmup", "NOTEBOOK_SECONDS": "1200"}
+           "CNN_COURSE_DATA": str(data_dir), "ASSIGNMENT": "00_warmup", "NOTEBOOK_SECONDS": "1200",
+           "PROFILE": "full"}  # the job's env: no AUTOGRADE_CPU variable, so the GPU runners' full profile
     key = play(named(workflow, "grade", "Key of"), runner, env, tmp_path / "out")["key"]
     assert len(key) == 64
     play(named(workflow, "grade", "Grade"), runner, env, tmp_path / "out")  # a cache miss: graded

@@ -133,11 +133,20 @@ def beats_model(ctx, dataset: str, baseline: str = "base", model: str = "model",
     statistics (:mod:`autograder.checks.batchnorm`), so that a default momentum is not mistaken for a bad
     design. ``chance_margin``: when the baseline itself is within this of chance, the profile trained too
     little to compare, and a model that does not beat it is reported as not judged rather than failed.
+    A baseline the grader trained once for the class (a locked cell's network: ``ctx.shared_baseline``) is
+    compared by its stored figure instead of being retrained here.
     """
     scored, label = scored_model(ctx, model, dataset, scale, retrain)
-    scored_baseline, baseline_label = scored_model(ctx, baseline, dataset, scale, retrain)
     ours = ctx.accuracy(scored, dataset, size, scale, settle_batchnorm=settle_batchnorm)
-    theirs = ctx.accuracy(scored_baseline, dataset, size, scale, settle_batchnorm=settle_batchnorm)
+    shared = ctx.shared_baseline({"baseline": baseline, "dataset": dataset, "size": size, "scale": scale,
+                                  "settle_batchnorm": settle_batchnorm, "retrain": retrain})
+    if shared is not None:  # trained once for the class by the grader: the same figure for every student
+        theirs = float(shared["accuracy"])
+        baseline_label = (f"{baseline} as the grader trained it once for this class ({shared['recipe']}; "
+                          f"{ctx.recipe_words(baseline)})")
+    else:
+        scored_baseline, baseline_label = scored_model(ctx, baseline, dataset, scale, retrain)
+        theirs = ctx.accuracy(scored_baseline, dataset, size, scale, settle_batchnorm=settle_batchnorm)
     confusion = ctx.confusion(scored, dataset, size, scale, settle_batchnorm=settle_batchnorm)
     detail = {"confusion": confusion, "model": model, "dataset": dataset}
     gap = ours - theirs

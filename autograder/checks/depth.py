@@ -120,11 +120,21 @@ def accuracy_at_most(ctx, dataset: str, max_accuracy: float, model: str = "plain
                           "without normalization: is it the plain net asked for?", accuracy)
 
 
+ANSWER_CHARS = 5000  # the most of a written answer a result carries to the person who grades it
+
+
 @check("written_answer")
 def written_answer(ctx, answer: str, min_words: int = 20) -> Outcome:
-    """A free-text answer is present and substantial (its content is for a person to grade)."""
+    """A free-text answer is present (at least ``min_words`` words): presence only, the content is for a person.
+
+    A present answer is not judged by the grader (status not-judged, no points: the points are a person's); its
+    result carries its text (the first :data:`ANSWER_CHARS` characters) in
+    ``detail["review"]``, ``state`` "awaiting": the rubric's ``review`` points wait for the instructor
+    (:mod:`autograder.classrun.reviews`; on the nbgrader route, the manually graded cell in formgrader)."""
     text = ctx.answers().get(answer)
     words = len(str(text).split()) if isinstance(text, str) else 0
     if words < min_words:
-        return Outcome(False, f"answer {answer!r} has {words} words; write at least {min_words}")
-    return Outcome(True, f"answer {answer!r}: {words} words (read by your instructor)")
+        return Outcome(False, f"answer {answer!r} has {words} words; write at least {min_words}", words)
+    review = {"state": "awaiting", "answer": text.strip()[:ANSWER_CHARS], "words": words}
+    return Outcome(None, f"answer {answer!r}: {words} words, awaiting your instructor's review", words,
+                   detail={"review": review})

@@ -59,9 +59,15 @@ def architecture(
 
 @check("param_count")
 def param_count(ctx, model: str = "model", exact: Optional[int] = None, min: Optional[int] = None,
-                max: Optional[int] = None) -> Outcome:
+                max: Optional[int] = None, hidden: bool = False) -> Outcome:
+    """The saved model's parameter count: ``exact``, or within ``min`` and ``max``. ``hidden``: the notebook asks
+    for this count by hand, so no message gives the count asked for (a passing model's count is that number)."""
     total = ctx.description(model).params
     problem = param_problem(total, exact, min, max)
+    if hidden:  # a wrong model's own count helps and gives nothing away; a right model's count is the answer
+        return Outcome(problem is None, f"{model}: the parameter count is that of the network asked for"
+                       if problem is None else f"{model}: it has {total:,} parameters, not the count of the network "
+                       "asked for; compare each layer's size with the notebook's table")
     return Outcome(problem is None, f"{model}: {problem or f'{total:,} parameters'}", total)
 
 

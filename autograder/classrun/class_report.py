@@ -25,7 +25,7 @@ from urllib.parse import quote
 from autograder.grading import NotebookGrade
 from autograder.inert import csv_row, markdown_safe, strip_dangerous_urls
 from autograder.pipeline import report
-from autograder.points import shown, sum_final
+from autograder.points import is_awaiting, shown, sum_final
 from autograder.results import Status
 
 PLOT = "class_scores.png"
@@ -52,7 +52,7 @@ def write_gradebook(path: Path, graded: Mapping[str, Sequence[NotebookGrade]], o
     os.replace(tmp, path)
 
 
-FLAG_COLUMNS = ("missing", "late", "tampered", "workflow", "errors", "stale", "retry")
+FLAG_COLUMNS = ("missing", "late", "tampered", "workflow", "errors", "stale", "retry", "awaiting_review")
 
 
 def graded_at_all(nb: NotebookGrade) -> bool:
@@ -61,11 +61,14 @@ def graded_at_all(nb: NotebookGrade) -> bool:
 
 
 def student_flags(notebooks: Sequence[NotebookGrade], workflow: str = "") -> dict[str, str]:
-    """The flag cells of one student: ``missing`` (notebooks not handed in, graded 0), ``late`` (``03_lenet5 2d -20%``, or ``03_lenet5 untimed``: no submission time
-    to trust), ``tampered``, ``errors``, ``stale`` and ``retry`` (assignment names) and ``workflow`` (``changed``
-    or ``missing`` where collect found the workflow file edited or gone)."""
-    missing, late, tampered, errors, stale, retry = [], [], [], [], [], []
+    """The flag cells of one student: ``missing`` (notebooks not handed in, graded 0), ``late``
+    (``03_lenet5 2d -20%``, or ``03_lenet5 untimed``: no submission time to trust), ``tampered``, ``errors``,
+    ``stale``, ``retry`` and ``awaiting_review`` (assignment names: a written answer no person has graded yet) and
+    ``workflow`` (``changed`` or ``missing`` where collect found the workflow file edited or gone)."""
+    missing, late, tampered, errors, stale, retry, awaiting = [], [], [], [], [], [], []
     for nb in notebooks:
+        if nb.score.pending:  # a written answer no person has graded yet (autograder.classrun.reviews)
+            awaiting.append(nb.rubric.name)
         found = report.flags(nb)
         if not nb.submitted:
             missing.append(nb.rubric.name)
@@ -85,7 +88,7 @@ def student_flags(notebooks: Sequence[NotebookGrade], workflow: str = "") -> dic
             retry.append(nb.rubric.name)
     return {"missing": " ".join(missing), "late": "; ".join(late), "tampered": " ".join(tampered),
             "workflow": workflow if workflow in ("changed", "missing") else "", "errors": " ".join(errors),
-            "stale": " ".join(stale), "retry": " ".join(retry)}
+            "stale": " ".join(stale), "retry": " ".join(retry), "awaiting_review": " ".join(awaiting)}
 
 
 def summarize(graded: Mapping[str, Sequence[NotebookGrade]], workflow: Mapping[str, str] = {}) -> dict:
@@ -113,6 +116,8 @@ def summarize(graded: Mapping[str, Sequence[NotebookGrade]], workflow: Mapping[s
             scores[nb.rubric.name].append(nb.final_points)
             seen = set()
             for r in nb.results:
+                if is_awaiting(r.detail):  # a written answer for a person to grade: listed in its own section
+                    continue
                 if r.max_points > 0:  # a zero-point row (locked cells, a history) is a flag, not a check to pass
                     checks[nb.rubric.name, r.id].append(r.status == Status.PASS)
                 if r.status != Status.PASS:
@@ -189,6 +194,7 @@ def markdown(summary: dict) -> str:
                   "and not regraded by the last run: a full `batch` run regrades them.", "",
                   "; ".join(f"{markdown_safe(s)} {markdown_safe(a)}" for s, a in summary["stale"])]
     lines += summary.get("regrade_lines", [])
+    lines += summary.get("review_lines", [])
     lines += ["", "## Pass rate per check (hardest first)", "", "| assignment | check | passed | notebooks |",
               "|---|---|---:|---:|"]
     lines += [f"| {a} | {c} | {rate:.0%} | {n} |" for rate, a, c, n in summary["rates"]]
@@ -207,10 +213,13 @@ def markdown(summary: dict) -> str:
 
 
 def write_class_report(out: Path, graded: Mapping[str, Sequence[NotebookGrade]],
-                       workflow: Mapping[str, str] = {}, regrade_lines: Sequence[str] = ()) -> None:
-    """class_report.md, class_report.html and the score plot in ``out``."""
+                       workflow: Mapping[str, str] = {}, regrade_lines: Sequence[str] = (),
+                       review_lines: Sequence[str] = ()) -> None:
+    """class_report.md, class_report.html and the score plot in ``out``; ``review_lines``: the written answers to
+    grade (:func:`autograder.classrun.reviews.report_lines`)."""
     summary = summarize(graded, workflow)
     summary["regrade_lines"] = list(regrade_lines)
+    summary["review_lines"] = list(review_lines)
     if summary["scores"]:
         plot_scores(out / PLOT, summary["scores"], summary["maxima"])
     write_pages(out, markdown(summary))
@@ -223,7 +232,7 @@ def write_pages(out: Path, text: str) -> None:
     (out / "class_report.md").write_text(text, errors="backslashreplace")  # a folder name need not be UTF-8
     shown_text = re.sub(r"^<!--[^\n]*-->$", "", text, flags=re.MULTILINE)  # a section marker is not for reading
     body = mistune.create_markdown(escape=True, plugins=["table"])(shown_text)
-    page = ("<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>Class report</title><style>"
+    page = ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>Class report</title><style>"
             "body{font-family:sans-serif;max-width:70em;margin:auto} table{border-collapse:collapse}"
             "td,th{border:1px solid #ccc;padding:2px 6px}</style></head><body>\n" + body + "</body></html>\n")
     (out / "class_report.html").write_text(strip_dangerous_urls(page), errors="backslashreplace")

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from autograder import similarity
-from autograder.classrun import class_report, regrade, store
+from autograder.classrun import class_report, regrade, reviews, shared, store
 from autograder.classrun.executors import EXECUTORS
 from autograder.classrun.jobs import Job
 from autograder.classrun.lateness import CourseConfig, Lateness, apply_policy, lateness, read_config
@@ -99,6 +99,7 @@ class ClassRun:
     stale: set[tuple[str, str]] = field(default_factory=set)  # stored results keyed otherwise, not regraded yet
     retry: dict[tuple[str, str], str] = field(default_factory=dict)  # the grader failed on them: why
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # stored results that cannot be read
+    reviews: dict[reviews.Key, reviews.Review] = field(default_factory=dict)  # the instructor's review sheets
 
     def rubric_of(self, assignment: str) -> Rubric:
         return next((r for r in self.available if r.name == assignment), None) or stand_in(assignment)
@@ -144,7 +145,8 @@ class ClassRun:
             self.changes.append(change)
             regrade.append_log(self.out, [change])
         pair = (job.student, job.assignment)
-        self.notebooks[pair] = NotebookGrade(self.rubric_of(job.assignment), store.results_of(done), done["timings"])
+        self.notebooks[pair] = NotebookGrade(self.rubric_of(job.assignment), reviews.merged(
+            job.student, job.assignment, store.results_of(done), self.reviews), done["timings"])
         self.retry.pop(pair, None)
         self.stale.discard(pair)
         self.current.add(pair)
@@ -157,10 +159,25 @@ class ClassRun:
 
     def show_lateness(self, student: str, nb: NotebookGrade) -> None:
         """Render a late notebook's feedback page again, here where the late policy is known, so that the student
-        reads the raw points, days late, grace days, penalty and final points (the worker knew none of them)."""
+        reads the raw points, days late, grace days, penalty and final points (the worker knew none of them); and
+        one with an answer graded by the instructor, with those points (:mod:`.reviews`)."""
         executed = self.out / student / nb.rubric.notebook
-        if executed.is_file() and not executed.is_symlink() and report.late_words(nb.score, nb.lateness):
+        if executed.is_file() and not executed.is_symlink() and (
+                report.late_words(nb.score, nb.lateness) or reviews.reviewed(nb.results)):
             report.feedback_page(executed, nb.results, nb.rubric, nb.lateness)
+
+    def show_reviews(self) -> None:
+        """Rewrite the reports and feedback page of every stored notebook the review sheets changed since its page
+        was written, so that the student reads the instructor's points."""
+        for student, notebooks in self.in_order().items():
+            changed = [nb for nb in notebooks if reviews.newer_than_page(self.out, student, nb)]
+            if not changed:
+                continue
+            meta = {"submission": str(self.class_dir / student), "profile": self.settings.profile,
+                    "seed": self.settings.seed}
+            report.write_reports(self.out / student, notebooks, meta)
+            for nb in changed:
+                self.show_lateness(student, nb)
 
     def record_failure(self, job: Job, reason: str) -> None:
         """The grader failed on ``job``: record it to retry (the result stored before, if any, stays) and rewrite
@@ -188,6 +205,8 @@ def plan_class(class_dir: Path, out: Path, assignments: Optional[Sequence[str]],
     keys = {(s, r.name): store.job_key(class_dir / s, r.name, settings) for s, r in plan}
     run = ClassRun(class_dir, out, settings, everyone, available, plan, keys, read_config(course_config))
     load_store(run)
+    run.reviews = reviews.read_sheets(out, run.notebooks)  # refused before any notebook runs
+    reviews.merge_all(run.notebooks, run.reviews)
     shown = {(s, a): run.rubric_of(a) for s, a in run.notebooks} | {(s, r.name): r for s, r in plan}
     run.late = late_notebooks(class_dir, [(s, r) for (s, _), r in shown.items()], run.course)
     run.workflow = workflow_record(class_dir)
@@ -300,6 +319,7 @@ def grade_class(class_dir: Path, out: Path = Path("grading"), assignments: Optio
         raise AutograderError(f"executor must be one of {', '.join(EXECUTORS)}, not {executor!r}")
     class_dir, out = class_dir.resolve(), out.resolve()
     run = plan_class(class_dir, out, assignments, settings, students, course_config)
+    run.show_reviews()
     settings = run.settings
     selected = [(s, r) for s, r in run.plan if not students or s in students]
     if students:
@@ -315,13 +335,16 @@ def grade_class(class_dir: Path, out: Path = Path("grading"), assignments: Optio
     try:
         with progress:
             _say_plan(progress, run, len(selected) - len(todo), retried)
-            if queue:
+            if queue:  # networks a locked cell defines: trained once for the class, before anyone is graded
+                settings = shared.prepare(out, {r.name: r for _, r in todo}.values(), settings, progress.say)
                 with contextlib.closing(EXECUTORS[executor](queue, settings, jobs, address)) as results:
                     for job, done in results:
                         _record(run, progress, job, done)
             _say_left(progress, run)
     finally:
         graded = run.write_tables()
-        class_report.write_class_report(out, graded, run.workflow, regrade.report_lines(run.changes))
+        reviews.write_sheets(out, graded, run.reviews)
+        class_report.write_class_report(out, graded, run.workflow, regrade.report_lines(run.changes),
+                                        reviews.report_lines(out, graded))
     similarity.write(out, settings.released_dir, [r.name for _, r in run.plan])  # evidence for a person; no grade
     return graded

@@ -200,3 +200,47 @@ def seconds(done: dict[str, Any]) -> float:
     """The wall time of a finished job: staging, execution, scoring and feedback."""
     return sum(v for k, v in done["timings"].items() if k != "cells_s")
 
+
+
+# Networks a locked cell defines, trained by the grader once per class (autograder.pipeline.shared_base): their
+# figures in out/.shared/NN_name.CHECK.seedS.json (a dot-folder: no student's), and one line per training in
+# out/.shared/trainings.jsonl (what a regrade did not train again).
+SHARED_DIR = ".shared"
+TRAININGS_LOG = "trainings.jsonl"
+
+
+def shared_path(out: Path, assignment: str, check_id: str, seed: int) -> Path:
+    return out / SHARED_DIR / f"{assignment}.{check_id}.seed{seed}.json"
+
+
+def load_shared(out: Path, assignment: str, check_id: str, seed: int, key: str) -> Optional[dict[str, Any]]:
+    """The stored figures of a shared baseline trained under ``key``, or None (none, unreadable, other inputs)."""
+    try:
+        stored = json.loads(shared_path(out, assignment, check_id, seed).read_text())
+    except (OSError, ValueError):
+        return None
+    figures = stored.get("figures") if isinstance(stored, dict) and stored.get("key") == key else None
+    accuracy = figures.get("accuracy") if isinstance(figures, dict) else None
+    return figures if isinstance(accuracy, float) and 0.0 <= accuracy <= 1.0 else None
+
+
+def store_shared(out: Path, assignment: str, check_id: str, seed: int, key: str, figures: dict[str, Any]) -> None:
+    """Store a shared baseline's figures (atomically) and log its training."""
+    path = shared_path(out, assignment, check_id, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    trained_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    record = {"assignment": assignment, "check": check_id, "seed": seed, "key": key, "grader": grader_version(),
+              "trained_at": trained_at, "figures": figures}
+    write_atomic(path, json.dumps(record, indent=1).encode())
+    with open(path.parent / TRAININGS_LOG, "a") as log:
+        log.write(json.dumps({k: record[k] for k in ("assignment", "check", "seed", "trained_at")}
+                             | {"train_s": figures.get("train_s")}) + "\n")
+
+
+def shared_trainings(out: Path) -> list[dict[str, Any]]:
+    """Every training of a shared baseline logged in ``out``, oldest first."""
+    try:
+        lines = (out / SHARED_DIR / TRAININGS_LOG).read_text().splitlines()
+    except OSError:
+        return []
+    return [json.loads(line) for line in lines if line.strip()]

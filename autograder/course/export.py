@@ -66,6 +66,7 @@ class Export:
     unsubmitted: list[str] = field(default_factory=list)  # on the roster, no graded notebook: 0
     unrostered: list[str] = field(default_factory=list)  # graded, not on the roster: left out (allowed)
     stale: list[str] = field(default_factory=list)  # "student assignment" exported as stored, not regraded
+    awaiting: list[str] = field(default_factory=list)  # "student assignment": a written answer not yet graded
 
 
 @dataclass
@@ -76,6 +77,7 @@ class Grades:
     maxima: dict[str, float]  # {assignment: max points}
     stale: list[str] = field(default_factory=list)  # "student assignment"
     retry: list[str] = field(default_factory=list)  # "student assignment": no final grade yet
+    awaiting: list[str] = field(default_factory=list)  # "student assignment": a written answer awaits review
 
 
 def folder_of(cell: str) -> str:
@@ -128,6 +130,8 @@ def read_grades(grading: Path) -> Grades:
                 flags = (row.get("flags") or "").split()
                 if "stale" in flags:
                     grades.stale.append(f"{student} {assignment}")
+                if "awaiting-review" in flags:  # its points possible count, its review points not yet
+                    grades.awaiting.append(f"{student} {assignment}")
                 if "retry" in flags or not row["points"]:
                     grades.retry.append(f"{student} {assignment}")
                     continue
@@ -219,7 +223,7 @@ def _matched(grades: Any, roster: list[dict[str, str]], roster_path: Path, allow
                           f"graded folders are {_listed(points, 5) or 'none'}. Its submission column is the first of "
                           f"{', '.join(FOLDER_COLUMNS)} it has: is that the one the folders are named by?")
     result = Export("", sorted(r["folder"] for r in roster if r["folder"] not in points),
-                    sorted(s for s in points if s not in listed), grades.stale)
+                    sorted(s for s in points if s not in listed), grades.stale, grades.awaiting)
     if result.unrostered and not allow_unmatched:
         raise ExportError(f"graded, not on the roster: {_listed(result.unrostered)}; the LMS would never get their "
                           "grades. Add them to the roster, or give --allow-unmatched to leave them out")

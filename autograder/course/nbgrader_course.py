@@ -34,6 +34,7 @@ from autograder.errors import ReleaseError, StagingError
 from autograder.inert import csv_row
 from autograder.points import rounded
 from autograder.rubric import Limits
+from coursework.environment import ENV_DIR
 
 
 GRADING_DIR = "grading"  # where the route's outputs go, as batch's
@@ -111,6 +112,15 @@ def stage_submitted(course: Path, names: Sequence[str], limits: Limits) -> dict[
     return failed
 
 
+def class_folders(submitted: Path) -> list[str]:
+    """The students of ``submitted/``: a folder each (no symlink, none hidden), as ``batch`` reads a class, whether
+    or not they handed anything in."""
+    if not submitted.is_dir() or submitted.is_symlink():
+        return []
+    return sorted(e.name for e in os.scandir(submitted)
+                  if e.is_dir(follow_symlinks=False) and not e.name.startswith("."))
+
+
 EXPORT_KEYS = ("assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email", "raw_score",
                "late_submission_penalty", "score", "max_score")  # nbgrader's CsvExportPlugin columns
 
@@ -167,7 +177,7 @@ def autograde(course: Path, assignments: Optional[Sequence[str]] = None, profile
     names = sorted(assignments or assignment_names(course), key=lambda n: (config.due.get(n, far), n))
     # data sets, sandbox, rubrics: checked before nbgrader runs any notebook
     preflight([rubrics.find(n) for n in names], GradingSettings(profile=profile, sandbox=sandbox,
-                                                               data_dir=os.environ.get("CNN_COURSE_DATA")))
+                                                               data_dir=os.environ.get(ENV_DIR)))
     grading = (course / csv_path).parent.resolve()
     grading.mkdir(parents=True, exist_ok=True)
     began = regrade_clock()
@@ -179,16 +189,17 @@ def autograde(course: Path, assignments: Optional[Sequence[str]] = None, profile
         with progress:
             failures = _autograde_each(course, names, config.due, pipeline_options(profile, seed, sandbox, grading),
                                        nbgrader_environment(CNN_PROFILE=profile), progress)
-        if failed:  # in the export, with 0 points and the reason
-            from nbgrader.api import Gradebook
+        everyone = sorted({s for s, _ in failed} | set(class_folders(course / "submitted")))
+        if everyone:  # the class as batch reads it: in the export (0, and the reason where not staged) and flagged
+            from nbgrader.api import Gradebook  # missing where a notebook was not handed in
 
             with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:  # nbgrader_config.py's db_url
-                for student in sorted({s for s, _ in failed}):
+                for student in everyone:
                     gradebook.update_or_create_student(student)
     finally:
         shutil.rmtree(course / STAGED, ignore_errors=True)
     export_grades(course, course / csv_path, failed)
-    _class_tables(course, grading, config, began)
+    _class_tables(course, grading, config, began, progress, profile)
     if failures:
         raise ReleaseError(f"grades exported to {course / csv_path}, but " + "\n".join(failures))
     return course / csv_path
@@ -217,12 +228,18 @@ def regrade_clock() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def _class_tables(course: Path, grading: Path, config: CourseConfig, began: str) -> None:
-    """What ``batch`` writes, from the results PipelineGrades stored and nbgrader's gradebook."""
+def _class_tables(course: Path, grading: Path, config: CourseConfig, began: str, progress: Progress,
+                  profile: str) -> None:
+    """What ``batch`` writes, from the results PipelineGrades stored and nbgrader's gradebook; each student's final
+    total said to ``progress``, as ``batch`` prints it."""
     from autograder import rubric as rubrics
     from autograder.classrun import regrade
     from autograder.course.collect import workflow_record
     from autograder.course.nbgrader_reports import write_class_tables
+    from autograder.pipeline.report import total_line
 
-    write_class_tables(grading, f"sqlite:///{course / 'gradebook.db'}", config, list(rubrics.all_rubrics().values()),
-                       workflow_record(course / "submitted"), regrade.read_log(grading, since=began))
+    graded = write_class_tables(grading, f"sqlite:///{course / 'gradebook.db'}", config,
+                                list(rubrics.all_rubrics().values()), workflow_record(course / "submitted"),
+                                regrade.read_log(grading, since=began), profile)
+    for student, notebooks in graded.items():
+        progress.say(total_line(student, notebooks))

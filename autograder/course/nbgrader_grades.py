@@ -41,6 +41,7 @@ from autograder.errors import AutograderError
 from autograder.pipeline.stage import INJECTED_TAG
 from autograder.results import CheckResult
 from autograder.studentcode.notebook import parsed
+from coursework.environment import ENV_DIR
 
 GRADE_CALL = "grade_cell"
 PROGRESS_MARK = "autograder-progress "  # one log line per graded notebook, read by nbgrader_course.autograde
@@ -135,7 +136,7 @@ class PipelineGrades(NbGraderPreprocessor):
 
     profile = Unicode(help="the rubric profile to grade with (default: $CNN_PROFILE, else full)").tag(config=True)
     data_dir = Unicode(None, allow_none=True,
-                       help="the course's data sets (default: $CNN_COURSE_DATA)").tag(config=True)
+                       help=f"the course's data sets (default: ${ENV_DIR})").tag(config=True)
     seed = Integer(0, help="the seed the notebook runs with").tag(config=True)
     sandbox = Unicode("require", help="require, prefer or off: student code in the bubblewrap sandbox").tag(config=True)
     results_dir = Unicode(None, allow_none=True, help="store each notebook's result, executed notebook and "
@@ -148,7 +149,7 @@ class PipelineGrades(NbGraderPreprocessor):
 
     @default("data_dir")
     def _data_dir(self) -> Optional[str]:
-        return os.environ.get("CNN_COURSE_DATA")
+        return os.environ.get(ENV_DIR)
 
     def released_dir(self) -> Path:
         from nbgrader.coursedir import CourseDirectory

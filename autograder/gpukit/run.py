@@ -127,6 +127,7 @@ def _run(command: Sequence[str], what: str, **kwargs: object) -> None:
 
 
 def environment(kit: Path, python: Path, backend: str, bwrap_bin: Optional[Path]) -> dict[str, str]:
+    # Spelled here, not read from coursework.environment: this script runs before the kit's environment exists.
     env = dict(os.environ, KERAS_BACKEND=backend, CNN_COURSE_DATA=str((kit / "data").resolve()),
                TF_CPP_MIN_LOG_LEVEL="2", XLA_PYTHON_CLIENT_PREALLOCATE="false", CNN_COURSE_OFFLINE="1")
     path = [str(python.parent)] + ([str(bwrap_bin.resolve())] if bwrap_bin else [])

@@ -68,7 +68,8 @@ def grade_notebook(rubric: rubrics.Rubric, submission: Path, out: Path, workroot
 
     t0 = time.perf_counter()
     scored = pool.score(rubric, settings.profile, artifacts, staged.notebook, settings.data_dir,
-                        static_only=not run.ok, limits=limits, sandbox=box, seed=settings.seed)
+                        static_only=not run.ok, limits=limits, sandbox=box, seed=settings.seed,
+                        shared=settings.shared.get(rubric.name))
     if not run.ok:
         scored += unscored(rubric.id, [s for s in rubric.checks if s.needs_execution], run.status, run.message)
         order = {s.id: i for i, s in enumerate(rubric.checks)}

@@ -35,7 +35,8 @@ TEXT_SYMBOL = {Status.PASS: "✓", Status.FAIL: "✗", Status.ERROR: "‼", Stat
 MEANING = {Status.PASS: "passed", Status.FAIL: "did not pass", Status.ERROR: "could not be graded: an error",
            Status.TIMEOUT: "stopped at a time limit", Status.KERNEL_DIED: "the notebook's kernel died",
            Status.MISSING: "an artifact the check needs is missing", Status.TAMPERED: "a locked cell was edited",
-           Status.NOT_JUDGED: "not judged in this profile (no points here; the full profile judges it)"}
+           Status.NOT_JUDGED: "not judged by the grader (no points here): the full profile judges it, or your "
+                              "instructor grades a written answer"}
 
 
 def symbol(status: Status, ascii_only: bool = False, text: bool = False) -> str:
@@ -206,6 +207,23 @@ def feedback_page(executed: Path, results: Sequence[CheckResult], rubric: Rubric
 FIGURE_TAG = "autograder-feedback"  # cells the page adds: their (empty) input is not shown
 
 
+def total_line(student: str, notebooks: Sequence[NotebookGrade]) -> str:
+    """``dave: 7.2 / 12 (late penalty: 0.8 points off)``: a student's final total as the commands print it, with
+    the notebooks left to retry."""
+    s = total(nb.score for nb in notebooks)
+    late = f" (late penalty: {counted(s.penalty)} off)" if s.penalty else ""
+    pending = " ".join(nb.rubric.name for nb in notebooks if nb.retry)
+    return f"{terminal_safe(student)}: {s.describe()}{late}" + (f" (to retry: {pending})" if pending else "")
+
+
+def late_feedback_page(folder: Path, nb: NotebookGrade) -> None:
+    """Render a late notebook's feedback page in ``folder`` again, where the late policy is known, so that the
+    student reads the raw points, days late, grace days, penalty and final points (its grader knew none of them)."""
+    executed = folder / nb.rubric.notebook
+    if executed.is_file() and not executed.is_symlink() and late_words(nb.score, nb.lateness):
+        feedback_page(executed, nb.results, nb.rubric, nb.lateness)
+
+
 def feedback_cells(results: Sequence[CheckResult], rubric: Rubric, lateness: Any = None) -> list[Any]:
     """The cells at the top of a feedback page: title and score (after any late penalty, said in words), one row
     per check, then the grader's figures."""
@@ -368,12 +386,14 @@ def flags(nb: NotebookGrade) -> list[str]:
         found.append("tampered")
     if any(r.status.is_error for r in nb.results):
         found.append("error")
-    if late is not None and getattr(late, "untimed", ""):
+    if late is not None and getattr(late, "untimed", "") and nb.submitted:  # not handed in: missing, not untimed
         found.append("untimed")
     if nb.stale:
         found.append("stale")
     if nb.retry:
         found.append("retry")
+    if nb.score.pending:  # a written answer no person has graded yet (autograder.classrun.reviews)
+        found.append("awaiting-review")
     return found
 
 

@@ -40,7 +40,7 @@ class ScoringContext:
 
     def __init__(self, artifacts: Path, notebook: Optional[Path], profile: str, limits: Limits,
                  data_dir: Optional[str] = None, sandbox: Optional[Sandbox] = None, epochs: int = 1,
-                 seed: int = 0, rubric: Optional[Rubric] = None):
+                 seed: int = 0, rubric: Optional[Rubric] = None, shared: Optional[dict[str, Any]] = None):
         self.artifacts = Path(artifacts)
         self.notebook = notebook
         self.profile = profile
@@ -52,6 +52,7 @@ class ScoringContext:
         self.assignment = rubric.id if rubric else "this assignment"
         self.course_models = rubric.models if rubric else {}  # what the course fixes about each saved model
         self.released = RELEASED_DIR / rubric.name / rubric.notebook if rubric else None  # its locked cells
+        self.shared = dict(shared or {})  # figures of networks trained once for the class, by baseline key
         self._cache: dict[Any, Any] = {}
 
     def _cached(self, key: Any, make: Any) -> Any:
@@ -300,6 +301,13 @@ class ScoringContext:
         self._cached(("model", name), train)
         return name
 
+    def shared_baseline(self, args: dict[str, Any]) -> Optional[dict[str, Any]]:
+        """The figures of the baseline a check with ``args`` compares with, where the grader trained it once for
+        the class (:mod:`autograder.pipeline.shared_base`); None: train it here."""
+        from autograder.pipeline.shared_base import baseline_words
+
+        return self.shared.get(baseline_words(args))
+
     def built(self, model_name: str) -> Any:
         """A fresh, untrained ``model_name`` as the grader builds it: from the course's locked cell where one
         defines it (its saved file unread), else from its saved config through the allow-list, frozen only where
@@ -489,28 +497,31 @@ def score(
     limits: Optional[Limits] = None,
     sandbox: Optional[Sandbox] = None,
     seed: int = 0,
+    shared: Optional[dict[str, Any]] = None,
 ) -> list[CheckResult]:
-    """Run the rubric's checks (all, or ``check_ids``) in this process; ``seed``: the run's injected seed."""
+    """Run the rubric's checks (all, or ``check_ids``) in this process; ``seed``: the run's injected seed;
+    ``shared``: figures of networks trained once for the class."""
     context = ScoringContext(artifacts, notebook, profile, limits or rubric.profiles[profile].limits, data_dir,
-                             sandbox, rubric.profiles[profile].epochs, seed, rubric)
+                             sandbox, rubric.profiles[profile].epochs, seed, rubric, shared)
     results = []
     for spec in selected(rubric, check_ids, static_only):
         status, message, value, fraction, detail = run_check(spec.function, context,
                                                                       spec.args_for(profile))
         results.append(CheckResult(rubric.id, spec.id, spec.description, round(spec.points * fraction, 3),
-                                   spec.points, status, message, value, detail))
+                                   spec.max_points, status, message, value, detail))
     return results
 
 
 def _score_job(rubric: Rubric, profile: str, artifacts: str, notebook: Optional[str], data_dir: Optional[str],
-               static_only: bool, limits: Limits, sandbox: Optional[Sandbox], seed: int = 0) -> list[CheckResult]:
+               static_only: bool, limits: Limits, sandbox: Optional[Sandbox], seed: int = 0,
+               shared: Optional[dict[str, Any]] = None) -> list[CheckResult]:
     """Worker entry point: score one notebook."""
     import sys
 
     _memory_capped(limits)
     try:
         return score(rubric, profile, Path(artifacts), Path(notebook) if notebook else None, data_dir,
-                     static_only=static_only, limits=limits, sandbox=sandbox, seed=seed)
+                     static_only=static_only, limits=limits, sandbox=sandbox, seed=seed, shared=shared)
     finally:
         if "keras" in sys.modules:
             sys.modules["keras"].backend.clear_session()
@@ -649,14 +660,15 @@ class ScoringPool:
 
     def score(self, rubric: Rubric, profile: str, artifacts: Path, notebook: Optional[Path],
               data_dir: Optional[str] = None, static_only: bool = False,
-              limits: Optional[Limits] = None, sandbox: Optional[Sandbox] = None, seed: int = 0
-              ) -> list[CheckResult]:
-        """``rubric``'s checks on ``artifacts``, in a process that has read no other artifacts."""
+              limits: Optional[Limits] = None, sandbox: Optional[Sandbox] = None, seed: int = 0,
+              shared: Optional[dict[str, Any]] = None) -> list[CheckResult]:
+        """``rubric``'s checks on ``artifacts``, in a process that has read no other artifacts; ``shared``: figures
+        of networks the grader trained once for the class (:mod:`autograder.pipeline.shared_base`)."""
         limits = limits or rubric.profiles[profile].limits
         try:
             future = self._process_for(artifacts, scoring=True).submit(
                 _score_job, rubric, profile, str(artifacts), str(notebook) if notebook else None, data_dir,
-                static_only, limits, sandbox, seed)
+                static_only, limits, sandbox, seed, shared)
             return future.result(timeout=limits.scoring_timeout)
         except FutureTimeout:
             self.kill()

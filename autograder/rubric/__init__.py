@@ -88,6 +88,12 @@ class CheckSpec:
     needs_execution: bool
     args: dict[str, Any]
     profile_args: dict[str, dict[str, Any]]
+    review_points: float = 0.0  # points a person awards on reading the answer (``review = { points = N }``)
+
+    @property
+    def max_points(self) -> float:
+        """The points possible: the automatic ``points`` and those a person awards on review."""
+        return self.points + self.review_points
 
     def args_for(self, profile: str) -> dict[str, Any]:
         merged = {**self.args, **self.profile_args.get(profile, {})}
@@ -116,7 +122,7 @@ class Rubric:
     def max_points(self) -> float:
         from autograder.points import rounded
 
-        return rounded(sum(c.points for c in self.checks))
+        return rounded(sum(c.max_points for c in self.checks))
 
     def check(self, check_id: str) -> CheckSpec:
         for spec in self.checks:
@@ -169,6 +175,7 @@ def load(path: Path, defaults: Mapping[str, Limits] | None = None) -> Rubric:
                     needs_execution=bool(c.get("needs_execution", True)),
                     args=dict(c.get("args", {})),
                     profile_args={p: dict(c.get(p, {})) for p in PROFILES if p in c},
+                    review_points=_review_points(c.get("review", {}), f"{where}: check {c['id']!r}"),
                 )
             )
         rubric = Rubric(
@@ -192,7 +199,7 @@ def load(path: Path, defaults: Mapping[str, Limits] | None = None) -> Rubric:
     ids = [c.id for c in rubric.checks]
     if len(set(ids)) != len(ids):
         raise RubricError(f"{where}: duplicate check ids in {ids}")
-    if any(c.points < 0 for c in rubric.checks):
+    if any(c.points < 0 or c.review_points < 0 for c in rubric.checks):
         raise RubricError(f"{where}: negative points")
     for profile, table in data.get("calibration", {}).items():
         misplaced = sorted(key for key, value in table.items() if isinstance(value, dict) or key in PROFILES)
@@ -200,6 +207,13 @@ def load(path: Path, defaults: Mapping[str, Limits] | None = None) -> Rubric:
             raise RubricError(f"{where}: [calibration.{profile}] holds {', '.join(misplaced)}; keep every check's "
                               "lines above the calibration tables")
     return rubric
+
+
+def _review_points(table: Any, where: str) -> float:
+    """A check's ``review = { points = N }``: the points a person awards on reading a written answer."""
+    if not isinstance(table, dict) or set(table) - {"points"}:
+        raise RubricError(f"{where}: review must be a table with only points, as review = {{ points = 1 }}")
+    return float(table.get("points", 0.0))
 
 
 MODEL_RULES = {"frozen", "recipe", "locked_cell", "build"}

@@ -164,7 +164,7 @@ def page(found: Sequence["AssignmentSimilarity"], settings: dict[str, Any]) -> s
                     f"<tr><td><pre>{e(left)}</pre></td><td><pre>{e(right)}</pre></td></tr>"
                     for left, right in _zip_longest(p.left, p.right))
                 body.append(f"<table><tr><th>{e(p.a)}</th><th>{e(p.b)}</th></tr>{rows}</table>")
-    return ("<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>Similarity</title><style>"
+    return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>Similarity</title><style>"
             "body{font-family:sans-serif;max-width:90em;margin:auto} table{border-collapse:collapse;width:100%}"
             "td,th{border:1px solid #ccc;padding:2px 6px;vertical-align:top;width:50%} pre{white-space:pre-wrap}"
             "</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")

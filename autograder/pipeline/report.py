@@ -133,11 +133,10 @@ def table(results: Sequence[CheckResult]) -> str:
         out.append("  ".join(c.ljust(w) for c, w in zip(row[:4], widths)) + "  " + row[4])
         if i == 0:
             out.append("  ".join("-" * w for w in widths) + "  " + "-" * 7)
-    t = totals(results)
+    by_assignment = scores(results)
     out.append("")
-    for assignment, s in t["by_assignment"].items():
-        out.append(f"{assignment}: {_pts(s['points'])} / {_pts(s['max_points'])}")
-    out.append(f"total: {_pts(t['points'])} / {_pts(t['max_points'])}")
+    out += [f"{assignment}: {s.describe()}" for assignment, s in by_assignment.items()]
+    out.append(f"total: {total(by_assignment.values()).describe()}")
     return "\n".join(out)
 
 

@@ -47,9 +47,10 @@ def test_the_figure_draws_the_last_maps_fields_and_says_how_much_is_padding(caps
     last = plots.receptive_fields(model, 32)[-3]  # the last convolution, before global pooling and Dense
     assert (drawn["layer"], drawn["r"], drawn["j"]) == (last["layer"], last["r"], last["j"])
     assert drawn["fields"]["corner"] == (last["start"], last["start"] + last["r"])
-    alt = capsys.readouterr().out
+    # the alt text's line (outside a notebook, IPython's display may print the image's repr before it)
+    alt = next((line for line in capsys.readouterr().out.splitlines() if line.startswith("[figure] Fields:")), "")
     outside = -last["start"] + max(0, last["start"] + last["r"] - 32)
-    assert alt.startswith("[figure] Fields:") and f"{outside} of its {last['r']} lie outside the image" in alt
+    assert f"{outside} of its {last['r']} lie outside the image" in alt, alt
 
     small = _network(layers.SeparableConv2D(8, 3, padding="same"), layers.MaxPooling2D(2))
     drawn = plots.plot_receptive_field_on_image(small, np.zeros((32, 32, 3)), "Small")

@@ -41,13 +41,15 @@ def test_fields_agree_with_the_graders_arithmetic(name):
         assert row["start"] == -field.padding, info.name  # where the first unit's field begins
 
 
-def test_the_figure_draws_the_last_maps_fields_and_says_how_much_is_padding(capsys):
+def test_the_figure_draws_the_last_maps_fields_and_says_how_much_is_padding(capsys, monkeypatch):
+    import IPython
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: None)  # plain Python, whatever shell another test started
     model = NETWORKS["reference-like"]()
     drawn = plots.plot_receptive_field_on_image(model, np.random.default_rng(0).random((32, 32, 3)), "Fields")
     last = plots.receptive_fields(model, 32)[-3]  # the last convolution, before global pooling and Dense
     assert (drawn["layer"], drawn["r"], drawn["j"]) == (last["layer"], last["r"], last["j"])
     assert drawn["fields"]["corner"] == (last["start"], last["start"] + last["r"])
-    # the alt text's line (outside a notebook, IPython's display may print the image's repr before it)
     alt = next((line for line in capsys.readouterr().out.splitlines() if line.startswith("[figure] Fields:")), "")
     outside = -last["start"] + max(0, last["start"] + last["r"] - 32)
     assert f"{outside} of its {last['r']} lie outside the image" in alt, alt

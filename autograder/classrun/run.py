@@ -161,10 +161,7 @@ class ClassRun:
         """Render a late notebook's feedback page again, here where the late policy is known, so that the student
         reads the raw points, days late, grace days, penalty and final points (the worker knew none of them); and
         one with an answer graded by the instructor, with those points (:mod:`.reviews`)."""
-        executed = self.out / student / nb.rubric.notebook
-        if executed.is_file() and not executed.is_symlink() and (
-                report.late_words(nb.score, nb.lateness) or reviews.reviewed(nb.results)):
-            report.feedback_page(executed, nb.results, nb.rubric, nb.lateness)
+        report.late_feedback_page(self.out / student, nb, reviews.reviewed(nb.results))
 
     def show_reviews(self) -> None:
         """Rewrite the reports and feedback page of every stored notebook the review sheets changed since its page

@@ -215,11 +215,12 @@ def total_line(student: str, notebooks: Sequence[NotebookGrade]) -> str:
     return f"{terminal_safe(student)}: {s.describe()}{late}" + (f" (to retry: {pending})" if pending else "")
 
 
-def late_feedback_page(folder: Path, nb: NotebookGrade) -> None:
-    """Render a late notebook's feedback page in ``folder`` again, where the late policy is known, so that the
-    student reads the raw points, days late, grace days, penalty and final points (its grader knew none of them)."""
+def late_feedback_page(folder: Path, nb: NotebookGrade, reviewed: bool = False) -> None:
+    """Render a late (or ``reviewed``: an answer graded by a person) notebook's feedback page in ``folder`` again,
+    where the late policy is known, so that the student reads the raw points, days late, grace days, penalty and
+    final points (its grader knew none of them)."""
     executed = folder / nb.rubric.notebook
-    if executed.is_file() and not executed.is_symlink() and late_words(nb.score, nb.lateness):
+    if executed.is_file() and not executed.is_symlink() and (late_words(nb.score, nb.lateness) or reviewed):
         feedback_page(executed, nb.results, nb.rubric, nb.lateness)
 
 

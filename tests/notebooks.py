@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import shutil
 import tempfile
 from pathlib import Path
@@ -21,6 +22,15 @@ def cell(nb, grade_id: str):
         if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id:
             return c
     raise KeyError(grade_id)
+
+
+def reference_value(name: str, grade_id: str):
+    """The value a reference's solution cell ``grade_id`` assigns, evaluated from its arithmetic (literals and
+    operators only: the course's own cell)."""
+    nb = nbformat.read(REFERENCE / name / f"{name}.ipynb", as_version=4)
+    tree = ast.parse(cell(nb, grade_id).source)
+    value = next(node.value for node in ast.walk(tree) if isinstance(node, ast.Assign))
+    return eval(compile(ast.Expression(value), "why", "eval"), {"__builtins__": {}})
 
 
 def edited(target: Path, assignment: str, base: Path = REFERENCE, **sources: str) -> Path:

@@ -2,10 +2,8 @@
 the answers agree with Keras and with a measurement, the reference's arithmetic earns the points, and a wrong,
 bare or hostile answer loses its share, without the feedback giving the right number away."""
 
-import ast
 
 import keras
-import nbformat
 import numpy as np
 import pytest
 from keras import layers
@@ -14,7 +12,7 @@ import coursework
 from autograder import rubric as rubrics
 from autograder.checks.why_numbers import expected_answers
 from coursework.plots import receptive_fields
-from tests.notebooks import REFERENCE, cell, edited
+from tests.notebooks import REFERENCE, edited, reference_value
 from tests.scoring import scored
 
 NAMES = {"03": "03_lenet5", "04": "04_depth_residual"}
@@ -26,11 +24,8 @@ def _asked(assignment: str) -> dict:
 
 
 def _reference_answers(assignment: str) -> dict:
-    """The reference's WHY, evaluated from its solution cell's arithmetic (literals and operators only)."""
-    nb = nbformat.read(REFERENCE / NAMES[assignment] / f"{NAMES[assignment]}.ipynb", as_version=4)
-    tree = ast.parse(cell(nb, "why_answers").source)
-    value = next(node.value for node in ast.walk(tree) if isinstance(node, ast.Assign))
-    return eval(compile(ast.Expression(value), "why", "eval"), {"__builtins__": {}})  # the course's own cell
+    """The reference's WHY, evaluated from its solution cell's arithmetic."""
+    return reference_value(NAMES[assignment], "why_answers")
 
 
 def _params(layer, channels: int) -> int:

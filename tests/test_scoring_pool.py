@@ -127,4 +127,6 @@ def test_closing_ends_the_next_notebooks_process_without_waiting_for_its_warm_up
     pool.close()
     wait([warming], timeout=60)  # the pool's own thread settles it, after close
     assert warming.done() and (warming.cancelled() or warming.exception() is not None)
+    for process in processes:  # killed by close; on a loaded machine the kernel may take a while to reap it
+        process.join(timeout=120)
     assert processes and not any(p.is_alive() for p in processes)

@@ -34,7 +34,7 @@ def test_figures_and_machine_are_recorded_per_seed(rubric_copy):
     assert {p.name for p in changed} == {"03_lenet5.toml", "06_separable_cifar10.toml"}
     lenet = rubrics.load(rubric_copy / "03_lenet5.toml")
     assert lenet.check("accuracy").references("full") == {"reference_accuracy": [0.99, 0.991, 0.989]}
-    assert lenet.check("accuracy").args_for("full")["min_accuracy"] == 0.985  # thresholds are a person's call
+    assert lenet.check("accuracy").args_for("full")["min_accuracy"] == 0.975  # thresholds are a person's call
     assert lenet.check("param_count").references("full") == {}  # no threshold, nothing recorded
     separable = rubrics.load(rubric_copy / "06_separable_cifar10.toml")
     assert separable.check("beats_base").references("full") == {"reference_gap": [0.05, 0.06, 0.07]}
@@ -76,7 +76,7 @@ def test_a_comment_after_a_profile_table_is_kept(rubric_copy):
 
 def test_the_table_shows_thresholds_figures_and_times():
     text = table(measured("full", "NVIDIA H100 80GB HBM3"))
-    assert "03 accuracy" in text and "min_accuracy=0.985" in text and "0.99, 0.991, 0.989" in text
+    assert "03 accuracy" in text and "min_accuracy=0.975" in text and "0.99, 0.991, 0.989" in text
     assert "30.5, 31, 29.9" in text and "NVIDIA H100" in text
 
 

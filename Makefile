@@ -76,7 +76,7 @@ $(STAMP): $(REQUIREMENTS)
 # sandbox and the tools (apt and npm each take one at a time).
 TEST_ENVS := tensorflow torch jax
 test: test-envs
-	$(BIN)/python -m pytest -q -n auto --dist loadfile
+	$(BIN)/python -m pytest -q -n auto --dist loadfile --durations=15
 
 # The quick tier, a developer's loop: every test but those marked `notebooks` (they execute or grade a notebook end
 # to end; docs/tests.md). In .venv alone: the torch and jax environments serve notebook tests only.

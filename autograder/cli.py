@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
+from autograder.defaults import RECORD_PROFILE, TRY_PROFILE
 from autograder.errors import AutograderError, CourseError
 from autograder.inert import terminal_safe
 from autograder.rubric import PROFILES
@@ -40,7 +41,7 @@ def _rubric_option(parser: argparse.ArgumentParser) -> None:
 def _grading_options(parser: argparse.ArgumentParser) -> None:
     """What `grade` and `batch` share."""
     parser.add_argument("--assignment", nargs="+", metavar="ID", help="assignment ids or names (default: all present)")
-    parser.add_argument("--profile", choices=PROFILES, default="smoke")
+    parser.add_argument("--profile", choices=PROFILES, default=TRY_PROFILE)
     parser.add_argument("--out", default="grading", help="report directory (default: grading/)")
     _data_option(parser)
     _rubric_option(parser)
@@ -126,7 +127,7 @@ def _add_score(commands: Any) -> None:
     score.add_argument("artifacts", metavar="OUTPUT_DIR")
     score.add_argument("--assignment", required=True)
     score.add_argument("--check", action="append", help="check id (repeatable; default: all)")
-    score.add_argument("--profile", choices=PROFILES, default="smoke")
+    score.add_argument("--profile", choices=PROFILES, default=TRY_PROFILE)
     score.add_argument("--notebook", help="the notebook, for checks that read or run its definitions")
     _data_option(score)
     _rubric_option(score)
@@ -144,14 +145,14 @@ def _add_course(commands: Any) -> None:
 
     nbgrade = commands.add_parser("autograde", help="nbgrader autograde + export for the course in this directory")
     nbgrade.add_argument("assignment", nargs="*", help="assignment names (default: all in source/)")
-    nbgrade.add_argument("--profile", choices=PROFILES, default="full")
+    nbgrade.add_argument("--profile", choices=PROFILES, default=RECORD_PROFILE)
     nbgrade.add_argument("--course", default=".", help="the nbgrader course directory (default: .)")
     _rubric_option(nbgrade)
     nbgrade.add_argument("--no-sandbox", dest="sandbox", action="store_const", const="off", default="require",
                          help="run student code without the bubblewrap sandbox (refused by default where none starts)")
 
     calibrate = commands.add_parser("calibrate", help="rerun the reference solutions and compare with the rubric")
-    calibrate.add_argument("--profile", choices=PROFILES, default="smoke")
+    calibrate.add_argument("--profile", choices=PROFILES, default=TRY_PROFILE)
     calibrate.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     calibrate.add_argument("--assignment", nargs="+", metavar="ID")
     _data_option(calibrate)
@@ -165,7 +166,7 @@ def _add_course(commands: Any) -> None:
                            "DIR/PROFILE/NN_name.seedS.json as it finishes and skip those stored for this grader "
                            "and rubric (a GPU run replaces CPU records); `make calibrate` passes calibration/")
     cost = commands.add_parser("cost", help="estimate the training work, hours and price of grading a class")
-    cost.add_argument("--profile", choices=PROFILES, default="full")
+    cost.add_argument("--profile", choices=PROFILES, default=RECORD_PROFILE)
     cost.add_argument("--class-size", type=int, default=100, metavar="N")
     cost.add_argument("--gpu", default="T4", help="the GPU whose peak throughput is the floor (autograder/cost.toml)")
     cost.add_argument("--assignment", nargs="+", metavar="ID")
@@ -204,9 +205,9 @@ def _add_returns(commands: Any) -> None:
                                  "of the ids the LMS matches on, two folders would read as one student, or a "
                                  "notebook is still to be retried.")
     export.add_argument("grading", metavar="GRADING_DIR")
-    from autograder.course.export import FORMATS  # light: csv, re and the grader's own small modules
+    from autograder.course.export import EXPORTERS  # light: csv, re and the grader's own small modules
 
-    export.add_argument("--format", choices=FORMATS, required=True)
+    export.add_argument("--format", choices=tuple(EXPORTERS), required=True)
     export.add_argument("--roster", required=True, metavar="ROSTER.csv",
                         help="one row per student: the submission folder (github_username, login, ...) and the "
                         "LMS's ids (Canvas: Student, ID, SIS User ID, SIS Login ID, Section; Moodle: email or "

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from autograder import rubric as rubrics
+from autograder.defaults import TRY_PROFILE
 from autograder.paths import RELEASED_DIR
 from autograder.points import Score, score
 from autograder.results import CheckResult, Status
@@ -22,14 +23,14 @@ from autograder.sandbox import SANDBOX_MODES, SandboxUnavailable, bwrap_problem,
 class GradingSettings:
     """How to grade: one value passed down the pipeline."""
 
-    profile: str = "smoke"
+    profile: str = TRY_PROFILE
     data_dir: Optional[str] = None
     seed: int = 0
     released_dir: Path = RELEASED_DIR  # the released notebooks whose locked cells are the truth
     limits: dict[str, float] = field(default_factory=dict)  # overrides of the rubric's limits
     sandbox: str = "require"  # one of SANDBOX_MODES
     slot: Optional[int] = None  # the job slot (its sandbox user; None: claim one); no bearing on the grade
-    # Figures of networks the grader trained once for the class (autograder.pipeline.shared_base), per assignment
+    # Figures of networks the grader trained once for the class (autograder.scoring.shared_base), per assignment
     # name: {baseline key: figures}; decided by the key's inputs, so no part of a job's key.
     shared: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 

@@ -64,9 +64,14 @@ def penalty_points(raw: float, percent: float) -> float:
     return rounded(raw * percent / 100) if percent else 0.0
 
 
+def final_points(raw: float, penalty: float) -> float:
+    """``raw`` points less a late ``penalty`` in points (never below 0): the final points."""
+    return max(0.0, rounded(raw - penalty))
+
+
 def after_penalty(raw: float, percent: float) -> float:
     """``raw`` points less a late penalty of ``percent``: the final points."""
-    return rounded(raw - penalty_points(raw, percent))
+    return final_points(raw, penalty_points(raw, percent))
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,7 @@ class Score:
 
     @property
     def final(self) -> float:
-        return rounded(self.raw - self.penalty)
+        return final_points(self.raw, self.penalty)
 
     def describe(self) -> str:
         """``7.2 / 12`` (final points over points possible), ``10 / 11 (1 point awaiting review)``."""

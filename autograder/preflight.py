@@ -128,7 +128,8 @@ def preflight(rubrics: Sequence[Rubric], settings: GradingSettings, flag: str = 
     """Check what grading ``rubrics`` needs; the settings with the sandbox mode settled (see
     :meth:`GradingSettings.resolved`). Raises :class:`PreflightError` naming every problem at once, and the
     option (``flag``) or variable that sets the data folder."""
-    from autograder import checks, retraining
+    from autograder import checks
+    from autograder.scoring import retraining
 
     problems = []
     for rubric in rubrics:  # each check's function and arguments against its signature

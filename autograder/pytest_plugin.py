@@ -17,6 +17,8 @@ from typing import Any, Optional
 
 import pytest
 
+from autograder.defaults import TRY_PROFILE
+from autograder.results import Status
 from autograder.rubric import PROFILES
 from autograder.sandbox import SANDBOX_MODES
 from autograder.inert import terminal_safe
@@ -27,7 +29,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("autograder", "grade a coursework submission (the autograder's plugin)")
     group.addoption("--submission", metavar="DIR",
                     help="grade DIR (laid out like assignments/): one test per rubric check; no other tests run")
-    group.addoption("--profile", choices=PROFILES, default="smoke", help="grading profile (default: smoke)")
+    group.addoption("--profile", choices=PROFILES, default=TRY_PROFILE,
+                    help=f"grading profile (default: {TRY_PROFILE})")
     group.addoption("--grading-out", metavar="DIR", help="where the reports go (default: a temporary folder)")
     group.addoption("--grading-data-dir", metavar="DIR", default=os.environ.get(ENV_DIR),
                     help=f"the course's data sets (default: ${ENV_DIR})")
@@ -118,7 +121,7 @@ class CheckItem(pytest.Item):
         result = self.parent.results()[self.check.id]
         self.user_properties += [("status", str(result.status)), ("points", result.points),
                                  ("max_points", result.max_points)]
-        if str(result.status) != "pass":
+        if result.status != Status.PASS:
             raise CheckFailed(terminal_safe(f"{result.status}: {result.message} "
                                             f"({result.points:g}/{result.max_points:g} points)"))
 

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import functools
 import gzip
-import hashlib
-import json
 import os
 import shutil
 import tempfile
@@ -32,6 +30,7 @@ from typing import Optional
 
 import numpy as np
 
+from autograder.digests import file_sha256, json_sha256
 from coursework import datasets
 
 FORMAT = 1  # bump when the view's content changes
@@ -43,7 +42,7 @@ def student_view(data_dir: Optional[str] = None) -> Path:
     """The training-only copy of the course data found from ``data_dir`` (as the loaders search),
     built on first use. Resolved: the kernel is given the path the sandbox binds."""
     sources = _sources(data_dir)
-    key = hashlib.sha256(json.dumps([FORMAT, sources], sort_keys=True).encode()).hexdigest()[:16]
+    key = json_sha256([FORMAT, sources], sort_keys=True)[:16]
     view = (datasets.subset_cache_dir().parent / "student-view" / key).resolve()
     if not view.is_dir():
         _build(view, sources)
@@ -133,7 +132,7 @@ def _training_digits(source: Path, target: Path) -> None:
 
 
 def _manifest(root: Path) -> str:
-    return "".join(f"{datasets._sha256(p)}  {p.relative_to(root).as_posix()}\n"
+    return "".join(f"{file_sha256(p)}  {p.relative_to(root).as_posix()}\n"
                    for p in sorted(root.rglob("*")) if p.is_file() and p.name != MANIFEST)
 
 

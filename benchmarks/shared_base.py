@@ -28,7 +28,7 @@ from autograder.grading import GradingSettings  # noqa: E402
 from autograder.paths import REFERENCE_DIR  # noqa: E402
 from autograder.pipeline.grade import grade_notebook  # noqa: E402
 from autograder.pipeline.score import ScoringPool  # noqa: E402
-from autograder.pipeline.shared_base import baseline_words, locked_baselines  # noqa: E402
+from autograder.scoring.shared_base import baseline_words, locked_baselines  # noqa: E402
 
 
 def timed_score(pool: ScoringPool, rubric: rubrics.Rubric, settings: GradingSettings, artifacts: Path,

@@ -2,7 +2,7 @@
 
 Trains each variant of tests/separable_variants.py as notebook 06's training cell does (4,000 images, 3 epochs,
 best epoch kept) and prints its validation accuracy on the grader's 1,000 images, as saved and after
-:func:`autograder.checks.batchnorm.settled`. Run: python benchmarks/smoke_batchnorm.py [SEED]
+:func:`autograder.scoring.settle.settled`. Run: python benchmarks/smoke_batchnorm.py [SEED]
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from autograder.checks.batchnorm import settled
+from autograder.scoring.settle import settled
 from coursework.datasets import training_split
 from tests.separable_variants import VARIANTS
 

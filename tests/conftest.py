@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -40,31 +37,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.notebooks)
 
 
-def referenced_assignments(items: list[pytest.Item]) -> list[str]:
-    """The assignments whose reference the selected tests read (their ``assignment`` parameter), so that
-    ``-k 03`` grades 03 alone; none (meaning all) when a selected test of the reference run takes no assignment."""
-    chosen = set()
-    for item in items:
-        if "reference_run" in getattr(item, "fixturenames", ()):
-            params = getattr(getattr(item, "callspec", None), "params", {})
-            if "assignment" not in params:
-                return []
-            chosen.add(str(params["assignment"]))
-    return sorted(chosen)
+def referenced_assignments(items: list[pytest.Item]) -> set[str]:
+    """The assignments whose reference the selected tests read (their ``assignment`` parameter)."""
+    return {str(item.callspec.params["assignment"]) for item in items
+            if "reference_run" in getattr(item, "fixturenames", ())
+            and "assignment" in getattr(getattr(item, "callspec", None), "params", {})}
 
 
 @pytest.fixture(scope="session")
 def reference_run(tmp_path_factory, request):
-    """The reference notebooks the selected tests read (all, in a whole run) graded once per session (smoke): its
-    output folder (the executed notebooks) and its results.json, for tests/test_assignments.py and
-    tests/test_course_teaching.py."""
-    out = tmp_path_factory.mktemp("reference")
-    chosen = referenced_assignments(request.session.items)
-    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", "reference_solutions", "--out", str(out),
-                           *(["--assignment", *chosen] if chosen else [])],
-                          cwd=ROOT, capture_output=True, text=True, timeout=1800)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return out, json.loads((out / "results.json").read_text())
+    """``reference_run(assignment)``: that reference notebook graded (smoke) once per test run, when a test first
+    needs it (so ``-k 03`` grades 03 alone), shared by xdist's workers: its output folder (the executed notebook)
+    and its results.json, for tests/test_assignments.py and tests/test_course_teaching.py."""
+    from tests.reference_grades import ReferenceGrades
+
+    shared = tmp_path_factory.getbasetemp()
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        shared = shared.parent  # the run's folder, above each worker's own
+    return ReferenceGrades(shared / "reference", referenced_assignments(request.session.items))
 
 
 @pytest.fixture(scope="session")

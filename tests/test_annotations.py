@@ -122,7 +122,7 @@ def test_structured_annotations_are_accepted(tmp_path):
 def test_reveal_shows_the_computed_value(tmp_path, monkeypatch):
     from autograder import rubric as rubrics
     from autograder.checks import layer_annotations
-    from autograder.pipeline.score import ScoringContext
+    from autograder.scoring.context import ScoringContext
 
     namespace = {"keras": keras, "layers": layers}
     exec(GOOD, namespace)

@@ -17,19 +17,15 @@ from tests.notebooks import REFERENCE, cell, edited
 from tests.scoring import scored
 
 
-@pytest.fixture(scope="session")
-def reference_grades(reference_run):
-    return reference_run[1]
-
-
 @pytest.mark.parametrize("assignment", ["00", "01", "02", "03", "04", "05", "06"])
-def test_reference_gets_full_marks(reference_grades, assignment):
-    rows = [r for r in reference_grades["results"] if r["assignment"] == assignment]
+def test_reference_gets_full_marks(reference_run, assignment):
+    grades = reference_run(assignment).results
+    rows = [r for r in grades["results"] if r["assignment"] == assignment]
     assert rows, f"assignment {assignment} was not graded"
     failing = {r["id"]: r["message"] for r in rows if r["status"] not in ("pass", "not-judged")}
     assert failing == {}
     judged = sum(r["max_points"] for r in rows if r["status"] == "pass")
-    total = reference_grades["totals"]["by_assignment"][assignment]
+    total = grades["totals"]["by_assignment"][assignment]
     assert total["points"] == judged > 0  # every point the profile can judge
 
 
@@ -215,7 +211,7 @@ class Retrained:
         self.accuracies = accuracies
 
     def retraining_recipe(self, **retrain):
-        from autograder.retraining import Recipe
+        from autograder.scoring.retraining import Recipe
 
         return Recipe(3, 128, 0)
 

@@ -25,6 +25,7 @@ from autograder.classrun.jobs import pack, unpack
 from autograder.classrun.store import grader_version, job_key
 from autograder.paths import ROOT
 from autograder.sandbox import bwrap_problem
+from tests.classes import Student, hand_in
 from tests.notebooks import WARMUP, cell, variant
 
 LENET = "03_lenet5"
@@ -40,19 +41,16 @@ def crashes(nb):
 
 
 needs_sandbox = pytest.mark.skipif(bwrap_problem() is not None, reason=f"no sandbox here: {bwrap_problem()}")
+DUE = "2026-10-01T23:59:00Z"
+STUDENTS = {"honest": Student(submitted="2026-10-02 01:59:00"),  # two hours late
+            "hangs": Student(hangs, submitted="2026-09-30 12:00:00"),
+            "crashes": Student(crashes)}  # no timestamp.txt
 
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory, data_dir):
     root = tmp_path_factory.mktemp("scale")
-    class_dir = root / "submitted"
-    variant(class_dir / "honest", WARMUP)
-    variant(class_dir / "hangs", WARMUP, hangs)
-    variant(class_dir / "crashes", WARMUP, crashes)
-    (class_dir / "honest" / WARMUP / "timestamp.txt").write_text("2026-10-02 01:59:00.000000 UTC")
-    (class_dir / "hangs" / WARMUP / "timestamp.txt").write_text("2026-09-30 12:00:00.000000 UTC")
-    config = root / "course.toml"
-    config.write_text(f'[due]\n"{WARMUP}" = 2026-10-01T23:59:00Z\n')
+    class_dir, config = hand_in(root, STUDENTS, DUE)
     return root, class_dir, config, data_dir
 
 

@@ -1,6 +1,6 @@
 """The notebooks teach: each opens with its own primer, links the course's one train / validation / test
 section instead of repeating it, never prints the answer to a hand count, and draws its figures, with alt
-text, in the smoke profile a student runs (checked on the executed references the session grades once)."""
+text, in the smoke profile a student runs (checked on the executed references the test run grades once)."""
 
 import re
 
@@ -86,11 +86,11 @@ def _outputs(cell) -> str:
     return "\n".join(parts)
 
 
-@pytest.mark.parametrize("assignment", ["03"])  # the parameter lets `-k 03` grade 03's reference alone
+@pytest.mark.parametrize("assignment", ["03"])  # the parameter lets `-k 03` select this test
 def test_the_run_and_its_feedback_print_no_hand_count_answer(reference_run, assignment):
     """03 run as its reference runs: the locked cells' outputs (the training cell shows the layers' shapes, not
     their counts) and the grader's messages name no count and no answer the student is asked to work out."""
-    out, results = reference_run
+    out, results = reference_run(assignment)
     answers = _hand_count_answers(assignment)
     executed = nbformat.read(out / "03_lenet5.ipynb", as_version=4)
     locked = [c for c in executed.cells if c.cell_type == "code"
@@ -136,7 +136,7 @@ def _figures(nb) -> list[str]:
 
 @pytest.mark.parametrize("assignment", sorted(MIN_FIGURES))
 def test_executed_references_draw_their_figures_with_alt_text(reference_run, assignment):
-    out, _ = reference_run
+    out, _ = reference_run(assignment)
     name = next(n for n in TAUGHT if n.startswith(assignment))
     executed = nbformat.read(out / f"{name}.ipynb", as_version=4)
     alts = _figures(executed)

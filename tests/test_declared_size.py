@@ -9,8 +9,8 @@ import pytest
 import coursework
 from autograder import rubric as rubrics
 from autograder.errors import ArtifactError
-from autograder.pipeline.declared_size import DeclaredSizeError, declared_parameters
-from autograder.pipeline.score import ScoringContext
+from autograder.scoring.declared_size import DeclaredSizeError, declared_parameters
+from autograder.scoring.context import ScoringContext
 from tests.modelzoo import keras_lenet5, keras_zoo
 
 LIMITS = rubrics.default_limits()["smoke"]

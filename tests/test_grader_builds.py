@@ -197,7 +197,7 @@ def test_06s_base_and_recipes_come_from_the_course_not_from_the_files(tmp_path):
     from keras import layers
 
     import coursework
-    from autograder.pipeline.score import ScoringContext
+    from autograder.scoring.context import ScoringContext
 
     tiny = keras.Sequential([keras.Input((32, 32, 3)), layers.GlobalAveragePooling2D(), layers.Dense(10)])
     tiny.compile(optimizer=keras.optimizers.SGD(1e-6), loss="sparse_categorical_crossentropy")
@@ -217,7 +217,7 @@ def test_04s_recipe_is_the_courses_whatever_the_saved_files_say(tmp_path):
     import keras
 
     import coursework
-    from autograder.pipeline.score import ScoringContext
+    from autograder.scoring.context import ScoringContext
 
     lazy = warmup_model()
     lazy.compile(optimizer=keras.optimizers.SGD(1e-6), loss="sparse_categorical_crossentropy")
@@ -231,7 +231,7 @@ def test_the_saved_model_is_loaded_through_the_allow_list_with_its_weights(tmp_p
     """What the checks inspect (structure, saved accuracy) is the grader's build of the saved config with the
     saved weights: the same numbers as the model saved, and a poisoned config is refused, not loaded."""
     import coursework
-    from autograder.pipeline.score import ScoringContext
+    from autograder.scoring.context import ScoringContext
 
     model = warmup_model()
     coursework.submit(tmp_path / "honest", model=model)

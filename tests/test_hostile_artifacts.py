@@ -8,7 +8,8 @@ import pytest
 import coursework
 from autograder import rubric as rubrics
 from autograder.errors import ArtifactError, MissingArtifact
-from autograder.pipeline.score import ScoringContext, score
+from autograder.pipeline.score import score
+from autograder.scoring.context import ScoringContext
 from tests.modelzoo import keras_lenet5
 
 LIMITS = rubrics.default_limits()["smoke"]

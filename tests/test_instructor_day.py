@@ -13,6 +13,7 @@ import re
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,9 @@ from autograder.paths import ROOT
 from autograder.preflight import PreflightError, dataset_problem, needed_datasets, needed_pretrained, preflight
 from autograder.results import CheckResult, Status
 from autograder.sandbox import bwrap_problem
+from tests.classes import Student, hand_in
 from tests.notebooks import WARMUP, cell, variant
+from tests.routes import new_course
 
 LIMITS = ["--cell-timeout", "150", "--notebook-timeout", "400"]  # generous: 8 engineers share 2 cores
 needs_sandbox = pytest.mark.skipif(bwrap_problem() is not None, reason=f"no sandbox here: {bwrap_problem()}")
@@ -276,21 +279,17 @@ def wider_dense(nb):
     cell(nb, "answers").source = "PARAMS_BY_HAND = (3 * 3 * 1 + 1) * 16 + (4 * 4 * 16 + 1) * 48 + (48 + 1) * 10"
 
 
+DUE = "2026-10-01T23:59:00Z"
+LATE = {"percent_per_day": 10, "max_percent": 50, "grace_days": 1}
+STUDENTS = {"ann": Student(submitted="2026-10-01 20:00:00", workflow="unchanged"),
+            "bob": Student(wider_dense, submitted="2026-10-03 09:59:00", workflow="unchanged"),  # 34 h late
+            "carol": Student(edit_locked_cell, submitted="2026-10-01 22:00:00", workflow="changed")}
+
+
 @pytest.fixture(scope="module")
 def course(tmp_path_factory, data_dir):
     root = tmp_path_factory.mktemp("day")
-    class_dir = root / "submitted"
-    variant(class_dir / "ann", WARMUP)
-    variant(class_dir / "bob", WARMUP, wider_dense)
-    variant(class_dir / "carol", WARMUP, edit_locked_cell)
-    stamps = {"ann": "2026-10-01 20:00:00", "bob": "2026-10-03 09:59:00", "carol": "2026-10-01 22:00:00"}
-    for student, stamp in stamps.items():
-        (class_dir / student / WARMUP / "timestamp.txt").write_text(f"{stamp}.000000 UTC")  # bob: 34 h late
-    (class_dir / "collected.csv").write_text("student,url,status,workflow\nann,u,collected,unchanged\n"
-                                             "bob,u,collected,unchanged\ncarol,u,collected,changed\n")
-    config = root / "course.toml"
-    config.write_text(f'[due]\n"{WARMUP}" = 2026-10-01T23:59:00Z\n\n'
-                      "[late]\npercent_per_day = 10\nmax_percent = 50\ngrace_days = 1\n")
+    class_dir, config = hand_in(root, STUDENTS, DUE, LATE)
     return root, class_dir, config, data_dir
 
 
@@ -484,27 +483,13 @@ def test_nbgrader_route_gets_the_due_date_the_policy_the_flags_by_name_and_repor
     """The same class on the nbgrader route: nbgrader charges the late penalty batch charges, and the course's
     grading/ holds what batch writes (gradebook.csv and the class report with the flags by name), which
     export reads."""
-    import shutil
-
     from nbgrader.api import Gradebook
 
     from autograder.course.nbgrader_course import autograde
     from autograder.progress import LineProgress
 
-    course = tmp_path / "course"
-    course.mkdir()
-    shutil.copy(ROOT / "nbgrader_config.py", course)
-    shutil.copytree(ROOT / "source" / WARMUP, course / "source" / WARMUP)
-    variant(course / "submitted" / "ann", WARMUP)
-    variant(course / "submitted" / "bob", WARMUP)
-    variant(course / "submitted" / "carol", WARMUP, edit_locked_cell)
-    for student, stamp in {"ann": "2026-10-01 20:00:00", "bob": "2026-10-03 09:59:00",
-                           "carol": "2026-10-01 22:00:00"}.items():
-        (course / "submitted" / student / WARMUP / "timestamp.txt").write_text(f"{stamp}.000000 UTC")
-    (course / "submitted" / "collected.csv").write_text("student,url,status,workflow\nann,u,collected,unchanged\n"
-                                                        "bob,u,collected,unchanged\ncarol,u,collected,changed\n")
-    (course / "course.toml").write_text(f'[due]\n"{WARMUP}" = 2026-10-01T23:59:00Z\n\n'
-                                        "[late]\npercent_per_day = 10\nmax_percent = 50\ngrace_days = 1\n")
+    course = new_course(tmp_path, WARMUP)
+    hand_in(course, {**STUDENTS, "bob": replace(STUDENTS["bob"], edit=None)}, DUE, LATE)  # bob: the reference
     stream = io.StringIO()
     path = autograde(course, [WARMUP], profile="smoke", progress=LineProgress(stream))
     grading = course / "grading"

@@ -11,9 +11,10 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS = (
     ("coursework",),  # the student API: imports nothing of the grader
     ("autograder", "autograder.errors", "autograder.results", "autograder.paths", "autograder.workers"),
-    ("autograder.rubric", "autograder.modelspec", "autograder.retraining"),
+    ("autograder.rubric", "autograder.modelspec"),
     ("autograder.sandbox",),
     ("autograder.studentcode",),
+    ("autograder.scoring",),  # the scoring room: the context checks read through, safe readers, retraining
     ("autograder.checks",),
     ("autograder.grading", "autograder.progress", "autograder.preflight"),
     ("autograder.pipeline",),  # one notebook: stage, execute, score, report

@@ -103,7 +103,7 @@ def recipe_of(config: dict):
 def test_a_model_rebuilt_from_its_config_ignores_the_saved_weights(trained_elsewhere):
     import keras
 
-    from autograder import retraining
+    from autograder.scoring import retraining
 
     rebuilt = retraining.rebuild(saved_config(trained_elsewhere), seed=0)
     keras.utils.set_random_seed(0)
@@ -117,8 +117,8 @@ def test_a_model_rebuilt_from_its_config_ignores_the_saved_weights(trained_elsew
 
 
 def test_the_grader_never_trains_past_the_rubrics_epoch_limit():
-    from autograder import retraining
-    from autograder.pipeline.score import ScoringContext
+    from autograder.scoring import retraining
+    from autograder.scoring.context import ScoringContext
 
     rubric = find("06")
     cap = next(s.args_for("full")["max_epochs"] for s in rubric.checks if s.function == "epochs_within")
@@ -135,8 +135,8 @@ def test_02s_full_profile_retrains_with_the_courses_augmentation():
     import keras
     from keras import layers
 
-    from autograder import retraining
-    from autograder.pipeline.score import ScoringContext
+    from autograder.scoring import retraining
+    from autograder.scoring.context import ScoringContext
 
     retrain = next(s.args_for("full")["retrain"] for s in find("02").checks if s.id == "accuracy")
     context = ScoringContext(Path("."), None, "full", default_limits()["full"], epochs=2, seed=0)
@@ -171,7 +171,7 @@ def test_05s_full_profile_trains_both_phases_from_the_graders_own_imagenet_weigh
 
     import coursework
     from autograder.checks.accuracy import validation_accuracy
-    from autograder.pipeline.score import RETRAINED, ScoringContext
+    from autograder.scoring.context import RETRAINED, ScoringContext
     from coursework.pretrained import VGG16_NOTOP
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
@@ -303,7 +303,7 @@ def test_a_pretrained_start_or_a_second_phase_that_does_not_fit_is_refused_by_na
     import keras
     from keras import layers
 
-    from autograder import retraining
+    from autograder.scoring import retraining
 
     def net(name: str, filters: int, conv_name: str = "block1_conv1"):
         return keras.Sequential([keras.Input((8, 8, 3)), layers.Conv2D(filters, 3, name=conv_name)], name=name)

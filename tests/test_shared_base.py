@@ -13,7 +13,7 @@ from autograder.classrun.run import grade_class
 from autograder.grading import GradingSettings
 from autograder.paths import REFERENCE_DIR
 from autograder.results import Status
-from autograder.pipeline.shared_base import baseline_words, locked_baselines, shared_key
+from autograder.scoring.shared_base import baseline_words, locked_baselines, shared_key
 
 SEPARABLE = "06_separable_cifar10"
 

@@ -24,7 +24,7 @@ import pytest
 from autograder import similarity
 from autograder.paths import ROOT
 from autograder.pipeline.fingerprint import FINGERPRINT_SUFFIX, fingerprint
-from autograder.pipeline.score import ScoringContext
+from autograder.scoring.context import ScoringContext
 from autograder.rubric import all_rubrics
 from autograder.sandbox import bwrap_problem
 from autograder.similarity import code as codes, models

@@ -22,7 +22,8 @@ from autograder.pipeline import report
 from autograder.grading import GradingSettings
 from autograder.pipeline.grade import grade
 from autograder.progress import LineProgress
-from autograder.pipeline.score import ScoringContext, run_check
+from autograder.pipeline.score import run_check
+from autograder.scoring.context import ScoringContext
 from autograder.results import CheckResult, Status
 from autograder.studentcode.arithmetic import dict_entries, plain_numbers
 from tests.notebooks import REFERENCE, cell
@@ -359,7 +360,7 @@ def test_correct_06_networks_never_fail_the_smoke_comparison(variant, cifar_smok
 
 
 def test_settling_leaves_the_saved_model_alone(cifar_smoke):
-    from autograder.checks.batchnorm import batchnorm_layers, settled
+    from autograder.scoring.settle import batchnorm_layers, settled
     from tests.separable_variants import DEFAULT_BN_FLATTEN
 
     model = _built(DEFAULT_BN_FLATTEN)

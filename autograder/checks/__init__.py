@@ -2,12 +2,16 @@
 returns an :class:`Outcome`. Checks never run student code; they read the
 artifacts a notebook wrote and recompute every fact they grade.
 
-A check is registered by name with :func:`check`; rubrics refer to that name.
+A check is registered by name with :func:`check` when its module is imported (every module of this package
+is, with the package); rubrics refer to that name. A check reads a notebook only through its
+:class:`~autograder.scoring.context.ScoringContext`.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 from typing import Any, Callable, Mapping
 
 from autograder.errors import ArtifactError, CheckTimeout, MissingArtifact, RubricError
@@ -74,6 +78,11 @@ def validated(rubric: Rubric) -> Rubric:
     return rubric
 
 
-from autograder.checks import accuracy, artifacts, depth, layer_annotations, data_pipelines, structure, transfer  # noqa: E402,F401  (registers the checks)
-from autograder.checks import why_numbers  # noqa: E402,F401
-from autograder.checks import lecture_quantities  # noqa: E402,F401  (more quantities for why_numbers)
+def _register_every_module() -> None:
+    """Import each module of this package: its :func:`check` decorators register its checks (a new check touches
+    its own module and its rubric, nothing here)."""
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+
+
+_register_every_module()

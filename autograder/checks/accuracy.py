@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from autograder.checks import MissingArtifact, Outcome, check
+
+if TYPE_CHECKING:
+    from autograder.scoring.context import ScoringContext
 
 # saved weights this far above the grader's retraining are named in the message (no point hangs on it)
 SAVED_AHEAD = 0.05
@@ -49,12 +52,12 @@ def validation_accuracy(
                    detail=detail)
 
 
-def scored_model(ctx, model: str, dataset: str, scale: float, retrain: Optional[dict[str, Any]],
+def scored_model(ctx: ScoringContext, model: str, dataset: str, scale: float, retrain: Optional[dict[str, Any]],
                  preprocess: str = "") -> tuple[str, str]:
     """The model a check scores, and how its message names it: the saved ``model``, or with ``retrain``
     (``batch_size``; ``train_size``, ``validation_size``, ``max_epochs``, ``augment``, ``pretrained``, ``after``
     where they apply) the saved architecture retrained by the grader with the notebook's recipe, or the course's
-    where a locked cell fixes it (:meth:`autograder.pipeline.score.ScoringContext.retrained`)."""
+    where a locked cell fixes it (:meth:`autograder.scoring.context.ScoringContext.retrained`)."""
     if retrain is None:
         return model, model
     recipe = ctx.retraining_recipe(**retrain)
@@ -112,7 +115,7 @@ def sampling_margin(accuracy: float, n_validation: int, n_test: int) -> float:
 
 
 @check("epochs_within")
-def epochs_within(ctx, max_epochs: int, model: str = "model") -> Outcome:
+def epochs_within(ctx: ScoringContext, max_epochs: int, model: str = "model") -> Outcome:
     history = ctx.history(model)
     epochs = max((len(v) for v in history.values()), default=0)
     if epochs == 0:
@@ -123,14 +126,14 @@ def epochs_within(ctx, max_epochs: int, model: str = "model") -> Outcome:
 
 
 @check("beats_model")
-def beats_model(ctx, dataset: str, baseline: str = "base", model: str = "model", size: Optional[int] = None,
+def beats_model(ctx: ScoringContext, dataset: str, baseline: str = "base", model: str = "model", size: Optional[int] = None,
                 scale: float = 1.0, margin: float = 0.0, settle_batchnorm: bool = False,
                 chance_margin: Optional[float] = None, retrain: Optional[dict[str, Any]] = None) -> Outcome:
     """The model beats the baseline, both re-evaluated on the grader's held-out test images; with ``retrain``
     both are the grader's retraining of the saved architectures (:func:`scored_model`), not the saved weights.
 
     ``settle_batchnorm`` (short profiles): both are evaluated after re-estimating their BatchNormalization
-    statistics (:mod:`autograder.checks.batchnorm`), so that a default momentum is not mistaken for a bad
+    statistics (:mod:`autograder.scoring.settle`), so that a default momentum is not mistaken for a bad
     design. ``chance_margin``: when the baseline itself is within this of chance, the profile trained too
     little to compare, and a model that does not beat it is reported as not judged rather than failed.
     A baseline the grader trained once for the class (a locked cell's network: ``ctx.shared_baseline``) is

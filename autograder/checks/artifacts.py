@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from autograder.checks import Outcome, check
+
+if TYPE_CHECKING:
+    from autograder.scoring.context import ScoringContext
 
 
 @check("model_loads")
-def model_loads(ctx, model: str = "model") -> Outcome:
+def model_loads(ctx: ScoringContext, model: str = "model") -> Outcome:
     """The saved model loads in safe mode (no custom code) and can be described."""
     description = ctx.description(model)
     return Outcome(True, f"{model}.keras loads: {len(description)} layers, {description.params:,} parameters")
 
 
 @check("answers_present")
-def answers_present(ctx, keys: list[str]) -> Outcome:
+def answers_present(ctx: ScoringContext, keys: list[str]) -> Outcome:
     """Every named answer was submitted."""
     answers = ctx.answers()
     missing = [k for k in keys if k not in answers]

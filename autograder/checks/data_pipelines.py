@@ -7,9 +7,12 @@ functions here only judge the facts it returns.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from autograder.checks import ArtifactError, Outcome, check
+
+if TYPE_CHECKING:
+    from autograder.scoring.context import ScoringContext
 
 def cycled_batches(items: Sequence[Any], batch_size: int, count: int) -> list[list[Any]]:
     """What the generator must yield: consecutive items, starting over after the last."""
@@ -25,7 +28,7 @@ def _facts(facts: dict, *keys: str) -> dict:
 
 
 @check("generator_cases")
-def generator_cases(ctx, cases: list[list[Any]], function: str = "batches") -> Outcome:
+def generator_cases(ctx: ScoringContext, cases: list[list[Any]], function: str = "batches") -> Outcome:
     """``cases``: hidden [items, batch_size, batches to draw] triples from the rubric."""
     facts = ctx.harness("generator", function=function, cases=cases)
     if "missing" in facts:
@@ -50,7 +53,7 @@ def generator_cases(ctx, cases: list[list[Any]], function: str = "batches") -> O
     return Outcome(True, f"{function}() passes all {len(cases)} hidden cases")
 
 
-def _pipeline(ctx, counts: dict[str, int], batch_size: int, image_size: Sequence[int], function: str,
+def _pipeline(ctx: ScoringContext, counts: dict[str, int], batch_size: int, image_size: Sequence[int], function: str,
               augmentation: str = "") -> dict:
     """Facts from ``function`` run on a hidden image tree with ``counts`` images per class and split."""
     return ctx.harness("pipeline", function=function, counts=counts, batch_size=batch_size,
@@ -64,7 +67,7 @@ def _label_agreement(pass_: dict) -> float:
 
 
 @check("pipeline_batches")
-def pipeline_batches(ctx, counts: dict[str, int], batch_size: int, image_size: list[int],
+def pipeline_batches(ctx: ScoringContext, counts: dict[str, int], batch_size: int, image_size: list[int],
                       function: str = "make_datasets") -> Outcome:
     facts = _facts(_pipeline(ctx, counts, batch_size, image_size, function))
     problems = []
@@ -104,7 +107,7 @@ def pipeline_batches(ctx, counts: dict[str, int], batch_size: int, image_size: l
 
 
 @check("pipeline_epoch")
-def pipeline_epoch(ctx, counts: dict[str, int], batch_size: int, image_size: list[int],
+def pipeline_epoch(ctx: ScoringContext, counts: dict[str, int], batch_size: int, image_size: list[int],
                     function: str = "make_datasets") -> Outcome:
     facts = _facts(_pipeline(ctx, counts, batch_size, image_size, function))
     for split in ("train", "validation"):
@@ -119,7 +122,7 @@ def pipeline_epoch(ctx, counts: dict[str, int], batch_size: int, image_size: lis
 
 
 @check("pipeline_shuffling")
-def pipeline_shuffling(ctx, counts: dict[str, int], batch_size: int, image_size: list[int],
+def pipeline_shuffling(ctx: ScoringContext, counts: dict[str, int], batch_size: int, image_size: list[int],
                         function: str = "make_datasets") -> Outcome:
     facts = _facts(_pipeline(ctx, counts, batch_size, image_size, function))
     train, validation = facts["train"], facts["validation"]
@@ -134,7 +137,7 @@ def pipeline_shuffling(ctx, counts: dict[str, int], batch_size: int, image_size:
 
 
 @check("augmentation_effect")
-def augmentation_effect(ctx, counts: dict[str, int], batch_size: int, image_size: list[int],
+def augmentation_effect(ctx: ScoringContext, counts: dict[str, int], batch_size: int, image_size: list[int],
                         required: dict[str, str], function: str = "make_datasets",
                         augmentation: str = "make_augmentation") -> Outcome:
     """``required``: what the augmentation must do, by Keras layer ({"flip": "RandomFlip", ...})."""
@@ -164,7 +167,7 @@ def augmentation_effect(ctx, counts: dict[str, int], batch_size: int, image_size
 
 
 @check("validation_not_augmented")
-def validation_not_augmented(ctx, counts: dict[str, int], batch_size: int, image_size: list[int],
+def validation_not_augmented(ctx: ScoringContext, counts: dict[str, int], batch_size: int, image_size: list[int],
                               function: str = "make_datasets",
                               augmentation: str = "make_augmentation") -> Outcome:
     facts = _facts(_pipeline(ctx, counts, batch_size, image_size, function, augmentation))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from autograder.checks import Outcome, check
+
+if TYPE_CHECKING:
+    from autograder.scoring.context import ScoringContext
 
 CONV_KINDS = ("conv", "separable_conv", "depthwise_conv")
 
@@ -75,7 +78,7 @@ def trunk_convs(description) -> int:
 
 
 @check("skip_connections")
-def skip_connections(ctx, model: str = "residual", minimum_blocks: int = 2) -> Outcome:
+def skip_connections(ctx: ScoringContext, model: str = "residual", minimum_blocks: int = 2) -> Outcome:
     """Every Add joins a block's input to the output of a branch of convolutions, shapes matching."""
     description = ctx.description(model)
     real, problems = skip_problems(description)
@@ -87,7 +90,7 @@ def skip_connections(ctx, model: str = "residual", minimum_blocks: int = 2) -> O
 
 
 @check("same_depth")
-def same_depth(ctx, plain: str = "plain", residual: str = "residual", tolerance: float = 0.05,
+def same_depth(ctx: ScoringContext, plain: str = "plain", residual: str = "residual", tolerance: float = 0.05,
                depth: Optional[int] = None) -> Outcome:
     """The same number of convolutions, and parameter counts within ``tolerance`` of each other."""
     p, r = ctx.description(plain), ctx.description(residual)
@@ -105,7 +108,7 @@ def same_depth(ctx, plain: str = "plain", residual: str = "residual", tolerance:
 
 
 @check("accuracy_at_most")
-def accuracy_at_most(ctx, dataset: str, max_accuracy: float, model: str = "plain", size: Optional[int] = None,
+def accuracy_at_most(ctx: ScoringContext, dataset: str, max_accuracy: float, model: str = "plain", size: Optional[int] = None,
                      scale: float = 1.0, retrain: Optional[dict[str, Any]] = None) -> Outcome:
     """The model stays at or below ``max_accuracy`` (the plain deep net that fails to train); with ``retrain``,
     the grader's own training of the saved architecture (:func:`autograder.checks.accuracy.scored_model`)."""
@@ -124,7 +127,7 @@ ANSWER_CHARS = 5000  # the most of a written answer a result carries to the pers
 
 
 @check("written_answer")
-def written_answer(ctx, answer: str, min_words: int = 20) -> Outcome:
+def written_answer(ctx: ScoringContext, answer: str, min_words: int = 20) -> Outcome:
     """A free-text answer is present (at least ``min_words`` words): presence only, the content is for a person.
 
     A present answer is not judged by the grader (status not-judged, no points: the points are a person's); its

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from autograder.modelspec import receptive_field as rfa
 from autograder.studentcode.annotation_parser import Annotation, LayerCall, notebook_layer_calls
 from autograder.checks import ArtifactError, MissingArtifact, Outcome, check
 from autograder.modelspec import (POINTWISE_KINDS, canonical_class_name, layer_class_names,
                                   pointwise_class_names)
+
+if TYPE_CHECKING:
+    from autograder.scoring.context import ScoringContext
 
 Values = list[tuple]  # the acceptable values of one field, the inspector's own first
 
@@ -231,7 +234,7 @@ def feedback(correct: int, required: int, problems: Sequence[Problem], notes: Se
 
 
 @check("annotations")
-def annotations(ctx, function: str = "build_model", model: str = "model", reveal: bool = False,
+def annotations(ctx: ScoringContext, function: str = "build_model", model: str = "model", reveal: bool = False,
                 structured_answer: str = "annotations") -> Outcome:
     """Every layer of ``function``'s model is annotated, and every written field is right."""
     description = ctx.description(model)

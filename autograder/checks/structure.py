@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 from autograder.checks import MissingArtifact, Outcome, check
+
+if TYPE_CHECKING:
+    from autograder.scoring.context import ScoringContext
 
 
 def _shape(shape: Sequence[Optional[int]]) -> str:
@@ -58,7 +61,7 @@ def architecture(
 
 
 @check("param_count")
-def param_count(ctx, model: str = "model", exact: Optional[int] = None, min: Optional[int] = None,
+def param_count(ctx: ScoringContext, model: str = "model", exact: Optional[int] = None, min: Optional[int] = None,
                 max: Optional[int] = None, hidden: bool = False) -> Outcome:
     """The saved model's parameter count: ``exact``, or within ``min`` and ``max``. ``hidden``: the notebook asks
     for this count by hand, so no message gives the count asked for (a passing model's count is that number)."""
@@ -72,7 +75,7 @@ def param_count(ctx, model: str = "model", exact: Optional[int] = None, min: Opt
 
 
 @check("answer_equals_params")
-def answer_equals_params(ctx, answer: str, model: str = "model") -> Outcome:
+def answer_equals_params(ctx: ScoringContext, answer: str, model: str = "model") -> Outcome:
     """A hand-computed parameter count, checked against the grader's own count."""
     answers = ctx.answers()
     if answer not in answers:
@@ -136,7 +139,7 @@ def spec_text(spec: dict) -> str:
 
 
 @check("layer_sequence")
-def layer_sequence(ctx, layers: list[dict], model: str = "model", skip: Sequence[str] = SKIPPED_KINDS) -> Outcome:
+def layer_sequence(ctx: ScoringContext, layers: list[dict], model: str = "model", skip: Sequence[str] = SKIPPED_KINDS) -> Outcome:
     """The model's layers, ignoring activations, dropout and normalization, are exactly ``layers``."""
     found = [info for info in ctx.description(model) if info.kind not in skip]
     for i, (info, spec) in enumerate(zip(found, layers), 1):
@@ -150,7 +153,7 @@ def layer_sequence(ctx, layers: list[dict], model: str = "model", skip: Sequence
 
 
 @check("dropout_before_classifier")
-def dropout_before_classifier(ctx, rate: float, model: str = "model") -> Outcome:
+def dropout_before_classifier(ctx: ScoringContext, rate: float, model: str = "model") -> Outcome:
     """A Dropout of ``rate`` between the last convolution block and the first Dense layer."""
     description = ctx.description(model)
     kinds = [info.kind for info in description]
@@ -191,7 +194,7 @@ def _wrong_reason(name: str, asked: Optional[int], own: Optional[int]) -> str:
 
 
 @check("answers_params_by_layer")
-def answers_params_by_layer(ctx, answer: str, names: list[str], model: str = "model",
+def answers_params_by_layer(ctx: ScoringContext, answer: str, names: list[str], model: str = "model",
                             kinds: Sequence[str] = ("conv", "dense", "depthwise_conv", "separable_conv"),
                             arithmetic: Optional[str] = None, asked: Optional[dict[str, dict]] = None) -> Outcome:
     """A dict of hand-computed parameter counts (one per weighted layer, in order, plus "total").
@@ -263,7 +266,7 @@ def _count_problems(names: Sequence[str], wrong: list[str], missing: list[str], 
     return problems
 
 
-def _bare_numbers(ctx, variable: str, names: Sequence[str]) -> list[str]:
+def _bare_numbers(ctx: ScoringContext, variable: str, names: Sequence[str]) -> list[str]:
     """The keys of the dict ``variable`` that the notebook wrote as a bare number rather than as arithmetic."""
     from autograder.studentcode.arithmetic import dict_entries, plain_numbers
 
@@ -275,7 +278,7 @@ def _bare_numbers(ctx, variable: str, names: Sequence[str]) -> list[str]:
 
 
 @check("no_plain_conv")
-def no_plain_conv(ctx, model: str = "model", allow_depthwise_then_pointwise: bool = False) -> Outcome:
+def no_plain_conv(ctx: ScoringContext, model: str = "model", allow_depthwise_then_pointwise: bool = False) -> Outcome:
     """Only separable convolutions: no Conv2D anywhere, not even 1x1 (unless the rubric allows
     a DepthwiseConv2D followed directly by a 1x1 pointwise Conv2D)."""
     description = ctx.description(model)
@@ -301,7 +304,7 @@ def no_plain_conv(ctx, model: str = "model", allow_depthwise_then_pointwise: boo
 
 
 @check("has_layer_kind")
-def has_layer_kind(ctx, kind: str, label: str, minimum: int = 1, model: str = "model") -> Outcome:
+def has_layer_kind(ctx: ScoringContext, kind: str, label: str, minimum: int = 1, model: str = "model") -> Outcome:
     count = len(ctx.description(model).of_kind(kind))
     if count < minimum:
         return Outcome(False, f"{model} has {count} {label} layer(s); at least {minimum} required")
@@ -309,7 +312,7 @@ def has_layer_kind(ctx, kind: str, label: str, minimum: int = 1, model: str = "m
 
 
 @check("dropout_rates")
-def dropout_rates(ctx, low: float = 0.0, high: float = 0.5, model: str = "model") -> Outcome:
+def dropout_rates(ctx: ScoringContext, low: float = 0.0, high: float = 0.5, model: str = "model") -> Outcome:
     """At least one Dropout, every rate in (low, high]."""
     rates = [(info.name, info.layer.extra.get("rate")) for info in ctx.description(model).of_kind("dropout")]
     if not rates:

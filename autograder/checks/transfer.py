@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import ast
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autograder.checks import MissingArtifact, Outcome, check
 from autograder.studentcode.notebook import parsed_cells
+
+if TYPE_CHECKING:
+    from autograder.scoring.context import ScoringContext
 
 
 def _base_layers(description, base: str) -> list:
@@ -14,7 +17,7 @@ def _base_layers(description, base: str) -> list:
 
 
 @check("vgg16_base")
-def vgg16_base(ctx, model: str, convolutions: int, params: int, classes: int, base: str = "vgg16") -> Outcome:
+def vgg16_base(ctx: ScoringContext, model: str, convolutions: int, params: int, classes: int, base: str = "vgg16") -> Outcome:
     """The model nests Keras's VGG16 convolutional base (``convolutions`` and ``params`` from the rubric)
     under a new head ending in ``classes`` units."""
     description = ctx.description(model)
@@ -34,7 +37,7 @@ def vgg16_base(ctx, model: str, convolutions: int, params: int, classes: int, ba
 
 
 @check("base_trainable")
-def base_trainable(ctx, model: str, trainable_prefix: str = "", base: str = "vgg16") -> Outcome:
+def base_trainable(ctx: ScoringContext, model: str, trainable_prefix: str = "", base: str = "vgg16") -> Outcome:
     """Exactly the base layers whose names start with ``trainable_prefix`` train ("" : all frozen)."""
     description = ctx.description(model)
     layers = [i for i in _base_layers(description, base) if i.kind == "conv"]
@@ -62,7 +65,7 @@ def _learning_rate(optimizer: dict[str, Any]) -> Any:
 
 
 @check("learning_rate_at_most")
-def learning_rate_at_most(ctx, model: str, max_learning_rate: float) -> Outcome:
+def learning_rate_at_most(ctx: ScoringContext, model: str, max_learning_rate: float) -> Outcome:
     """The optimizer saved with the model (compile config in the .keras file) uses a small learning rate."""
     compile_config = ctx.keras_config(model).get("compile_config") or {}
     optimizer = compile_config.get("optimizer")
@@ -78,7 +81,7 @@ def learning_rate_at_most(ctx, model: str, max_learning_rate: float) -> Outcome:
 
 
 @check("source_calls")
-def source_calls(ctx, function: str, why: str = "") -> Outcome:
+def source_calls(ctx: ScoringContext, function: str, why: str = "") -> Outcome:
     """The notebook's code calls ``function`` somewhere (read with ast, not run)."""
     for tree in parsed_cells(ctx.code_cells()):
         for node in ast.walk(tree):

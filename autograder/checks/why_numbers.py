@@ -9,10 +9,13 @@ Feedback names the wrong keys, never the right numbers.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
 
 from autograder.checks import MissingArtifact, Outcome, check
 from autograder.errors import RubricError
+
+if TYPE_CHECKING:
+    from autograder.scoring.context import ScoringContext
 
 
 def _area(size: Any) -> int:
@@ -70,7 +73,7 @@ def _close(claimed: Optional[float], right: float, question: Mapping[str, Any]) 
     return claimed is not None and abs(claimed - right) <= float(question.get("tolerance", 0)) * abs(right)
 
 
-def _bare(ctx, variable: Optional[str], keys: Sequence[str]) -> list[str]:
+def _bare(ctx: ScoringContext, variable: Optional[str], keys: Sequence[str]) -> list[str]:
     """Keys the notebook wrote as a bare number rather than as arithmetic (read with ``ast``, never executed)."""
     if variable is None:
         return []
@@ -84,7 +87,7 @@ def _bare(ctx, variable: Optional[str], keys: Sequence[str]) -> list[str]:
 
 
 @check("answers_numbers")
-def answers_numbers(ctx, answer: str, asked: dict[str, dict], arithmetic: Optional[str] = None) -> Outcome:
+def answers_numbers(ctx: ScoringContext, answer: str, asked: dict[str, dict], arithmetic: Optional[str] = None) -> Outcome:
     """The dict submitted as ``answer`` holds the right number for every question of ``asked``, each written as
     arithmetic in the notebook variable ``arithmetic`` when the rubric names one."""
     expected = expected_answers(asked)

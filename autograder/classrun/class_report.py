@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import csv
 import os
-import re
 import statistics
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Mapping, Sequence
 from urllib.parse import quote
 
+from autograder import report_pages
 from autograder.grading import NotebookGrade
-from autograder.inert import csv_row, markdown_safe, strip_dangerous_urls
+from autograder.inert import csv_row, markdown_safe
 from autograder.pipeline import report
+from autograder.pipeline.report import Flag
 from autograder.points import is_awaiting, shown, sum_final
 from autograder.results import Status
 
@@ -67,25 +68,25 @@ def student_flags(notebooks: Sequence[NotebookGrade], workflow: str = "") -> dic
     ``workflow`` (``changed`` or ``missing`` where collect found the workflow file edited or gone)."""
     missing, late, tampered, errors, stale, retry, awaiting = [], [], [], [], [], [], []
     for nb in notebooks:
-        if nb.score.pending:  # a written answer no person has graded yet (autograder.classrun.reviews)
-            awaiting.append(nb.rubric.name)
         found = report.flags(nb)
         if not nb.submitted:
             missing.append(nb.rubric.name)
-        if "late" in found:
+        if Flag.LATE in found:
             days = nb.lateness.days_late
             late.append(f"{nb.rubric.name} {days}d" + (f" -{nb.penalty_percent:g}%" if nb.penalty_percent else "")
                         + (f" ({nb.lateness.grace_days} grace)" if nb.lateness.grace_days else ""))
-        if "untimed" in found:
-            late.append(f"{nb.rubric.name} untimed")
-        if "tampered" in found:
+        if Flag.UNTIMED in found:
+            late.append(f"{nb.rubric.name} {Flag.UNTIMED}")
+        if Flag.TAMPERED in found:
             tampered.append(nb.rubric.name)
-        if "error" in found:
+        if Flag.ERROR in found:
             errors.append(nb.rubric.name)
-        if "stale" in found:
+        if Flag.STALE in found:
             stale.append(nb.rubric.name)
-        if "retry" in found:
+        if Flag.RETRY in found:
             retry.append(nb.rubric.name)
+        if Flag.AWAITING_REVIEW in found:  # a written answer no person has graded yet (autograder.classrun.reviews)
+            awaiting.append(nb.rubric.name)
     return {"missing": " ".join(missing), "late": "; ".join(late), "tampered": " ".join(tampered),
             "workflow": workflow if workflow in ("changed", "missing") else "", "errors": " ".join(errors),
             "stale": " ".join(stale), "retry": " ".join(retry), "awaiting_review": " ".join(awaiting)}
@@ -222,20 +223,7 @@ def write_class_report(out: Path, graded: Mapping[str, Sequence[NotebookGrade]],
     summary["review_lines"] = list(review_lines)
     if summary["scores"]:
         plot_scores(out / PLOT, summary["scores"], summary["maxima"])
-    write_pages(out, markdown(summary))
-
-
-def write_pages(out: Path, text: str) -> None:
-    """``text`` as class_report.md and, rendered with raw HTML escaped, class_report.html."""
-    import mistune
-
-    (out / "class_report.md").write_text(text, errors="backslashreplace")  # a folder name need not be UTF-8
-    shown_text = re.sub(r"^<!--[^\n]*-->$", "", text, flags=re.MULTILINE)  # a section marker is not for reading
-    body = mistune.create_markdown(escape=True, plugins=["table"])(shown_text)
-    page = ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>Class report</title><style>"
-            "body{font-family:sans-serif;max-width:70em;margin:auto} table{border-collapse:collapse}"
-            "td,th{border:1px solid #ccc;padding:2px 6px}</style></head><body>\n" + body + "</body></html>\n")
-    (out / "class_report.html").write_text(strip_dangerous_urls(page), errors="backslashreplace")
+    report_pages.write_pages(out, markdown(summary))
 
 
 def _cell(text: str) -> str:

@@ -16,7 +16,6 @@ empty, its comment saying what the earlier points were.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import os
 import re
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
+from autograder.digests import text_sha256
 from autograder.errors import AutograderError
 from autograder.grading import NotebookGrade
 from autograder.inert import csv_row, csv_safe, markdown_safe
@@ -57,7 +57,7 @@ def sheet_path(out: Path, assignment: str, check: str) -> Path:
 
 
 def digest(text: str) -> str:
-    return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return "sha256:" + text_sha256(text)[:16]
 
 
 def answer_of(result: CheckResult) -> Optional[str]:

@@ -24,11 +24,11 @@ from typing import Any, Optional, Sequence
 
 from autograder import similarity
 from autograder.classrun import class_report, regrade, reviews, shared, store
+from autograder.classrun.collected import workflow_record
 from autograder.classrun.executors import EXECUTORS
 from autograder.classrun.jobs import Job
 from autograder.classrun.lateness import CourseConfig, Lateness, apply_policy, lateness, read_config
 from autograder.classrun.resources import default_jobs
-from autograder.course.collect import workflow_record
 from autograder.errors import AutograderError
 from autograder.grading import GradingSettings, NotebookGrade, chosen_rubrics, load_rubrics
 from autograder.preflight import preflight

@@ -1,7 +1,7 @@
 """Before a class run grades anyone: train each network a locked cell defines once, or take it from the store.
 
 :func:`prepare` looks, for every assignment the run grades, for checks that compare with such a network
-(:func:`autograder.pipeline.shared_base.locked_baselines`); takes its figures from the class's store where they
+(:func:`autograder.scoring.shared_base.locked_baselines`); takes its figures from the class's store where they
 were trained under the same grader version, rubric, profile, seed and data (a regrade trains nothing), else
 trains it once in a grader process of its own and stores it; and returns the settings that hand the figures to
 every student's scoring. Where the training fails, the run goes on with each scoring training its own, as
@@ -20,8 +20,9 @@ from autograder import workers
 from autograder.classrun import store
 from autograder.grading import GradingSettings
 from autograder.rubric import Limits, Rubric
-from autograder.pipeline import shared_base
-from autograder.pipeline.score import ScoringContext, _start_worker
+from autograder.scoring import shared_base
+from autograder.pipeline.score import _start_worker
+from autograder.scoring.context import ScoringContext
 
 
 def train_baseline(rubric: Rubric, profile: str, args: dict[str, Any], data_dir: Optional[str], seed: int,

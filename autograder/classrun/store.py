@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any, Optional
 
 import autograder
 from autograder import rubric as rubrics
+from autograder.digests import files_sha256, folder_sha256, json_sha256
 from autograder.grading import GradingSettings
 from autograder.paths import RELEASED_DIR
 from autograder.results import CheckResult
@@ -56,14 +56,6 @@ def _grades(label: str, assignment: str) -> bool:
     return True
 
 
-def _digest(files: dict[str, Path]) -> str:
-    digest = hashlib.sha256()
-    for label, path in sorted(files.items()):
-        digest.update(f"{label}\n".encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
-
-
 def grader_version() -> str:
     """The package version and a digest of everything that decides any grade, with the rubrics in use
     (``$AUTOGRADER_RUBRIC_DIR``'s where set): a class's workers must agree on it."""
@@ -81,36 +73,15 @@ def assignment_version(assignment: str) -> str:
 def _version(assignment: Optional[str], in_use: Path) -> str:
     files = {label: p for label, p in _grader_files(in_use).items()
              if assignment is None or _grades(label, assignment)}
-    return f"{autograder.__version__}+{_digest(files)}"
-
-
-def folder_digest(folder: Path) -> str:
-    """sha256 over every path below ``folder`` with its bytes (a symlink: its target; never followed)."""
-    digest = hashlib.sha256()
-    if not os.path.lexists(folder):
-        return "absent"
-    if folder.is_symlink():
-        return "symlink:" + os.readlink(folder)
-    for path in sorted(folder.rglob("*")):
-        relative = str(path.relative_to(folder))
-        if path.is_symlink():
-            digest.update(f"L {relative} -> {os.readlink(path)}\n".encode())
-        elif path.is_file():
-            digest.update(f"F {relative} {path.stat().st_size}\n".encode())
-            with open(path, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(block)
-        else:
-            digest.update(f"D {relative}\n".encode())
-    return digest.hexdigest()
+    return f"{autograder.__version__}+{files_sha256(files)[:12]}"
 
 
 def job_key(submission: Path, assignment: str, settings: GradingSettings) -> str:
     """What a stored result must match to be reused."""
-    inputs = {"submission": folder_digest(submission / assignment), "grader": assignment_version(assignment),
+    inputs = {"submission": folder_sha256(submission / assignment), "grader": assignment_version(assignment),
               "profile": settings.profile, "seed": settings.seed, "limits": sorted(settings.limits.items()),
               "sandbox": settings.sandbox, "data_dir": settings.data_dir}
-    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+    return json_sha256(inputs, sort_keys=True, default=str)
 
 
 def result_path(out: Path, student: str, assignment: str) -> Path:
@@ -202,7 +173,7 @@ def seconds(done: dict[str, Any]) -> float:
 
 
 
-# Networks a locked cell defines, trained by the grader once per class (autograder.pipeline.shared_base): their
+# Networks a locked cell defines, trained by the grader once per class (autograder.scoring.shared_base): their
 # figures in out/.shared/NN_name.CHECK.seedS.json (a dot-folder: no student's), and one line per training in
 # out/.shared/trainings.jsonl (what a regrade did not train again).
 SHARED_DIR = ".shared"

@@ -44,11 +44,11 @@ from pathlib import Path
 from typing import Optional, Sequence
 from urllib.parse import urlsplit
 
+from autograder.classrun.collected import RECORD, workflow_record
 from autograder.errors import AutograderError
 from autograder.inert import csv_safe
 from autograder.paths import ROOT
 
-RECORD = "collected.csv"
 REPOS = ".repos"
 SEEN_SUFFIX = ".seen.json"  # beside each kept clone: when each commit was first fetched
 TIMESTAMP = "timestamp.txt"  # where nbgrader reads a submission's time
@@ -345,15 +345,6 @@ def workflow_state(submission: Path, template: Path = TEMPLATE_DIR) -> str:
         return ""
     found = workflow_digest(submission)
     return "missing" if found is None else "unchanged" if found == expected else "changed"
-
-
-def workflow_record(class_dir: Path) -> dict[str, str]:
-    """{student: workflow state} from ``class_dir/collected.csv`` (empty where collect did not write one)."""
-    try:
-        with open(class_dir / RECORD, newline="", encoding="utf-8") as fh:
-            return {r["student"]: r.get("workflow") or "" for r in csv.DictReader(fh)}
-    except (OSError, KeyError, csv.Error):
-        return {}
 
 
 def table(rows: Sequence[Collected]) -> str:

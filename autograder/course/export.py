@@ -45,9 +45,10 @@ import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from autograder.inert import csv_safe
+from autograder.pipeline.report import Flag
 from autograder.points import shown, sum_final
 from autograder.errors import AutograderError
 
@@ -127,12 +128,12 @@ def read_grades(grading: Path) -> Grades:
             for row in csv.DictReader(fh):
                 student, assignment = folder_of(row["student"]), row["assignment"]
                 cells[row["student"], assignment] = cells.get((row["student"], assignment), 0) + 1
-                flags = (row.get("flags") or "").split()
-                if "stale" in flags:
+                flags = Flag.parse(row.get("flags") or "")
+                if Flag.STALE in flags:
                     grades.stale.append(f"{student} {assignment}")
-                if "awaiting-review" in flags:  # its points possible count, its review points not yet
+                if Flag.AWAITING_REVIEW in flags:  # its points possible count, its review points not yet
                     grades.awaiting.append(f"{student} {assignment}")
-                if "retry" in flags or not row["points"]:
+                if Flag.RETRY in flags or not row["points"]:
                     grades.retry.append(f"{student} {assignment}")
                     continue
                 grades.points.setdefault(student, {})[assignment] = float(row["points"])
@@ -201,8 +202,8 @@ def _listed(names: Any, limit: int = 10) -> str:
 def export(grading: Path, roster_path: Path, fmt: str, allow_unmatched: bool = False) -> Export:
     """The LMS import of ``grading``'s grades for the students of ``roster_path``; raises :class:`ExportError`
     (nothing to write) for what the module's docstring lists."""
-    if fmt not in FORMATS:
-        raise ExportError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if fmt not in EXPORTERS:
+        raise ExportError(f"format must be one of {', '.join(EXPORTERS)}, not {fmt!r}")
     grades = read_grades(grading)
     if grades.retry:
         raise ExportError(f"{len(grades.retry)} notebook(s) have no final grade: the grader's machinery failed on "
@@ -210,7 +211,7 @@ def export(grading: Path, roster_path: Path, fmt: str, allow_unmatched: bool = F
     roster = read_roster(roster_path)
     result = _matched(grades, roster, roster_path, allow_unmatched)
     out = io.StringIO()
-    WRITERS[fmt](csv.writer(out, lineterminator="\r\n"), roster, roster_path, grades)
+    EXPORTERS[fmt](csv.writer(out, lineterminator="\r\n"), roster, roster_path, grades)
     result.text = out.getvalue()
     return result
 
@@ -273,8 +274,8 @@ def _plain(writer: Any, roster: list[dict[str, str]], roster_path: Path, grades:
                          *_scores(grades, r["folder"]), shown(sum_final(mine.get(a, 0.0) for a in grades.maxima))])
 
 
-WRITERS = {"canvas": _canvas, "moodle": _moodle, "csv": _plain}  # one writer per format
-FORMATS = tuple(WRITERS)
+Writer = Callable[[Any, list[dict[str, str]], Path, Grades], None]  # (csv writer, roster, its path, grades)
+EXPORTERS: dict[str, Writer] = {"canvas": _canvas, "moodle": _moodle, "csv": _plain}  # format name: its writer
 
 
 def write(grading: Path, roster: Path, fmt: str, out: Optional[Path] = None, allow_unmatched: bool = False

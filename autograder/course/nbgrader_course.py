@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from autograder.classrun.lateness import CourseConfig
+from autograder.defaults import RECORD_PROFILE
 from autograder.course.nbgrader_grades import PROGRESS_MARK, autograde_preprocessors
 from autograder.course.nbgrader_late import CoursePolicy
 from autograder.progress import Progress
@@ -32,7 +33,7 @@ from autograder.results import CheckResult
 from autograder.course.release import assignment_names, nbgrader_environment
 from autograder.errors import ReleaseError, StagingError
 from autograder.inert import csv_row
-from autograder.points import rounded
+from autograder.points import final_points
 from autograder.rubric import Limits
 from coursework.environment import ENV_DIR
 
@@ -142,7 +143,7 @@ def export_grades(course: Path, path: Path, failed: dict[tuple[str, str], str]) 
                 try:
                     submission = gradebook.find_submission(assignment.name, student.id)
                     penalty = submission.late_submission_penalty or 0.0
-                    graded = [submission.timestamp, submission.score, penalty, max(0.0, rounded(submission.score - penalty))]
+                    graded = [submission.timestamp, submission.score, penalty, final_points(submission.score, penalty)]
                 except MissingEntry:
                     graded = ["", 0.0, 0.0, 0.0]
                 row = [assignment.name, assignment.duedate, graded[0], student.id, student.last_name,
@@ -152,7 +153,7 @@ def export_grades(course: Path, path: Path, failed: dict[tuple[str, str], str]) 
     os.replace(tmp, path)
 
 
-def autograde(course: Path, assignments: Optional[Sequence[str]] = None, profile: str = "full",
+def autograde(course: Path, assignments: Optional[Sequence[str]] = None, profile: str = RECORD_PROFILE,
               csv_path: str = f"{GRADING_DIR}/nbgrader_grades.csv", seed: int = 0, sandbox: str = "require",
               progress: Optional[Progress] = None) -> Path:
     """Autograde every submitted notebook of ``assignments`` and export the gradebook to CSV (default: the

@@ -37,6 +37,7 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Integer, Unicode, default
 
+from autograder.defaults import RECORD_PROFILE
 from autograder.errors import AutograderError
 from autograder.pipeline.stage import INJECTED_TAG
 from autograder.results import CheckResult
@@ -134,7 +135,7 @@ def scoring_pool() -> Any:
 class PipelineGrades(NbGraderPreprocessor):
     """Replaces nbgrader's ``Execute``: run the pipeline on the notebook and write its points into the grade cells."""
 
-    profile = Unicode(help="the rubric profile to grade with (default: $CNN_PROFILE, else full)").tag(config=True)
+    profile = Unicode(help=f"the rubric profile to grade with (default: $CNN_PROFILE, else {RECORD_PROFILE})").tag(config=True)
     data_dir = Unicode(None, allow_none=True,
                        help=f"the course's data sets (default: ${ENV_DIR})").tag(config=True)
     seed = Integer(0, help="the seed the notebook runs with").tag(config=True)
@@ -145,7 +146,7 @@ class PipelineGrades(NbGraderPreprocessor):
 
     @default("profile")
     def _profile(self) -> str:
-        return os.environ.get("CNN_PROFILE", "full")
+        return os.environ.get("CNN_PROFILE", RECORD_PROFILE)
 
     @default("data_dir")
     def _data_dir(self) -> Optional[str]:

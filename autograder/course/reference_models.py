@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from autograder import rubric as rubrics
 from autograder.paths import REFERENCE_DIR
-from autograder.retraining import epochs_for
+from autograder.scoring.retraining import epochs_for
 
 DEFAULT_VALIDATION = 10  # ScoringContext.retrained's validation_size when a retrain table names none
 

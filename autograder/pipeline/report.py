@@ -11,6 +11,7 @@ import csv
 import json
 import os
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 from xml.etree import ElementTree as ET
@@ -374,26 +375,44 @@ def write_grades_csv(path: Path, graded: Mapping[str, Sequence[NotebookGrade]]) 
     os.replace(tmp, path)
 
 
-def flags(nb: NotebookGrade) -> list[str]:
+class Flag(StrEnum):
+    """A flag of one notebook (:func:`flags`), by the name grades.csv's ``flags`` column gives it."""
+
+    LATE = "late"
+    TAMPERED = "tampered"
+    ERROR = "error"
+    UNTIMED = "untimed"
+    STALE = "stale"
+    RETRY = "retry"
+    AWAITING_REVIEW = "awaiting-review"
+
+    @classmethod
+    def parse(cls, cell: str) -> list["Flag"]:
+        """The flags of a ``flags`` cell of grades.csv (names this grader does not write are left out)."""
+        known = {f.value: f for f in cls}
+        return [known[word] for word in cell.split() if word in known]
+
+
+def flags(nb: NotebookGrade) -> list[Flag]:
     """What the instructor must see about one notebook besides its points: late, tampered, error, untimed (a due
     date and no submission time the grader can vouch for); for a class run, stale (a stored result that run did
     not regrade and whose key no longer matches) and retry (its grading failed for the grader's reasons)."""
     found = []
     late = nb.lateness
     if late is not None and late.seconds_late:
-        found.append("late")
+        found.append(Flag.LATE)
     if any(r.status == Status.TAMPERED for r in nb.results):
-        found.append("tampered")
+        found.append(Flag.TAMPERED)
     if any(r.status.is_error for r in nb.results):
-        found.append("error")
+        found.append(Flag.ERROR)
     if late is not None and getattr(late, "untimed", "") and nb.submitted:  # not handed in: missing, not untimed
-        found.append("untimed")
+        found.append(Flag.UNTIMED)
     if nb.stale:
-        found.append("stale")
+        found.append(Flag.STALE)
     if nb.retry:
-        found.append("retry")
+        found.append(Flag.RETRY)
     if nb.score.pending:  # a written answer no person has graded yet (autograder.classrun.reviews)
-        found.append("awaiting-review")
+        found.append(Flag.AWAITING_REVIEW)
     return found
 
 

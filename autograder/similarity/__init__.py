@@ -203,7 +203,7 @@ def _reasons(pair: Pair, settings: dict[str, Any]) -> list[str]:
 def _read_fingerprint(path: Path, max_bytes: int = 20_000_000) -> Optional[dict[str, Any]]:
     from autograder.errors import ArtifactError
     from autograder.pipeline.fingerprint import FINGERPRINT_VERSION
-    from autograder.pipeline.score import read_bounded
+    from autograder.scoring.readers import read_bounded
 
     try:
         data = json.loads(read_bounded(path, max_bytes))

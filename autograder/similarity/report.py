@@ -15,11 +15,13 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
+from autograder import report_pages
+
 if TYPE_CHECKING:
     from autograder.similarity import AssignmentSimilarity
 
 PLOT = "similarity_scores.png"
-MARKER = "<!-- similarity -->"
+MARKER = report_pages.marker("similarity")
 DISCLAIMER = ("Similarity is evidence for a person to weigh, not a finding: students of one course write alike, "
               "and a short assignment leaves little room to differ. It never changes a grade.")
 
@@ -31,18 +33,7 @@ def write(out: Path, found: Sequence["AssignmentSimilarity"], settings: dict[str
         plot(out / PLOT, found, settings)
     (out / "similarity.md").write_text(markdown(found, settings, full=True), errors="backslashreplace")  # any name
     (out / "similarity.html").write_text(page(found, settings), errors="backslashreplace")
-    insert_section(out, markdown(found, settings, full=False))
-
-
-def insert_section(out: Path, section: str) -> None:
-    """Put ``section`` at the end of ``class_report.md`` (replacing an earlier one) and rewrite its HTML."""
-    from autograder.classrun import class_report
-
-    path = out / "class_report.md"
-    if not path.is_file():
-        return
-    text = path.read_text().split(MARKER)[0].rstrip("\n")
-    class_report.write_pages(out, f"{text}\n\n{MARKER}\n{section}")
+    report_pages.set_section(out, MARKER, markdown(found, settings, full=False))
 
 
 def plot(path: Path, found: Sequence["AssignmentSimilarity"], settings: dict[str, Any]) -> None:

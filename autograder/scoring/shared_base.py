@@ -14,10 +14,10 @@ student is compared with the same number.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any, Optional
 
+from autograder.digests import json_sha256
 from autograder.rubric import Rubric
 
 SHARED_CHECKS = frozenset({"beats_model"})  # check functions whose baseline may be shared
@@ -48,4 +48,4 @@ def shared_key(grader: str, profile: str, seed: int, data_dir: Optional[str], ar
     """What a stored shared baseline must match to be reused (``grader``: the assignment's grader version)."""
     inputs = {"grader": grader, "profile": profile, "seed": seed, "data_dir": data_dir,
               "baseline": baseline_words(args)}
-    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+    return json_sha256(inputs, sort_keys=True)

@@ -1,4 +1,4 @@
-"""Provenance: the grader trains the submitted architecture itself, and only that model earns accuracy points.
+"""Retraining: the grader trains the submitted architecture itself, and only that model earns accuracy points.
 
 A saved ``.keras`` file holds the architecture (``config.json``), the notebook's recipe (its
 ``compile_config``: optimizer with learning rate, loss) and weights. The weights are a claim: they may have

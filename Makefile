@@ -75,12 +75,8 @@ $(STAMP): $(REQUIREMENTS)
 # environments are built side by side (pip waits on the registry and the disk more than on the CPU), after the
 # sandbox and the tools (apt and npm each take one at a time).
 TEST_ENVS := tensorflow torch jax
-# One test worker more than cores: a notebook test spends part of its time waiting (a kernel starting in its
-# sandbox, a timeout running out, act, nbgrader's database), and each worker trains on its share of the cores
-# (tests/conftest.py), so with one worker per core a core idles while its worker waits (docs/tests.md).
-TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 test: test-envs
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
+	$(BIN)/python -m pytest -q -n auto --dist loadfile --durations=15
 
 # The quick tier, a developer's loop: every test but those marked `notebooks` (they execute or grade a notebook end
 # to end; docs/tests.md). In .venv alone: the torch and jax environments serve notebook tests only.

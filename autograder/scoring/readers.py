@@ -68,15 +68,13 @@ def check_declared_size(path: Path, limits: Limits) -> None:
     declare gigabytes), counted from headers alone: see :mod:`autograder.scoring.declared_size`."""
     import zipfile
 
-    from autograder.scoring.declared_size import declared_parameters
+    from autograder.scoring.declared_size import declared_array_bytes, declared_parameters
 
     try:
         with zipfile.ZipFile(path) as archive:
             config = json.loads(archive.read("config.json"))
     except (zipfile.BadZipFile, KeyError, ValueError, RecursionError) as exc:
         raise ArtifactError(f"{path.name} holds no readable config: {exc}") from exc
-    from autograder.scoring.declared_size import declared_array_bytes
-
     try:
         declared_parameters(config, cap=limits.model_parameters)
         with zipfile.ZipFile(path) as archive:
